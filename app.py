@@ -1,0 +1,68 @@
+"""CARTscope: the app factory, the server (for gunicorn: `app:server`), the cache and the shell's callbacks.
+
+Run `python app.py` (HOST and PORT override 127.0.0.1:8050). Configuration is by environment
+variables; see README.md.
+"""
+from __future__ import annotations
+
+import os
+
+import dash
+from dash import ALL, Dash, Input, Output, State, callback, ctx
+
+from components.layout import app_shell
+from data_access import store
+from data_access.cache import init_cache
+from data_access.importer import ensure_demo_study
+from pages._study import resolve_selection, study_query
+
+
+def create_app() -> Dash:
+    """Build the Dash app: pages, cache, database (seeded with the demo study on first start), shell."""
+    app = Dash(__name__, use_pages=True, title="CARTscope", suppress_callback_exceptions=True,
+               update_title=None)
+    init_cache(app.server)
+    ensure_demo_study()
+    nav_pages = [{"name": p["name"], "path": p["relative_path"]}
+                 for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)
+                 if p["path"] != "/404"]
+    app.layout = app_shell(nav_pages, dash.page_container)
+    return app
+
+
+@callback(
+    Output("url", "search"), Output("study-select", "options"), Output("study-select", "value"),
+    Output("study-version", "options"), Output("study-version", "value"), Output("simulated-badge", "hidden"),
+    Input("url", "search"), Input("study-select", "value"), Input("study-version", "value"),
+)
+def sync_study_selector(search, name, version):
+    """The URL names the study; picking one in the selector rewrites the URL (so links and back work)."""
+    trigger = ctx.triggered_id
+    chosen_version = None if trigger == "study-select" else version
+    selection = resolve_selection(store.list_studies(), search, name, chosen_version,
+                                  from_selector=trigger in ("study-select", "study-version"))
+    new_search = selection.search if selection.search != (search or "") else dash.no_update
+    return (new_search, selection.study_options, selection.name, selection.version_options,
+            selection.version or selection.newest, not selection.simulated)
+
+
+@callback(
+    Output({"type": "nav-link", "index": ALL}, "href"), Output({"type": "nav-link", "index": ALL}, "className"),
+    Input("url", "search"), Input("url", "pathname"), State({"type": "nav-link", "index": ALL}, "id"),
+)
+def keep_study_in_nav(search, pathname, link_ids):
+    """Navigation links carry the selected study along and mark the current page."""
+    query = study_query(search)
+    paths = [link["index"] for link in link_ids]
+    current = max((p for p in paths if p == "/" and pathname == "/" or p != "/" and (pathname or "").startswith(p)),
+                  key=len, default=None)
+    return ([p + query for p in paths],
+            ["cs-nav-link active" if p == current else "cs-nav-link" for p in paths])
+
+
+app = create_app()
+server = app.server
+
+if __name__ == "__main__":
+    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8050")),
+            debug=os.environ.get("CARTSCOPE_DEBUG", "") == "1")

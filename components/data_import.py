@@ -1,0 +1,109 @@
+"""Layout builders for the Data page: upload form, validation report, stored studies, import log."""
+from __future__ import annotations
+
+import json
+
+import dash_ag_grid as dag
+import pandas as pd
+from dash import dcc, html
+
+from components.layout import card, page_header
+from data_access.schema import TABLES
+
+_GRID_STYLE = {"height": "320px", "width": "100%"}
+
+
+def upload_form() -> html.Section:
+    return card(
+        "Import a study",
+        html.P(["Give a folder's CSV files (", html.Code("subjects.csv"), ", ", html.Code("measurements.csv"),
+                ", ", html.Code("adverse_events.csv"), ", ", html.Code("responses.csv"),
+                ") or one .xlsx workbook with a sheet per table. Column names are case-insensitive; days are "
+                "days since CAR-T infusion. The whole study is validated first: if anything is wrong nothing is "
+                "stored and every problem is listed below. Importing an existing name adds a new version."]),
+        dcc.Upload(
+            id="data-upload", multiple=True, accept=".csv,.xlsx",
+            children=html.Div(["Drop files here or ", html.A("choose files")]), className="cs-upload",
+        ),
+        html.Div(id="data-selected-files", className="cs-muted"),
+        html.Div(className="cs-form-row", children=[
+            html.Label("Study name", htmlFor="data-name"),
+            dcc.Input(id="data-name", type="text", placeholder="e.g. BCMA-01 cut-off 2026-06", debounce=False,
+                      className="cs-input", maxLength=100),
+            html.Button("Validate and import", id="data-import", n_clicks=0, className="cs-button"),
+        ]),
+        html.P(["Command line: ", html.Code("python -m data_access import PATH --name NAME")], className="cs-muted"),
+        card_id="data-upload-card",
+    )
+
+
+def report_view(report_records: list[dict], stored: dict | None, name: str) -> html.Div:
+    """Outcome line, then every error and warning with file, row, column and reason."""
+    errors = sum(r["severity"] == "error" for r in report_records)
+    warnings = len(report_records) - errors
+    if stored:
+        head = html.Div(className="cs-result cs-result-ok", id="data-result", children=[
+            html.Strong(f"Stored '{stored['name']}' version {stored['version']}"),
+            f": {stored['n_subjects']} subjects, {stored['n_rows']} rows, {warnings} warning(s). ",
+            dcc.Link("Open it", href=f"/?study={stored['name']}&version={stored['version']}"),
+        ])
+    else:
+        head = html.Div(className="cs-result cs-result-error", id="data-result", children=[
+            html.Strong(f"Not stored: '{name}' has {errors} error(s)"),
+            f" and {warnings} warning(s). Nothing was changed; fix the files and import again.",
+        ])
+    if not report_records:
+        return html.Div([head])
+    rows = [{**r, "row": r["row"] if r["row"] is not None else "", "column": r["column"] or ""}
+            for r in report_records]
+    grid = dag.AgGrid(
+        id="data-report-grid", rowData=rows,
+        columnDefs=[{"field": "severity", "width": 110}, {"field": "file", "width": 200},
+                    {"field": "row", "width": 90}, {"field": "column", "width": 150},
+                    {"field": "message", "flex": 1, "wrapText": True, "autoHeight": True}],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        rowClassRules={"cs-row-error": "params.data.severity == 'error'"},
+        style=_GRID_STYLE, dashGridOptions={"domLayout": "normal"},
+    )
+    return html.Div([head, grid])
+
+
+def studies_grid(studies: pd.DataFrame) -> dag.AgGrid:
+    frame = studies.copy()
+    if not frame.empty:
+        frame["imported_at"] = pd.to_datetime(frame["imported_at"]).dt.strftime("%Y-%m-%d %H:%M")
+        frame["simulated"] = frame["simulated"].map({True: "yes", False: ""})
+    columns = ["name", "version", "n_subjects", "n_rows", "simulated", "imported_at", "imported_by"]
+    return dag.AgGrid(
+        id="data-studies-grid", rowData=frame.reindex(columns=columns).to_dict("records"),
+        columnDefs=[{"field": c, "headerName": c.replace("n_", "").replace("_", " ")} for c in columns],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
+        style={"height": "260px", "width": "100%"},
+    )
+
+
+def import_log_grid(log: pd.DataFrame) -> dag.AgGrid:
+    frame = log.copy()
+    if not frame.empty:
+        frame["imported_at"] = pd.to_datetime(frame["imported_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+        frame["files"] = frame["files"].map(lambda f: ", ".join(x["name"] for x in json.loads(f)))
+        frame["row_counts"] = frame["row_counts"].map(
+            lambda c: ", ".join(f"{t}: {n}" for t, n in json.loads(c).items() if t in TABLES))
+        frame["checksum"] = frame["checksum"].str[:12]
+    columns = ["imported_at", "imported_by", "source", "name", "version", "files", "row_counts", "checksum"]
+    return dag.AgGrid(
+        id="data-log-grid", rowData=frame.reindex(columns=columns).to_dict("records"),
+        columnDefs=[{"field": c, "headerName": c.replace("_", " ")} for c in columns],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        style={"height": "260px", "width": "100%"},
+    )
+
+
+def data_layout(studies: pd.DataFrame, log: pd.DataFrame) -> html.Div:
+    return html.Div([
+        page_header("Data", "Import studies, see what is stored and who imported what."),
+        upload_form(),
+        html.Div(id="data-report"),
+        card("Stored studies", html.Div(studies_grid(studies), id="data-studies")),
+        card("Import log", html.Div(import_log_grid(log), id="data-log")),
+    ])

@@ -1,0 +1,65 @@
+"""The one figure theme: white, large type for slides, a colour-blind-safe palette used the same way everywhere."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import sample_colorscale
+
+from analysis.groups import ordered_dose_levels
+
+FONT_FAMILY = "Inter, 'Helvetica Neue', Arial, sans-serif"
+INK = "#1f2933"
+MUTED = "#6b7785"
+GRID = "#e6e9ee"
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73"}
+RESPONSE_GROUP_COLORS = {"≥CR": "#0072B2", "VGPR/PR": "#56B4E9", "<PR": "#D55E00"}
+GRADE_COLORS = {1: "#FDD49E", 2: "#FC8D59", 3: "#D7301F", 4: "#7F0000", 5: "#000000"}
+
+TEMPLATE_NAME = "cartscope"
+
+
+def _template() -> go.layout.Template:
+    axis = dict(showline=True, linecolor=INK, linewidth=1, ticks="outside", tickcolor=INK, gridcolor=GRID,
+                zeroline=False, title=dict(font=dict(size=15)), tickfont=dict(size=13), automargin=True)
+    return go.layout.Template(layout=go.Layout(
+        font=dict(family=FONT_FAMILY, size=14, color=INK),
+        paper_bgcolor="white", plot_bgcolor="white",
+        colorway=OKABE_ITO,
+        xaxis=dict(axis, showgrid=False), yaxis=dict(axis, showgrid=True),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=13),
+                    bgcolor="rgba(255,255,255,0)"),
+        title=dict(x=0, xanchor="left", font=dict(size=17)),
+        margin=dict(l=70, r=30, t=60, b=60),
+        hoverlabel=dict(font=dict(family=FONT_FAMILY, size=13)),
+    ))
+
+
+pio.templates[TEMPLATE_NAME] = _template()
+
+
+def dose_colors(dose_levels: list[str]) -> dict[str, str]:
+    """Dose levels low to high as light to dark blue, so the order reads at a glance and in grey."""
+    ordered = ordered_dose_levels(dose_levels)
+    if len(ordered) == 1:
+        return {ordered[0]: "#0072B2"}
+    shades = sample_colorscale("Blues", [0.45 + 0.5 * i / (len(ordered) - 1) for i in range(len(ordered))])
+    return dict(zip(ordered, shades, strict=False))
+
+
+def footnote(fig: go.Figure, text: str) -> go.Figure:
+    """Put a footnote (method, data source, 'simulated data') under the plot area, left-aligned."""
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.02, yshift=-48, showarrow=False,
+                       xanchor="left", yanchor="top", align="left", font=dict(size=11, color=MUTED))
+    fig.update_layout(margin=dict(b=max(fig.layout.margin.b or 60, 95)))
+    return fig
+
+
+def new_figure(title: str | None = None, height: int = 420) -> go.Figure:
+    """An empty figure on the CARTscope template."""
+    fig = go.Figure(layout=dict(template=TEMPLATE_NAME, height=height))
+    if title:
+        fig.update_layout(title=dict(text=title))
+    return fig

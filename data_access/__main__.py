@@ -1,0 +1,58 @@
+"""Command line: `python -m data_access import PATH --name NAME`, `list`, `log`, `demo`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from data_access import settings, store
+from data_access.importer import import_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data_access", description="CARTscope study data.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    do_import = commands.add_parser("import", help="validate and store a study (folder of CSVs or .xlsx)")
+    do_import.add_argument("path")
+    do_import.add_argument("--name", required=True, help="study name; an existing name gets a new version")
+    do_import.add_argument("--simulated", action="store_true", help="mark the study as simulated data")
+    commands.add_parser("list", help="the stored studies")
+    commands.add_parser("log", help="the import log")
+    demo = commands.add_parser("demo", help="regenerate the bundled simulated study's CSV files")
+    demo.add_argument("--out", default=str(settings.DEMO_DIR))
+    args = parser.parse_args(argv)
+
+    if args.command == "import":
+        result = import_path(args.path, args.name, source="cli", simulated=args.simulated)
+        if not result.stored:
+            print(f"NOT STORED: '{args.name}' failed validation.\n{result.report.to_text()}", file=sys.stderr)
+            return 1
+        r = result.record
+        print(f"Stored '{r.name}' version {r.version}: {r.n_subjects} subjects, {r.n_rows} rows.")
+        if result.report.warnings:
+            print(result.report.to_text())
+        return 0
+    if args.command == "list":
+        frame = store.list_studies()
+        if frame.empty:
+            print("No studies stored.")
+            return 0
+        frame["imported_at"] = pd.to_datetime(frame["imported_at"]).dt.strftime("%Y-%m-%d %H:%M")
+        columns = ["name", "version", "n_subjects", "n_rows", "simulated", "imported_at", "imported_by"]
+        print(frame[columns].rename(columns={"n_subjects": "subjects", "n_rows": "rows"}).to_string(index=False))
+        return 0
+    if args.command == "log":
+        frame = store.import_log()
+        print(frame[["imported_at", "imported_by", "source", "name", "version", "row_counts", "checksum"]]
+              .to_string(index=False) if not frame.empty else "No imports yet.")
+        return 0
+    from data_access.demo import write_demo_study
+
+    for path in write_demo_study(args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Import a study: read files, validate everything, store whole or not at all."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from data_access import settings, store
+from data_access.readers import SourceFile, files_from_path, read_files
+from data_access.report import ValidationReport
+from data_access.validate import validate
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
+
+
+@dataclass
+class ImportResult:
+    """The full validation report, and the stored version when the import went through."""
+
+    report: ValidationReport
+    record: store.StudyRecord | None
+
+    @property
+    def stored(self) -> bool:
+        return self.record is not None
+
+
+def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
+                 simulated: bool = False, engine: Engine | None = None) -> ImportResult:
+    """Validate `files` as study `name` and store them as its next version if there is no error."""
+    raw = read_files(files, settings.max_file_bytes())
+    study, report = validate(raw, name.strip())
+    if not name.strip():
+        report.error("(study name)", "give the study a name")
+    elif not NAME_PATTERN.match(name.strip()):
+        report.error("(study name)", f"study name '{name}' must start with a letter or digit and use only "
+                     "letters, digits, spaces, '.', '_' or '-' (at most 100 characters)")
+    if not report.ok or study is None:
+        return ImportResult(report, None)
+    study.simulated = simulated
+    record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine)
+    return ImportResult(report, record)
+
+
+def import_path(path: str | Path, name: str, **kwargs) -> ImportResult:
+    """Import a folder of CSV files, one .xlsx workbook, or one CSV file."""
+    path = Path(path)
+    if not path.exists():
+        report = ValidationReport()
+        report.error(str(path), "no such file or folder")
+        return ImportResult(report, None)
+    return import_files(files_from_path(path), name, **kwargs)
+
+
+def ensure_demo_study(engine: Engine | None = None) -> None:
+    """Store the bundled simulated study on first start, so a fresh install has something to show."""
+    engine = engine or store.get_engine()
+    if store.find_study(settings.DEMO_STUDY_NAME, engine=engine) is not None:
+        return
+    result = import_path(settings.DEMO_DIR, settings.DEMO_STUDY_NAME, source="demo", user="cartscope",
+                         simulated=True, engine=engine)
+    if not result.stored:
+        raise RuntimeError(f"the bundled demo study failed validation:\n{result.report.to_text()}")

@@ -1,0 +1,228 @@
+"""Read a study's files (a folder of CSVs, one .xlsx workbook, or uploaded bytes) into raw text tables.
+
+Everything here is about files: names, sizes, encodings, delimiters, formulas. Cell contents stay
+text; data_access.validate turns them into typed columns. Every raw table carries `_file` and
+`_row` (the row number a spreadsheet program shows, header = row 1) so errors can point at a cell.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from data_access.report import ValidationReport
+from data_access.schema import TABLES
+
+CSV_SUFFIXES = (".csv",)
+XLSX_SUFFIXES = (".xlsx",)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file as bytes, with the name the user knows it by."""
+
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class RawStudy:
+    """Text tables as read from the files, plus what was read (for the import log)."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    files: list[dict] = field(default_factory=list)
+    report: ValidationReport = field(default_factory=ValidationReport)
+
+
+def table_name_for(file_or_sheet_name: str) -> str:
+    """'Adverse Events.csv' -> 'adverse_events'."""
+    stem = Path(file_or_sheet_name).stem if "." in file_or_sheet_name else file_or_sheet_name
+    return "_".join(stem.strip().lower().replace("-", " ").split())
+
+
+def files_from_path(path: str | Path) -> list[SourceFile]:
+    """The files of a study given as a folder, a single .csv/.xlsx file, or anything else (reported later)."""
+    path = Path(path)
+    if path.is_dir():
+        members = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        return [SourceFile(p.name, p.read_bytes()) for p in members]
+    return [SourceFile(path.name, path.read_bytes())]
+
+
+def read_files(files: list[SourceFile], max_bytes: int) -> RawStudy:
+    """Read every file into raw tables; file-level problems go into the report, never raise."""
+    raw = RawStudy()
+    if not files:
+        raw.report.error("(no files)", "no files were given; expected subjects.csv, measurements.csv, ... "
+                         "or one .xlsx workbook")
+        return raw
+    for source in files:
+        raw.files.append({"name": source.name, "bytes": len(source.data), "sha256": source.sha256})
+        if _file_level_problem(source, max_bytes, raw.report):
+            continue
+        suffix = Path(source.name).suffix.lower()
+        if suffix in XLSX_SUFFIXES:
+            _read_workbook(source, raw)
+        else:
+            _add_table(raw, table_name_for(source.name), source.name, *_read_csv(source, raw.report))
+    for table in ("subjects", "measurements"):
+        if table not in raw.tables and raw.report.ok:
+            raw.report.error("(study)", f"required table '{table}' is missing: give {table}.csv "
+                             f"or a sheet named '{table}'", table=table)
+    for table in ("adverse_events", "responses"):
+        if table not in raw.tables and raw.report.ok:
+            raw.report.warning("(study)", f"no '{table}' table: the study is stored without it", table=table)
+    return raw
+
+
+def _file_level_problem(source: SourceFile, max_bytes: int, report: ValidationReport) -> bool:
+    suffix = Path(source.name).suffix.lower()
+    if suffix not in CSV_SUFFIXES + XLSX_SUFFIXES:
+        report.error(source.name, f"not a CSV or XLSX file ('{suffix or 'no extension'}'); "
+                     "give .csv files or one .xlsx workbook")
+        return True
+    if not source.data:
+        report.error(source.name, "the file is empty")
+        return True
+    if len(source.data) > max_bytes:
+        report.error(source.name, f"the file is {len(source.data) / 1e6:.1f} MB, over the "
+                     f"{max_bytes / 1e6:.0f} MB limit (CARTSCOPE_MAX_FILE_MB)")
+        return True
+    return False
+
+
+def _add_table(raw: RawStudy, table: str, file: str, header: list[str] | None, rows: list[tuple[int, list]]) -> None:
+    if header is None:
+        return
+    if table not in TABLES:
+        raw.report.error(file, f"unknown table '{table}'; expected one of: {', '.join(TABLES)}")
+        return
+    if table in raw.tables:
+        other = raw.tables[table]["_file"].iat[0] if len(raw.tables[table]) else "another file"
+        raw.report.error(file, f"table '{table}' is given twice (also in {other})", table=table)
+        return
+    columns = [str(c).strip().lower() if c is not None else "" for c in header]
+    seen: set[str] = set()
+    for position, name in enumerate(columns, start=1):
+        if not name:
+            if any(len(r) >= position and r[position - 1] not in ("", None) for _, r in rows):
+                raw.report.error(file, f"column {position} has values but no name in the header row",
+                                 row=1, table=table)
+            continue
+        if name in seen:
+            raw.report.error(file, f"column '{name}' appears twice (names are case-insensitive)",
+                             row=1, column=name, table=table)
+        seen.add(name)
+    keep = [i for i, name in enumerate(columns) if name]
+    frame = pd.DataFrame(
+        [[("" if i >= len(r) or r[i] is None else str(r[i]).strip()) for i in keep] for _, r in rows],
+        columns=[columns[i] for i in keep], dtype=object,
+    )
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame.insert(0, "_row", [n for n, _ in rows])
+    frame.insert(0, "_file", file)
+    raw.tables[table] = frame
+
+
+def _decode(source: SourceFile, report: ValidationReport) -> str | None:
+    data = source.data
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        report.error(source.name, "the file is UTF-16 text; save it as 'CSV UTF-8'")
+        return None
+    if b"\x00" in data[:4096]:
+        report.error(source.name, "the file is binary, not CSV text")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        report.error(source.name, f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+                     "save it as 'CSV UTF-8'", row=line)
+        return None
+
+
+def _read_csv(source: SourceFile, report: ValidationReport) -> tuple[list[str] | None, list[tuple[int, list]]]:
+    text = _decode(source, report)
+    if text is None:
+        return None, []
+    if not text.strip():
+        report.error(source.name, "the file is empty")
+        return None, []
+    first_line = text.lstrip().splitlines()[0]
+    delimiter = max(",;\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header: list[str] | None = None
+    rows: list[tuple[int, list]] = []
+    for fields in reader:
+        if not any(f.strip() for f in fields):
+            continue
+        if header is None:
+            header = fields
+            continue
+        line = reader.line_num
+        if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
+            report.error(source.name, f"row has {len(fields)} fields but the header has {len(header)}", row=line)
+            continue
+        for position, value in enumerate(fields):
+            if value.strip().startswith("=") and len(value.strip()) > 1:
+                name = header[position].strip().lower() if position < len(header) else None
+                report.error(source.name, f"cell holds a spreadsheet formula ('{value.strip()[:40]}'); "
+                             "give the value itself", row=line, column=name)
+        rows.append((line, fields))
+    return header, rows
+
+
+def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
+    import openpyxl  # imported here: only needed for workbooks
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raw.report.error(source.name, f"not a readable .xlsx workbook ({type(exc).__name__}); "
+                         "save it from Excel as 'Excel Workbook (.xlsx)'")
+        return
+    try:
+        for sheet in workbook.worksheets:
+            table = table_name_for(sheet.title)
+            if table not in TABLES:
+                raw.report.warning(source.name, f"sheet '{sheet.title}' is not a study table and was ignored")
+                continue
+            header: list | None = None
+            rows: list[tuple[int, list]] = []
+            for cells in sheet.iter_rows():
+                values = [c.value for c in cells]
+                if not any(v not in (None, "") for v in values):
+                    continue
+                if header is None:
+                    header = values
+                    continue
+                for position, cell in enumerate(cells):
+                    if getattr(cell, "data_type", None) == "f":
+                        name = str(header[position]).strip().lower() if position < len(header) else None
+                        raw.report.error(f"{source.name} [{sheet.title}]",
+                                         f"cell {cell.coordinate} holds a formula ('{str(cell.value)[:40]}'); "
+                                         "paste values only", row=cell.row, column=name, table=table)
+                rows.append((cells[0].row, [_cell_text(v) for v in values]))
+            if header is None:
+                raw.report.error(f"{source.name} [{sheet.title}]", "the sheet is empty", table=table)
+                continue
+            _add_table(raw, table, f"{source.name} [{sheet.title}]", header, rows)
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

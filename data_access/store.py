@@ -1,0 +1,256 @@
+"""Studies in a real database (SQLite by default, any SQLAlchemy URL), one transaction per import.
+
+Each import of a name adds a new version; nothing is overwritten. The import log records who,
+when and what (file names, sizes, checksums, row counts) for every stored study.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+
+from data_access import settings
+from data_access.study import COLUMNS, Study
+
+metadata = MetaData()
+
+studies_table = Table(
+    "studies", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("simulated", Boolean, nullable=False, default=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("n_subjects", Integer, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    UniqueConstraint("name", "version", name="uq_study_name_version"),
+)
+
+import_log_table = Table(
+    "import_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", Integer, ForeignKey("studies.id"), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("source", String(50), nullable=False),
+    Column("files", Text, nullable=False),
+    Column("row_counts", Text, nullable=False),
+    Column("checksum", String(64), nullable=False),
+)
+
+
+def _data_table(name: str, *columns: Column) -> Table:
+    return Table(
+        name, metadata,
+        Column("id", Integer, primary_key=True),
+        Column("study_id", Integer, ForeignKey("studies.id"), nullable=False, index=True),
+        Column("subject_id", String(100), nullable=False),
+        *columns,
+        Column("extra", Text),
+    )
+
+
+data_tables: dict[str, Table] = {
+    "subjects": _data_table(
+        "subjects", Column("dose_level", String(200)), Column("age", Float), Column("sex", String(1)),
+        Column("last_contact_day", Float), Column("death_day", Float)),
+    "measurements": _data_table(
+        "measurements", Column("analyte", String(40)), Column("specimen", String(10)), Column("day", Float),
+        Column("value", Float), Column("unit", String(40)), Column("lloq", Float), Column("blq", Boolean)),
+    "adverse_events": _data_table(
+        "adverse_events", Column("term", String(300)), Column("grade", Integer), Column("onset_day", Float),
+        Column("resolution_day", Float), Column("serious", Boolean), Column("related", Boolean)),
+    "responses": _data_table(
+        "responses", Column("day", Float), Column("response", String(10)), Column("mrd_negative", Boolean)),
+}
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """What the studies table says of one stored version."""
+
+    study_id: int
+    name: str
+    version: int
+    simulated: bool
+    imported_at: datetime
+    imported_by: str
+    n_subjects: int
+    n_rows: int
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per database URL; creates the SQLite folder and the schema on first use."""
+    url = url or settings.database_url()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    metadata.create_all(engine)
+    return engine
+
+
+def _records(frame: pd.DataFrame, table: str, study_id: int) -> list[dict]:
+    """Rows as dicts for executemany; extra columns folded into a JSON text column."""
+    base = [c for c in COLUMNS[table] if c in frame.columns]
+    extras = [c for c in frame.columns if c not in COLUMNS[table]]
+    core = frame[base].astype(object).where(frame[base].notna(), None)
+    records = core.to_dict("records")
+    if extras:
+        extra_values = frame[extras].astype(object).where(frame[extras].notna(), None).to_dict("records")
+        for record, extra in zip(records, extra_values, strict=False):
+            record["extra"] = json.dumps({k: _plain(v) for k, v in extra.items()})
+    for record in records:
+        record["study_id"] = study_id
+        for key, value in record.items():
+            if isinstance(value, float) and math.isnan(value):
+                record[key] = None
+            elif hasattr(value, "item"):
+                record[key] = value.item()
+    return records
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def save_study(study: Study, *, files: list[dict], source: str, user: str | None = None,
+               engine: Engine | None = None) -> StudyRecord:
+    """Store a validated study as the next version of its name, with its import-log entry, atomically."""
+    engine = engine or get_engine()
+    user = user or _current_user()
+    now = datetime.now(UTC)
+    counts = {t: int(len(study.table(t))) for t in data_tables}
+    with engine.begin() as conn:
+        latest = conn.execute(select(func.max(studies_table.c.version))
+                              .where(studies_table.c.name == study.name)).scalar()
+        version = (latest or 0) + 1
+        study_id = conn.execute(studies_table.insert().values(
+            name=study.name, version=version, simulated=study.simulated, imported_at=now, imported_by=user,
+            n_subjects=counts["subjects"], n_rows=sum(counts.values()),
+        )).inserted_primary_key[0]
+        for table, sql_table in data_tables.items():
+            records = _records(study.table(table), table, study_id)
+            if records:
+                conn.execute(sql_table.insert(), records)
+        conn.execute(import_log_table.insert().values(
+            study_id=study_id, imported_at=now, imported_by=user, source=source,
+            files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files),
+        ))
+    return StudyRecord(study_id, study.name, version, study.simulated, now, user, counts["subjects"],
+                       sum(counts.values()))
+
+
+def checksum(files: list[dict]) -> str:
+    """SHA-256 over the sorted (file name, file SHA-256) pairs: the same files give the same checksum."""
+    import hashlib
+
+    lines = sorted(f"{f['name']}:{f['sha256']}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+def list_studies(engine: Engine | None = None) -> pd.DataFrame:
+    """Every stored version, newest first within each name."""
+    engine = engine or get_engine()
+    query = select(studies_table).order_by(studies_table.c.name, studies_table.c.version.desc())
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    return frame.rename(columns={"id": "study_id"})
+
+
+def find_study(name: str, version: int | None = None, engine: Engine | None = None) -> StudyRecord | None:
+    """The named study at `version`, or its newest version when version is None."""
+    engine = engine or get_engine()
+    query = select(studies_table).where(studies_table.c.name == name)
+    query = query.where(studies_table.c.version == version) if version is not None else query
+    query = query.order_by(studies_table.c.version.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    return StudyRecord(row["id"], row["name"], row["version"], bool(row["simulated"]), row["imported_at"],
+                       row["imported_by"], row["n_subjects"], row["n_rows"])
+
+
+def load_study(name: str, version: int | None = None, engine: Engine | None = None) -> Study:
+    """Read one stored study version back into typed DataFrames (covariates as columns)."""
+    engine = engine or get_engine()
+    record = find_study(name, version, engine)
+    if record is None:
+        raise KeyError(f"no stored study named '{name}'" + (f" with version {version}" if version else ""))
+    frames = {}
+    with engine.connect() as conn:
+        for table, sql_table in data_tables.items():
+            columns = [sql_table.c[c] for c in COLUMNS[table]] + [sql_table.c.extra]
+            query = select(*columns).where(sql_table.c.study_id == record.study_id).order_by(sql_table.c.id)
+            frames[table] = _expand_extra(pd.read_sql(query, conn), table)
+    return Study(name=record.name, version=record.version, simulated=record.simulated,
+                 imported_at=record.imported_at, study_id=record.study_id, **frames)
+
+
+def _expand_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    extra = frame.pop("extra")
+    for column in ("blq", "serious", "related", "mrd_negative"):
+        if column in frame:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+            if column == "blq":
+                frame[column] = frame[column].astype(bool)
+    if "grade" in frame:
+        frame["grade"] = frame["grade"].astype("Int64")
+    for column in ("age", "last_contact_day", "death_day", "day", "value", "lloq", "onset_day", "resolution_day"):
+        if column in frame:
+            frame[column] = frame[column].astype(float)
+    if extra.notna().any():
+        parsed = pd.DataFrame([json.loads(x) if isinstance(x, str) else {} for x in extra], index=frame.index)
+        frame = pd.concat([frame, parsed], axis=1)
+    return frame
+
+
+def import_log(engine: Engine | None = None) -> pd.DataFrame:
+    """The import log joined to study names, newest first."""
+    engine = engine or get_engine()
+    query = (select(import_log_table, studies_table.c.name, studies_table.c.version)
+             .join(studies_table, studies_table.c.id == import_log_table.c.study_id)
+             .order_by(import_log_table.c.id.desc()))
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)

@@ -1,0 +1,1 @@
+"""Dash Pages: one module per page (layout function + its callbacks). Modules starting with _ are helpers."""

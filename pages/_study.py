@@ -1,0 +1,98 @@
+"""Which study a page shows: read from the URL (?study=NAME&version=N), newest version by default."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode
+
+import pandas as pd
+from dash import html
+
+from components.layout import notice
+from data_access import settings, store
+from data_access.cache import cached_study
+from data_access.study import Study
+
+STUDY_PARAMS = ("study", "version")
+
+
+def default_study_name(studies: pd.DataFrame) -> str | None:
+    """CARTSCOPE_DEFAULT_STUDY if stored, else the demo study, else the most recently imported study."""
+    if studies.empty:
+        return None
+    names = set(studies["name"])
+    for candidate in (os.environ.get("CARTSCOPE_DEFAULT_STUDY"), settings.DEMO_STUDY_NAME):
+        if candidate in names:
+            return candidate
+    return str(studies.sort_values("imported_at")["name"].iloc[-1])
+
+
+def parse_version(version: str | int | None) -> int | None:
+    try:
+        return int(version) if version not in (None, "") else None
+    except (TypeError, ValueError):
+        return -1  # never a stored version: reported as "no such version"
+
+
+@dataclass
+class Selection:
+    """The study the URL asks for, the selector's options, and the URL query that names it."""
+
+    name: str | None
+    version: int | None
+    newest: int | None
+    search: str
+    study_options: list[dict]
+    version_options: list[dict]
+    simulated: bool
+
+
+def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: str | None = None,
+                      chosen_version: int | None = None, from_selector: bool = False) -> Selection:
+    """Reconcile the URL with the selector: the URL wins on navigation, the selector when the user picks."""
+    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    if from_selector:
+        name, version = chosen_name, chosen_version
+    else:
+        name, version = params.get("study") or default_study_name(studies), parse_version(params.get("version"))
+    versions = studies[studies["name"] == name].sort_values("version", ascending=False)
+    newest = int(versions["version"].iloc[0]) if len(versions) else None
+    if version == newest:
+        version = None
+    params.pop("version", None)
+    if name:
+        params["study"] = name
+    if version is not None:
+        params["version"] = str(version)
+    shown = versions[versions["version"] == (version or newest)]
+    return Selection(
+        name=name, version=version, newest=newest,
+        search=("?" + urlencode(params)) if params else "",
+        study_options=[{"label": n, "value": n} for n in sorted(studies["name"].unique())],
+        version_options=[{"label": f"v{v}" + (" (newest)" if v == newest else ""), "value": int(v)}
+                         for v in versions["version"]],
+        simulated=bool(len(shown) and shown["simulated"].iloc[0]),
+    )
+
+
+def study_query(search: str | None) -> str:
+    """Only the study-choosing part of a query string, for links to other pages."""
+    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items() if k in STUDY_PARAMS}
+    return ("?" + urlencode(params)) if params else ""
+
+
+def load_selected(study: str | None, version: str | None) -> tuple[Study | None, html.Div | None]:
+    """The study a page was asked for, or a friendly notice saying why there is none."""
+    studies = store.list_studies()
+    name = study or default_study_name(studies)
+    if name is None:
+        return None, notice("No study stored yet", "Import one on the Data page or with "
+                            "`python -m data_access import PATH --name NAME`.")
+    parsed = parse_version(version)
+    loaded = cached_study(name, parsed)
+    if loaded is None:
+        known = ", ".join(sorted(studies["name"].unique())) or "none"
+        what = f"'{name}'" + (f" version {version}" if version else "")
+        return None, notice("No such study", f"There is no stored study {what}. Stored studies: {known}.",
+                            kind="warning")
+    return loaded, None
