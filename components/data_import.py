@@ -63,7 +63,8 @@ def report_view(report_records: list[dict], stored: dict | None, name: str) -> h
                     {"field": "message", "flex": 1, "wrapText": True, "autoHeight": True}],
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         rowClassRules={"cs-row-error": "params.data.severity == 'error'"},
-        style=_GRID_STYLE, dashGridOptions={"domLayout": "normal"},
+        style={"width": "100%"} if len(rows) <= 12 else _GRID_STYLE,
+        dashGridOptions={"domLayout": "autoHeight" if len(rows) <= 12 else "normal"},
     )
     return html.Div([head, grid])
 

@@ -94,10 +94,15 @@ def _file_level_problem(source: SourceFile, max_bytes: int, report: ValidationRe
         report.error(source.name, "the file is empty")
         return True
     if len(source.data) > max_bytes:
-        report.error(source.name, f"the file is {len(source.data) / 1e6:.1f} MB, over the "
-                     f"{max_bytes / 1e6:.0f} MB limit (CARTSCOPE_MAX_FILE_MB)")
+        report.error(source.name, f"the file is {human_size(len(source.data))}, over the "
+                     f"{human_size(max_bytes)} limit (CARTSCOPE_MAX_FILE_MB)")
         return True
     return False
+
+
+def human_size(n_bytes: int) -> str:
+    """1234567 -> '1.2 MB'; 2300 -> '2.3 kB'."""
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.1f} kB"
 
 
 def _add_table(raw: RawStudy, table: str, file: str, header: list[str] | None, rows: list[tuple[int, list]]) -> None:
@@ -107,7 +112,7 @@ def _add_table(raw: RawStudy, table: str, file: str, header: list[str] | None, r
         raw.report.error(file, f"unknown table '{table}'; expected one of: {', '.join(TABLES)}")
         return
     if table in raw.tables:
-        other = raw.tables[table]["_file"].iat[0] if len(raw.tables[table]) else "another file"
+        other = raw.tables[table].attrs["file"]
         raw.report.error(file, f"table '{table}' is given twice (also in {other})", table=table)
         return
     columns = [str(c).strip().lower() if c is not None else "" for c in header]
@@ -130,6 +135,7 @@ def _add_table(raw: RawStudy, table: str, file: str, header: list[str] | None, r
     frame = frame.loc[:, ~frame.columns.duplicated()]
     frame.insert(0, "_row", [n for n, _ in rows])
     frame.insert(0, "_file", file)
+    frame.attrs["file"] = file
     raw.tables[table] = frame
 
 

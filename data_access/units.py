@@ -3,19 +3,20 @@ from __future__ import annotations
 
 from data_access.schema import ANALYTES
 
-#: For each analyte: normalised spelling -> factor that converts a value to the canonical unit.
-_UNIT_FACTORS: dict[str, dict[str, float]] = {
-    "car_t_pct": {"%": 1.0, "percent": 1.0, "% of t cells": 1.0, "% of cd3+": 1.0, "% cd3+": 1.0},
+#: For each analyte: accepted spelling (as shown to users) -> factor converting to the canonical unit.
+#: Look-ups ignore case, spacing and micro-sign variants (see normalise_unit_spelling).
+UNIT_SPELLINGS: dict[str, dict[str, float]] = {
+    "car_t_pct": {"%": 1.0, "percent": 1.0, "% of T cells": 1.0, "% of CD3+": 1.0, "% CD3+": 1.0},
     "car_copies": {
-        "copies/ug gdna": 1.0,
-        "copies/ug": 1.0,
-        "copies/ug dna": 1.0,
-        "copies/ng gdna": 1000.0,
+        "copies/µg gDNA": 1.0,
+        "copies/µg": 1.0,
+        "copies/µg DNA": 1.0,
+        "copies/ng gDNA": 1000.0,
         "copies/ng": 1000.0,
-        "copies/ng dna": 1000.0,
+        "copies/ng DNA": 1000.0,
     },
     "plasma_cells_pct": {"%": 1.0, "percent": 1.0},
-    "il6": {"pg/ml": 1.0, "ng/l": 1.0, "ng/ml": 1000.0},
+    "il6": {"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0},
 }
 
 
@@ -25,13 +26,16 @@ def normalise_unit_spelling(unit: str) -> str:
     return " ".join(text.split())
 
 
+_FACTORS = {analyte: {normalise_unit_spelling(u): f for u, f in spellings.items()}
+            for analyte, spellings in UNIT_SPELLINGS.items()}
+
+
 def conversion_factor(analyte: str, unit: str) -> float | None:
     """Factor turning a value in `unit` into the analyte's canonical unit, or None if not a unit of it."""
-    return _UNIT_FACTORS.get(analyte, {}).get(normalise_unit_spelling(unit))
+    return _FACTORS.get(analyte, {}).get(normalise_unit_spelling(unit))
 
 
 def accepted_units(analyte: str) -> list[str]:
     """The spellings accepted for an analyte, canonical first (for error messages and docs)."""
     canonical = ANALYTES[analyte].unit
-    others = [u for u in _UNIT_FACTORS[analyte] if u != normalise_unit_spelling(canonical)]
-    return [canonical, *others]
+    return [canonical, *(u for u in UNIT_SPELLINGS[analyte] if u != canonical)]

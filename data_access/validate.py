@@ -95,7 +95,7 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
     tables: dict[str, _Table] = {}
     for table, frame in raw.tables.items():
         missing = [c for c in TABLE_SPECS[table].required if c not in frame.columns]
-        file = frame["_file"].iat[0] if len(frame) else table
+        file = frame.attrs.get("file", table)
         for column in missing:
             report.error(file, f"missing required column '{column}'", row=1, column=column, table=table)
         if missing:
@@ -181,7 +181,8 @@ def _measurements(t: _Table) -> pd.DataFrame:
     specimen_text = t.text("specimen")
     specimen = specimen_text.str.lower().map(_SPECIMEN_BY_SPELLING)
     allowed_pairs = {(a, s) for a, spec in ANALYTES.items() for s in spec.specimens}
-    wrong = analyte.notna() & ~pd.Series(list(zip(analyte, specimen, strict=False)), index=out.index).isin(allowed_pairs)
+    pairs = pd.Series(list(zip(analyte, specimen, strict=True)), index=out.index)
+    wrong = analyte.notna() & ~pairs.isin(allowed_pairs)
     for index in wrong[wrong].index:
         allowed = ANALYTES[analyte[index]].specimens
         t.error(index, "specimen", f"specimen '{specimen_text[index]}' is not measured for {analyte[index]}; "

@@ -1,0 +1,71 @@
+"""Shared test set-up: a throw-away database and cache for the whole run, Chromium for browser tests."""
+import os
+import tempfile
+from pathlib import Path
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="cartscope-tests-"))
+# Set before the app or the store is imported anywhere, so no test touches instance/cartscope.db.
+os.environ["CARTSCOPE_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'app.db'}"
+os.environ["CARTSCOPE_CACHE_DIR"] = str(_RUN_DIR / "cache")
+
+import pytest  # noqa: E402
+
+from data_access.readers import SourceFile  # noqa: E402
+from data_access.store import get_engine  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_DIR = REPO / "data" / "demo"
+
+VALID_TABLES = {
+    "subjects.csv": (
+        "subject_id,dose_level,age,sex,last_contact_day,death_day,prior_lines,high_risk_cytogenetics\n"
+        "S1,150e6 CAR+ T cells,60,M,100,,4,TRUE\n"
+        "S2,450e6 CAR+ T cells,55,F,50,50,6,FALSE\n"
+    ),
+    "measurements.csv": (
+        "subject_id,analyte,specimen,day,value,unit,lloq,blq\n"
+        "S1,car_copies,PB,-5,,copies/µg gDNA,20,TRUE\n"
+        "S1,car_copies,PB,7,15000,copies/µg gDNA,20,FALSE\n"
+        "S1,car_copies,PB,28,12,copies/µg gDNA,20,\n"
+        "S1,car_t_pct,PB,7,12.5,%,0.1,\n"
+        "S1,il6,serum,1,250,pg/mL,1.5,\n"
+        "S1,plasma_cells_pct,BM,28,2.5,%,,\n"
+        "S2,car_copies,PB,7,8,copies/ng gDNA,,\n"
+    ),
+    "adverse_events.csv": (
+        "subject_id,term,grade,onset_day,resolution_day,serious,related\n"
+        "S1,CRS,2,2,6,FALSE,TRUE\n"
+        "S2,ICANS,1,4,,FALSE,TRUE\n"
+    ),
+    "responses.csv": (
+        "subject_id,day,response,mrd_negative\n"
+        "S1,28,PR,\n"
+        "S1,90,cr,TRUE\n"
+        "S2,28,SD,\n"
+    ),
+}
+
+
+def make_files(overrides: dict[str, str | bytes | None] | None = None) -> list[SourceFile]:
+    """The small valid study above, with some files replaced (text or bytes) or removed (None)."""
+    tables = {**VALID_TABLES, **(overrides or {})}
+    return [SourceFile(name, text if isinstance(text, bytes) else text.encode("utf-8"))
+            for name, text in tables.items() if text is not None]
+
+
+@pytest.fixture
+def engine(tmp_path):
+    """A fresh, empty SQLite database file for one test."""
+    return get_engine(f"sqlite:///{tmp_path / 'test.db'}")
+
+
+def pytest_setup_options():
+    """Debian's Chromium for dash_duo, headless-friendly flags for a closed network."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--window-size=1400,1000"):
+        options.add_argument(flag)
+    return options

@@ -1,0 +1,128 @@
+"""File-level problems get a clear error, never a traceback; workbooks and CSV dialects are read."""
+import io
+
+import openpyxl
+import pytest
+
+from data_access.readers import SourceFile, read_files
+from data_access.validate import validate
+from tests.conftest import VALID_TABLES, make_files
+
+
+def errors(raw):
+    return [(i.file, i.row, i.column, i.message) for i in raw.report.errors]
+
+
+def read(overrides=None, max_bytes=10_000_000):
+    return read_files(make_files(overrides), max_bytes=max_bytes)
+
+
+def workbook_bytes(tables: dict[str, str], formula_cell: tuple[str, str, str] | None = None) -> bytes:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, text in tables.items():
+        sheet = book.create_sheet(name)
+        for line in text.strip().splitlines():
+            sheet.append([_typed(v) for v in line.split(",")])
+    if formula_cell:
+        sheet_name, cell, formula = formula_cell
+        book[sheet_name][cell] = formula
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _typed(value: str):
+    try:
+        return float(value) if "." in value else int(value)
+    except ValueError:
+        return value or None
+
+
+def test_not_csv_or_xlsx():
+    raw = read({"notes.txt": "hello"})
+    assert ("notes.txt", None, None, "not a CSV or XLSX file ('.txt'); give .csv files or one .xlsx workbook") \
+        in errors(raw)
+
+
+def test_empty_file():
+    raw = read({"responses.csv": b""})
+    assert ("responses.csv", None, None, "the file is empty") in errors(raw)
+
+
+def test_file_over_the_size_limit():
+    raw = read(max_bytes=200)
+    assert ("measurements.csv", None, None, "the file is 0.3 kB, over the 0.2 kB limit (CARTSCOPE_MAX_FILE_MB)") \
+        in errors(raw)
+
+
+def test_wrong_encoding():
+    latin1 = VALID_TABLES["subjects.csv"].replace("150e6 CAR+ T cells", "150e6 cellules CAR+ à J0").encode("latin-1")
+    raw = read({"subjects.csv": latin1})
+    assert ("subjects.csv", 2, None, "the file is not UTF-8 text (byte 0xe0 on line 2); save it as 'CSV UTF-8'") \
+        in errors(raw)
+
+
+def test_utf16_file():
+    raw = read({"subjects.csv": VALID_TABLES["subjects.csv"].encode("utf-16")})
+    assert ("subjects.csv", None, None, "the file is UTF-16 text; save it as 'CSV UTF-8'") in errors(raw)
+
+
+def test_formula_in_csv():
+    text = VALID_TABLES["responses.csv"].replace("S1,28,PR,", "S1,=A1+1,PR,")
+    raw = read({"responses.csv": text})
+    assert ("responses.csv", 2, "day", "cell holds a spreadsheet formula ('=A1+1'); give the value itself") \
+        in errors(raw)
+
+
+def test_unknown_table_file():
+    raw = read({"labs.csv": "a,b\n1,2\n"})
+    assert ("labs.csv", None, None,
+            "unknown table 'labs'; expected one of: subjects, measurements, adverse_events, responses") in errors(raw)
+
+
+def test_row_with_too_many_fields():
+    text = VALID_TABLES["responses.csv"] + "S2,60,SD,,extra\n"
+    raw = read({"responses.csv": text})
+    assert ("responses.csv", 5, None, "row has 5 fields but the header has 4") in errors(raw)
+
+
+def test_semicolon_delimited_csv_is_read():
+    raw = read({"responses.csv": VALID_TABLES["responses.csv"].replace(",", ";")})
+    assert raw.report.ok and list(raw.tables["responses"]["response"]) == ["PR", "cr", "SD"]
+
+
+def test_byte_order_mark_is_accepted():
+    raw = read({"responses.csv": b"\xef\xbb\xbf" + VALID_TABLES["responses.csv"].encode()})
+    assert raw.report.ok and "subject_id" in raw.tables["responses"].columns
+
+
+def test_workbook_with_a_sheet_per_table_validates():
+    data = workbook_bytes({name.removesuffix(".csv"): text for name, text in VALID_TABLES.items()})
+    raw = read_files([SourceFile("study.xlsx", data)], max_bytes=10_000_000)
+    study, report = validate(raw, "wb")
+    assert report.ok, report.to_text()
+    assert len(study.measurements) == 7 and study.subjects["age"].tolist() == [60.0, 55.0]
+
+
+def test_workbook_formula_is_an_error_naming_the_cell():
+    data = workbook_bytes({name.removesuffix(".csv"): text for name, text in VALID_TABLES.items()},
+                          formula_cell=("responses", "B2", "=27+1"))
+    raw = read_files([SourceFile("study.xlsx", data)], max_bytes=10_000_000)
+    assert ("study.xlsx [responses]", 2, "day", "cell B2 holds a formula ('=27+1'); paste values only") \
+        in errors(raw)
+
+
+def test_workbook_extra_sheet_is_a_warning():
+    tables = {name.removesuffix(".csv"): text for name, text in VALID_TABLES.items()}
+    data = workbook_bytes({**tables, "README": "about,this\nx,y"})
+    raw = read_files([SourceFile("study.xlsx", data)], max_bytes=10_000_000)
+    assert raw.report.ok
+    assert [w.message for w in raw.report.warnings] == ["sheet 'README' is not a study table and was ignored"]
+
+
+@pytest.mark.parametrize("payload", [b"PK\x03\x04 not really a zip", b"plain text pretending"])
+def test_unreadable_workbook(payload):
+    raw = read_files([SourceFile("broken.xlsx", payload)], max_bytes=10_000_000)
+    assert len(raw.report.errors) == 1
+    assert raw.report.errors[0].message.startswith("not a readable .xlsx workbook")

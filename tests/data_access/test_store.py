@@ -1,0 +1,135 @@
+"""The database: round trip, versions, the import log, and all-or-nothing imports."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from data_access import store
+from data_access.importer import import_files, import_path
+from data_access.readers import read_files
+from data_access.validate import validate
+from tests.conftest import DEMO_DIR, REPO, make_files
+
+
+def row_counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        tables = {"studies": store.studies_table, "import_log": store.import_log_table, **store.data_tables}
+        return {name: conn.execute(select(func.count()).select_from(t)).scalar() for name, t in tables.items()}
+
+
+def test_round_trip_gives_back_the_validated_study(engine):
+    expected, _ = validate(read_files(make_files(), 10_000_000), "rt")
+    result = import_files(make_files(), "rt", source="test", engine=engine)
+    assert result.stored
+    loaded = store.load_study("rt", engine=engine)
+    for table in ("subjects", "measurements", "adverse_events", "responses"):
+        pd.testing.assert_frame_equal(loaded.table(table), expected.table(table), check_dtype=False)
+    assert (loaded.name, loaded.version, loaded.simulated) == ("rt", 1, False)
+
+
+def test_demo_round_trip_keeps_covariates_and_blq(engine):
+    import_path(DEMO_DIR, "demo", source="test", simulated=True, engine=engine)
+    loaded = store.load_study("demo", engine=engine)
+    assert loaded.simulated
+    assert {"prior_lines", "high_risk_cytogenetics", "extramedullary_disease"} <= set(loaded.subjects.columns)
+    raw = pd.read_csv(DEMO_DIR / "measurements.csv")
+    assert len(loaded.measurements) == len(raw)
+    assert loaded.measurements["blq"].sum() == raw["blq"].sum()
+
+
+def test_same_name_makes_a_new_version_and_old_ones_stay(engine):
+    first = import_files(make_files(), "trial", source="test", engine=engine).record
+    second = import_files(make_files({"responses.csv": None}), "trial", source="test", engine=engine).record
+    assert (first.version, second.version) == (1, 2)
+    assert store.load_study("trial", engine=engine).version == 2
+    assert len(store.load_study("trial", 1, engine=engine).responses) == 3
+    assert store.load_study("trial", engine=engine).responses.empty
+    listed = store.list_studies(engine)
+    assert listed[["name", "version"]].values.tolist() == [["trial", 2], ["trial", 1]]
+
+
+def test_import_log_records_who_when_what(engine):
+    files = make_files()
+    record = import_files(files, "logged", source="cli", user="alice", engine=engine).record
+    log = store.import_log(engine)
+    assert len(log) == 1
+    entry = log.iloc[0]
+    assert (entry["imported_by"], entry["source"], entry["name"], entry["version"]) == ("alice", "cli", "logged", 1)
+    assert json.loads(entry["row_counts"]) == {"subjects": 2, "measurements": 7, "adverse_events": 2,
+                                               "responses": 3}
+    logged_files = json.loads(entry["files"])
+    assert [f["name"] for f in logged_files] == [f.name for f in files]
+    assert logged_files[0]["sha256"] == files[0].sha256
+    assert entry["checksum"] == store.checksum(logged_files)
+    assert record.imported_by == "alice"
+
+
+def test_failed_validation_stores_nothing(engine):
+    before = row_counts(engine)
+    bad = make_files({"responses.csv": "subject_id,day,response\nS1,28,XX\n"})
+    result = import_files(bad, "bad", source="test", engine=engine)
+    assert not result.stored and result.report.errors
+    assert row_counts(engine) == before
+
+
+def test_failure_half_way_through_the_write_leaves_the_database_unchanged(engine, monkeypatch):
+    import_files(make_files(), "kept", source="test", engine=engine)
+    before = row_counts(engine)
+    real_records = store._records
+
+    def failing_records(frame, table, study_id):
+        if table == "responses":  # subjects, measurements and adverse events are already written
+            raise RuntimeError("disk full")
+        return real_records(frame, table, study_id)
+
+    monkeypatch.setattr(store, "_records", failing_records)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_files(make_files(), "kept", source="test", engine=engine)
+    assert row_counts(engine) == before
+    assert store.find_study("kept", engine=engine).version == 1
+
+
+def test_process_killed_half_way_leaves_the_database_unchanged(tmp_path):
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from data_access import store
+        from data_access.importer import import_path
+        engine = store.get_engine({url!r})
+        import_path({str(DEMO_DIR)!r}, "first", source="test", engine=engine)
+        real = store._records
+        def records_then_die(frame, table, study_id):
+            if table == "adverse_events":   # the measurements rows are already inserted
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(frame, table, study_id)
+        store._records = records_then_die
+        import_path({str(DEMO_DIR)!r}, "second", source="test", engine=engine)
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert completed.returncode == -9, completed.stderr
+    engine = store.get_engine(url)
+    listed = store.list_studies(engine)
+    assert listed["name"].tolist() == ["first"]
+    counts = row_counts(engine)
+    assert counts["measurements"] == len(pd.read_csv(DEMO_DIR / "measurements.csv"))
+    assert counts["import_log"] == 1
+
+
+def test_unknown_study_and_version(engine):
+    import_files(make_files(), "x", source="test", engine=engine)
+    assert store.find_study("nope", engine=engine) is None
+    with pytest.raises(KeyError, match="no stored study named 'x' with version 7"):
+        store.load_study("x", 7, engine=engine)
+
+
+def test_bad_study_names_are_rejected(engine):
+    for name, message in (("", "give the study a name"),
+                          ("../etc", "study name '../etc' must start with a letter or digit and use only letters, "
+                                     "digits, spaces, '.', '_' or '-' (at most 100 characters)")):
+        result = import_files(make_files(), name, source="test", engine=engine)
+        assert not result.stored
+        assert [(i.file, i.message) for i in result.report.errors] == [("(study name)", message)]
