@@ -4,7 +4,6 @@ import time
 
 import pytest
 from dash.testing.application_runners import import_app
-from selenium.webdriver.common.by import By
 
 from data_access.importer import import_path
 from data_access.store import list_studies
