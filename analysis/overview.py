@@ -7,6 +7,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from analysis.groups import ordered_dose_levels
+from data_access.schema import ANALYTES, SPECIMENS
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -54,11 +55,13 @@ def sample_counts(measurements: pd.DataFrame) -> pd.DataFrame:
     if measurements.empty:
         return pd.DataFrame(columns=["analyte", "specimen", "unit", "samples", "patients", "blq", "first_day",
                                      "last_day"])
-    grouped = measurements.groupby(["analyte", "specimen"], sort=True)
-    return grouped.agg(
+    grouped = measurements.groupby(["analyte", "specimen"], sort=False)
+    counts = grouped.agg(
         unit=("unit", "first"), samples=("day", "size"), patients=("subject_id", "nunique"),
         blq=("blq", "sum"), first_day=("day", "min"), last_day=("day", "max"),
     ).reset_index()
+    order = counts["analyte"].map(list(ANALYTES).index) * 10 + counts["specimen"].map(list(SPECIMENS).index)
+    return counts.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

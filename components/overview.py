@@ -81,8 +81,8 @@ def overview_layout(summary: StudySummary, subjects: pd.DataFrame, study_label: 
             card("Samples by analyte", simple_table(sample_table(summary.samples), "overview-sample-table",
                                                     ["Samples", "Patients", "BLQ"])),
         ]),
-        card("Follow-up", dcc.Graph(figure=follow_up_figure(subjects, study_label, simulated),
-                                    id="overview-follow-up", config={"displaylogo": False})),
+        html.Section(dcc.Graph(figure=follow_up_figure(subjects, study_label, simulated), id="overview-follow-up",
+                               config={"displaylogo": False}), className="cs-card"),
         html.P(f"{summary.n_adverse_events} adverse events and {summary.n_response_assessments} response "
                "assessments recorded.", className="cs-muted"),
     ])

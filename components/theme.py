@@ -51,9 +51,9 @@ def dose_colors(dose_levels: list[str]) -> dict[str, str]:
 
 def footnote(fig: go.Figure, text: str) -> go.Figure:
     """Put a footnote (method, data source, 'simulated data') under the plot area, left-aligned."""
-    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.02, yshift=-48, showarrow=False,
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yshift=-66, showarrow=False,
                        xanchor="left", yanchor="top", align="left", font=dict(size=11, color=MUTED))
-    fig.update_layout(margin=dict(b=max(fig.layout.margin.b or 60, 95)))
+    fig.update_layout(margin=dict(b=max(fig.layout.margin.b or 60, 100)))
     return fig
 
 

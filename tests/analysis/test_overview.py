@@ -44,6 +44,7 @@ def test_sample_counts_per_analyte_and_specimen():
     counts = sample_counts(m).set_index("analyte")
     assert counts.loc["il6", ["samples", "patients", "blq", "first_day", "last_day"]].tolist() == [3, 2, 1, 0, 3]
     assert counts.loc["car_copies", "samples"] == 1
+    assert counts.index.tolist() == ["car_copies", "il6"]  # the format's analyte order, not input order
 
 
 def test_summary_counts():
