@@ -1,0 +1,122 @@
+"""`nca()`: non-compartmental analysis of every profile of a long measurements table at once."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.nca import auc as auc_
+from analysis.nca import profiles as prof
+from analysis.nca import simple
+from analysis.nca.blq import clean_blq
+from analysis.nca.extras import extras
+from analysis.nca.half_life import half_life
+from analysis.nca.options import NCAOptions
+from analysis.nca.segments import Groups
+
+PROFILE_REASONS = {
+    prof.NO_POST_INFUSION: "no sample after Day 0",
+    prof.CONFLICTING_DUPLICATES: "two different values on the same day",
+    prof.MISSING_DAYS: "samples without a day were ignored",
+    prof.MISSING_VALUES: "samples without a value (and not BLQ) were ignored",
+    prof.DUPLICATES_COLLAPSED: "exact duplicate samples counted once",
+}
+_NO_QUANTIFIABLE = 1 << 10
+_ONE_SAMPLE = 1 << 11
+_TOO_FEW_HL = 1 << 12
+_NO_DECLINE = 1 << 13
+_BASELINE_BLQ = 1 << 14
+_INTERVAL_BIT0 = 16
+
+
+def nca(measurements: pd.DataFrame, intervals=((0, 28), (0, 90)), auc_method: str = "linuplogdown",
+        blq: str = "pknca", extrapolate: bool = False, car_day0_zero: bool = True) -> pd.DataFrame:
+    """One row per profile (subject x analyte x specimen) with PKNCA-convention parameters (docs/nca.md).
+
+    `measurements` is the import format's long table with canonical units (subject_id, analyte,
+    specimen, day, value, blq and optionally lloq). Undefined parameters are blank; `reason` says why.
+    """
+    options = NCAOptions(intervals=tuple(intervals), auc_method=auc_method, blq=blq, extrapolate=extrapolate,
+                         car_day0_zero=car_day0_zero)
+    return run_nca(measurements, options)
+
+
+def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
+    p = prof.build_profiles(measurements, options)
+    n = p.n_profiles
+    all_rows = Groups(p.pid, n)
+    conc, keep = clean_blq(all_rows, p.value, p.blq, p.lloq, p.structural, options.blq)
+    quantifiable = ~p.blq & ~p.structural
+    pid, day, conc, quantifiable = p.pid[keep], p.day[keep], conc[keep], quantifiable[keep]
+    groups = Groups(pid, n)
+
+    cmax = simple.cmax(groups, conc)
+    tmax = simple.tmax(groups, day, conc, cmax)
+    last_row = simple.last_quantifiable_row(groups, conc, quantifiable)
+    tlast, clast = simple.tlast(day, last_row), simple.clast(conc, last_row)
+    curve = auc_.build_curve(groups, day, conc, options.auc_method)
+    auclast = auc_.auclast(curve, last_row)
+    aucall = auc_.aucall(curve, last_row, auclast)
+    hl = half_life(groups, day, conc, tmax, options.min_hl_points, options.adj_r2_factor,
+                   options.allow_tmax_in_half_life)
+    aucinf = auc_.aucinf_obs(auclast, clast, hl.lambda_z)
+
+    measured = ~p.structural
+    out = pd.DataFrame({
+        "subject_id": p.keys["subject_id"], "analyte": p.keys["analyte"], "specimen": p.keys["specimen"],
+        "n_samples": all_rows.sum(measured.astype(np.int64)).astype(int),
+        "n_blq": all_rows.sum((measured & p.blq).astype(np.int64)).astype(int),
+        "cmax": cmax, "tmax": tmax, "clast": clast, "tlast": tlast, "auclast": auclast, "aucall": aucall,
+    })
+    reasons = p.flags & sum(PROFILE_REASONS)
+    reasons |= np.where((groups.count > 0) & np.isnan(tlast), _NO_QUANTIFIABLE, 0)
+    reasons |= np.where(groups.count == 1, _ONE_SAMPLE, 0)
+    for i, ((start, end), name) in enumerate(zip(options.intervals, options.interval_names, strict=True)):
+        part = auc_.partial_auc(curve, start, end, options.extrapolate, tlast, clast, hl.lambda_z)
+        out[name] = part.value
+        bit = 1 << (_INTERVAL_BIT0 + 3 * i)
+        reasons |= np.where(part.starts_before_first, bit, 0)
+        reasons |= np.where(part.ends_after_last, bit << 1, 0)
+        reasons |= np.where(part.needs_lambda_z, bit << 2, 0)
+    out["lambda_z"] = hl.lambda_z
+    out["half_life"] = hl.half_life
+    out["r2"] = hl.r2
+    out["r2_adj"] = hl.r2_adj
+    out["lambda_z_n_points"] = pd.array(np.where(np.isnan(hl.n_points), -1, hl.n_points).astype(int),
+                                        dtype="Int64").astype("Int64")
+    out.loc[np.isnan(hl.n_points), "lambda_z_n_points"] = pd.NA
+    out["lambda_z_start"] = hl.start
+    out["lambda_z_end"] = np.where(np.isnan(hl.lambda_z), np.nan, hl.end)
+    out["aucinf_obs"] = aucinf
+    out["auc_pct_extrap"] = auc_.auc_pct_extrap(auclast, aucinf)
+    reasons |= np.where(hl.too_few_points, _TOO_FEW_HL, 0)
+    reasons |= np.where(hl.no_decline, _NO_DECLINE, 0)
+
+    ex = extras(Groups(p.pid, n), p.keys["analyte"].to_numpy(), p.day, p.value, p.blq, p.structural,
+                p.baseline_value, p.baseline_blq, p.baseline_lloq)
+    for column in ("baseline", "peak", "peak_day", "peak_fold_change", "nadir", "nadir_day",
+                   "nadir_percent_reduction"):
+        out[column] = getattr(ex, column)
+    reasons |= np.where(ex.baseline_blq, _BASELINE_BLQ, 0)
+    out["reason"] = _reason_text(reasons, options)
+    return out
+
+
+def _reason_text(reasons: np.ndarray, options: NCAOptions) -> np.ndarray:
+    """Bit flags -> '; '-joined sentences, computed once per distinct combination."""
+    texts = {
+        **PROFILE_REASONS,
+        _NO_QUANTIFIABLE: "no quantifiable value",
+        _ONE_SAMPLE: "only one sample: no AUC",
+        _TOO_FEW_HL: f"lambda-z: fewer than {options.min_hl_points} positive samples after Tmax",
+        _NO_DECLINE: "lambda-z: no terminal fit with lambda-z > 0",
+        _BASELINE_BLQ: "baseline BLQ: taken at its LLOQ",
+    }
+    for i, name in enumerate(options.interval_names):
+        bit = 1 << (_INTERVAL_BIT0 + 3 * i)
+        texts[bit] = f"{name}: starts before the first sample"
+        texts[bit << 1] = f"{name}: ends after the last quantifiable sample; area after it counted as 0"
+        texts[bit << 2] = f"{name}: no lambda-z to extrapolate past Tlast"
+    unique, inverse = np.unique(reasons, return_inverse=True)
+    sentences = np.array(["; ".join(text for bit, text in texts.items() if code & bit) for code in unique],
+                         dtype=object)
+    return sentences[inverse]

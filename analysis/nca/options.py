@@ -1,0 +1,67 @@
+"""Every NCA option in one place, validated once (as PKNCA.options does)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+AUC_METHODS = ("linuplogdown", "linear")
+BLQ_RULES = {
+    "pknca": "BLQ before the first quantifiable value = 0, between quantifiable values dropped, after the last = 0",
+    "zero": "every BLQ sample = 0",
+    "drop": "every BLQ sample dropped",
+    "lloq_half": "every BLQ sample = LLOQ/2 (0 where the LLOQ is unknown)",
+}
+#: Analytes absent before infusion: with `car_day0_zero`, a profile without a Day-0 sample starts at 0 on Day 0.
+CAR_ANALYTES = ("car_copies", "car_t_pct")
+
+
+class NCAOptionError(ValueError):
+    """An NCA option has a value the engine does not accept; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class NCAOptions:
+    """How the NCA is computed. Defaults follow PKNCA (see docs/nca.md)."""
+
+    intervals: tuple[tuple[float, float], ...] = ((0.0, 28.0), (0.0, 90.0))
+    auc_method: str = "linuplogdown"
+    blq: str = "pknca"
+    extrapolate: bool = False          # partial AUCs past tlast use lambda-z only when asked
+    car_day0_zero: bool = True         # CAR transgene / CAR+ % are 0 on Day 0 when not sampled
+    min_hl_points: int = 3
+    adj_r2_factor: float = 1e-4
+    allow_tmax_in_half_life: bool = False
+    interval_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self):
+        if self.auc_method not in AUC_METHODS:
+            raise NCAOptionError(f"auc_method '{self.auc_method}' is not one of {', '.join(AUC_METHODS)}")
+        if self.blq not in BLQ_RULES:
+            raise NCAOptionError(f"blq rule '{self.blq}' is not one of {', '.join(BLQ_RULES)}")
+        intervals = []
+        for interval in self.intervals:
+            try:
+                start, end = (float(x) for x in interval)
+            except (TypeError, ValueError):
+                raise NCAOptionError(f"interval {interval!r} is not a pair of numbers (start, end)") from None
+            if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
+                raise NCAOptionError(f"interval ({interval[0]}, {interval[1]}) must have finite start < end")
+            intervals.append((start, end))
+        names = tuple(interval_name(s, e) for s, e in intervals)
+        if len(set(names)) != len(names):
+            raise NCAOptionError("intervals must be distinct")
+        if not isinstance(self.min_hl_points, int) or self.min_hl_points < 3:
+            raise NCAOptionError("min_hl_points must be a whole number of at least 3")
+        if not 0 <= self.adj_r2_factor < 1:
+            raise NCAOptionError("adj_r2_factor must be in [0, 1)")
+        object.__setattr__(self, "intervals", tuple(intervals))
+        object.__setattr__(self, "interval_names", names)
+
+
+def interval_name(start: float, end: float) -> str:
+    """(0, 28) -> 'auc_0_28'; (0, 7.5) -> 'auc_0_7.5'; (-7, 28) -> 'auc_m7_28'."""
+    def fmt(x: float) -> str:
+        text = f"{x:g}"
+        return "m" + text[1:] if text.startswith("-") else text
+
+    return f"auc_{fmt(start)}_{fmt(end)}"
