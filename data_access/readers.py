@@ -84,6 +84,17 @@ def read_files(files: list[SourceFile], max_bytes: int) -> RawStudy:
     return raw
 
 
+def read_table_file(source: SourceFile, table: str, max_bytes: int) -> RawStudy:
+    """Read one CSV as the given table whatever its file name (e.g. a measurements export for the NCA CLI)."""
+    raw = RawStudy()
+    raw.files.append({"name": source.name, "bytes": len(source.data), "sha256": source.sha256})
+    if Path(source.name).suffix.lower() != ".csv":
+        raw.report.error(source.name, "give a .csv file of the measurements table, a study folder or a study name")
+    elif not _file_level_problem(source, max_bytes, raw.report):
+        _add_table(raw, table, source.name, *_read_csv(source, raw.report))
+    return raw
+
+
 def _file_level_problem(source: SourceFile, max_bytes: int, report: ValidationReport) -> bool:
     suffix = Path(source.name).suffix.lower()
     if suffix not in CSV_SUFFIXES + XLSX_SUFFIXES:

@@ -1,0 +1,84 @@
+"""Command line: `python -m analysis nca STUDY [options]` writes one row of NCA parameters per profile."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.nca import NCAOptionError, NCAOptions
+from analysis.nca.engine import run_nca
+from analysis.nca.options import AUC_METHODS, BLQ_RULES
+from data_access import settings, store
+from data_access.readers import SourceFile, files_from_path, read_files, read_table_file
+from data_access.validate import validate
+
+
+def load_measurements(study: str) -> pd.DataFrame:
+    """STUDY is a study folder, a measurements CSV (both validated as on import) or a stored study's name."""
+    path = Path(study)
+    if path.is_dir():
+        raw = read_files(files_from_path(path), settings.max_file_bytes())
+    elif path.is_file():
+        raw = read_table_file(SourceFile(path.name, path.read_bytes()), "measurements", settings.max_file_bytes())
+    else:
+        try:
+            return store.load_study(study).measurements
+        except KeyError:
+            raise SystemExit(f"error: '{study}' is neither a folder, a CSV file nor a stored study "
+                             f"(stored: {', '.join(sorted(set(store.list_studies()['name']))) or 'none'})") from None
+    loaded, report = validate(raw, path.stem)
+    if loaded is None:
+        raise SystemExit(f"error: {study} failed validation.\n{report.to_text()}")
+    return loaded.measurements
+
+
+def parse_interval(text: str) -> tuple[float, float]:
+    try:
+        start, end = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not START,END (days), e.g. 0,28") from None
+    return start, end
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description="CARTscope analyses.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    nca = commands.add_parser("nca", help="non-compartmental analysis of every profile (docs/nca.md)")
+    nca.add_argument("study", help="study folder, measurements CSV, or stored study name")
+    nca.add_argument("--analyte", help="only this analyte (car_copies, car_t_pct, plasma_cells_pct, il6)")
+    nca.add_argument("--specimen", help="only this specimen (PB, BM, serum)")
+    nca.add_argument("--interval", action="append", type=parse_interval, metavar="START,END",
+                     help="partial AUC interval in days (repeatable; default 0,28 and 0,90)")
+    nca.add_argument("--auc-method", default="linuplogdown", choices=AUC_METHODS)
+    nca.add_argument("--blq", default="pknca", choices=list(BLQ_RULES))
+    nca.add_argument("--extrapolate", action="store_true", help="extrapolate partial AUCs past Tlast with lambda-z")
+    nca.add_argument("--no-day0-zero", action="store_true",
+                     help="do not start CAR profiles without a Day-0 sample at 0 on Day 0")
+    nca.add_argument("--out", help="CSV file to write (default: standard output)")
+    args = parser.parse_args(argv)
+
+    try:
+        options = NCAOptions(intervals=tuple(args.interval or ((0, 28), (0, 90))), auc_method=args.auc_method,
+                             blq=args.blq, extrapolate=args.extrapolate, car_day0_zero=not args.no_day0_zero)
+    except NCAOptionError as error:
+        parser.error(str(error))
+    measurements = load_measurements(args.study)
+    if args.analyte:
+        measurements = measurements[measurements["analyte"] == args.analyte]
+    if args.specimen:
+        measurements = measurements[measurements["specimen"].str.lower() == args.specimen.lower()]
+    result = run_nca(measurements, options)
+    try:
+        result.to_csv(args.out or sys.stdout, index=False, lineterminator="\n")
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
+    if args.out:
+        print(f"{len(result)} profiles written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""`python -m analysis nca STUDY ...` gives the same numbers as the engine, for folders, CSVs and stored studies."""
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+
+from analysis.nca import nca
+from data_access.readers import files_from_path, read_files
+from data_access.validate import validate
+from tests.conftest import DEMO_DIR, REPO
+
+
+def run(*args, db=None):
+    env = dict(os.environ)
+    if db:
+        env["CARTSCOPE_DATABASE_URL"] = f"sqlite:///{db}"
+    return subprocess.run([sys.executable, "-m", "analysis", "nca", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True)
+
+
+def demo_measurements():
+    study, _ = validate(read_files(files_from_path(DEMO_DIR), 50_000_000), "demo")
+    return study.measurements
+
+
+def test_folder_output_equals_the_engine_to_the_last_digit():
+    done = run(str(DEMO_DIR), "--analyte", "car_copies", "--specimen", "PB", "--interval", "0,28",
+               "--interval", "0,7.5")
+    assert done.returncode == 0, done.stderr
+    printed = pd.read_csv(io.StringIO(done.stdout), float_precision="round_trip")
+    m = demo_measurements()
+    expected = nca(m[(m["analyte"] == "car_copies") & (m["specimen"] == "PB")], intervals=[(0, 28), (0, 7.5)])
+    assert list(printed.columns[:3]) == ["subject_id", "analyte", "specimen"]
+    assert list(printed.columns) == list(expected.columns)
+    for column in expected.columns[3:-1]:
+        assert np.array_equal(printed[column].to_numpy(float), expected[column].to_numpy(float), equal_nan=True)
+    assert printed["reason"].fillna("").tolist() == expected["reason"].tolist()
+
+
+def test_measurements_csv_and_options(tmp_path):
+    out = tmp_path / "nca.csv"
+    done = run(str(DEMO_DIR / "measurements.csv"), "--blq", "zero", "--auc-method", "linear", "--extrapolate",
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    written = pd.read_csv(out)
+    expected = nca(demo_measurements(), blq="zero", auc_method="linear", extrapolate=True)
+    assert np.allclose(written["auc_0_90"], expected["auc_0_90"], rtol=1e-15, equal_nan=True)
+    assert done.stderr.strip() == f"{len(expected)} profiles written to {out}"
+
+
+def test_stored_study_by_name(tmp_path):
+    db = tmp_path / "cli.db"
+    subprocess.run([sys.executable, "-m", "data_access", "import", str(DEMO_DIR), "--name", "kin"], cwd=REPO,
+                   env={**os.environ, "CARTSCOPE_DATABASE_URL": f"sqlite:///{db}"}, check=True, capture_output=True)
+    done = run("kin", "--analyte", "il6", db=db)
+    assert done.returncode == 0, done.stderr
+    printed = pd.read_csv(io.StringIO(done.stdout))
+    assert set(printed["analyte"]) == {"il6"} and printed["peak_fold_change"].notna().all()
+
+
+def test_invalid_measurements_are_reported_not_analysed(tmp_path):
+    bad = tmp_path / "labs.csv"
+    bad.write_text("subject_id,analyte,specimen,day,value,unit\nS1,il6,serum,1,5,mg/dL\n", encoding="utf-8")
+    done = run(str(bad))
+    assert done.returncode == 1
+    assert "unit 'mg/dL' is not a unit of il6" in done.stderr
+
+
+def test_bad_arguments(tmp_path):
+    assert run("no-such-study", db=tmp_path / "x.db").returncode == 1
+    bad_interval = run(str(DEMO_DIR), "--interval", "28,0")
+    assert bad_interval.returncode == 2 and "must have finite start < end" in bad_interval.stderr
+    assert run(str(DEMO_DIR), "--blq", "sometimes").returncode == 2
