@@ -36,7 +36,7 @@ RESPONSE_DAYS = [28, 60, 90, 120, 150, 180, 270, 365, 455, 545, 635, 730]
 TMAX_DAYS = 10.5              # median Tmax (ide-cel label: 11 days)
 CMAX_300 = 1.6e4              # typical Cmax, copies/µg, at 300e6 cells before the response effect
 CMAX_DOSE_EXPONENT = 0.6      # Cmax ~ dose^0.6
-RESPONDER_LOG_CMAX = np.log(4.2)  # with the lower doses' share of non-responders: ~4.5x (ide-cel label)
+RESPONDER_LOG_CMAX = np.log(3.2)  # with the lower doses' share of non-responders: ~4.5x (ide-cel label)
 FOLD_EXPANSION = 3900.0       # Stein 2019 Table 1
 ALPHA = 0.16                  # /day, contraction (Stein 2019 Table 1)
 FRACTION_PERSISTING = 0.012   # FB, share of the peak entering the slow phase (Stein 2019: 0.0079)
@@ -85,8 +85,9 @@ def _sig(x: float, digits: int = 4) -> str:
 
 
 def _jitter(rng: np.random.Generator, day: int) -> int:
-    """Visit windows: ±1 day in the first month, ±3 days to month 3, ±7 days after."""
-    if day <= 1:
+    """Visit windows: 60 % of visits on the planned day, the rest within ±1 day in the first month,
+    ±3 days to month 3, ±7 days after."""
+    if day <= 1 or rng.random() < 0.6:
         return day
     window = 1 if day <= 28 else 3 if day <= 90 else 7
     return int(day + rng.integers(-window, window + 1))
@@ -143,7 +144,7 @@ def _follow_up(rng: np.random.Generator, p: _Patient) -> None:
     non_relapse_death = float(rng.exponential(9000))
     detected = [d for d in RESPONSE_DAYS if d >= p.progression_day]
     pd_day = float(detected[0]) if detected else np.inf
-    post_progression_death = pd_day + float(rng.exponential(640)) if np.isfinite(pd_day) else np.inf
+    post_progression_death = pd_day + float(rng.exponential(520)) if np.isfinite(pd_day) else np.inf
     death = min(non_relapse_death, post_progression_death)
     end = min(admin, withdrawal, death)
     p.pd_day = int(pd_day) if pd_day <= end else None
@@ -174,7 +175,7 @@ def _kinetic_parameters(rng: np.random.Generator, p: _Patient) -> dict:
         "cmax": CMAX_300 * dose_effect * responder_effect * np.exp(p.eta),
         "tmax": TMAX_DAYS * np.exp(rng.normal(0, 0.2)),
         "foldx": FOLD_EXPANSION * np.exp(rng.normal(0, 0.8)),
-        "alpha": ALPHA * np.exp(rng.normal(0, 0.35)) * (0.7 if p.responder else 1.0),
+        "alpha": ALPHA * np.exp(rng.normal(0, 0.35)) * (0.6 if p.responder else 1.0),
         "fb": FRACTION_PERSISTING * np.exp(rng.normal(0, 0.6) + 0.3 * p.eta),
         "beta": BETA * np.exp(rng.normal(0, 0.4)),
         "bm_ratio": 0.35 * np.exp(rng.normal(0, 0.4)),
