@@ -63,3 +63,37 @@ def new_figure(title: str | None = None, height: int = 420) -> go.Figure:
     if title:
         fig.update_layout(title=dict(text=title))
     return fig
+
+
+_TEMPLATE_JSON: dict | None = None
+
+
+def template_json() -> dict:
+    """The theme as a plain dict, for figures built as dicts (fast callbacks skip plotly's validation)."""
+    global _TEMPLATE_JSON
+    if _TEMPLATE_JSON is None:
+        _TEMPLATE_JSON = pio.templates[TEMPLATE_NAME].to_plotly_json()
+    return _TEMPLATE_JSON
+
+
+def fmt_sig(value, digits: int = 3) -> str:
+    """Numbers as people read them: 3 significant digits, thousands separators, no exponent; blank -> '–'."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if x != x:
+        return "–"
+    if x == 0:
+        return "0"
+    from math import floor, log10
+
+    rounded = float(f"{x:.{digits}g}")
+    decimals = max(digits - 1 - floor(log10(abs(rounded))), 0)
+    return f"{rounded:,.{decimals}f}"
+
+
+def hex_to_rgba(color: str, alpha: float) -> str:
+    color = color.lstrip("#")
+    r, g, b = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
@@ -96,3 +97,27 @@ def load_selected(study: str | None, version: str | None) -> tuple[Study | None,
         return None, notice("No such study", f"There is no stored study {what}. Stored studies: {known}.",
                             kind="warning")
     return loaded, None
+
+
+@dataclass
+class StudyBundle:
+    """A loaded study plus what every page reuses: patient facts and measurements split by patient."""
+
+    study: Study
+    patients: pd.DataFrame
+    measurements_by_subject: dict
+
+
+@lru_cache(maxsize=8)
+def _bundle(database_url: str, name: str, version: int) -> StudyBundle:
+    from analysis.patients import patient_table
+
+    study = cached_study(name, version)
+    patients = patient_table(study.subjects, study.responses, study.adverse_events)
+    by_subject = {sid: rows for sid, rows in study.measurements.groupby("subject_id", sort=False)}
+    return StudyBundle(study, patients, by_subject)
+
+
+def study_bundle(name: str, version: int) -> StudyBundle:
+    """The bundle of a stored version, built once per process (versions never change)."""
+    return _bundle(settings.database_url(), name, int(version))

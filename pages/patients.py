@@ -1,16 +1,149 @@
-"""Patients page: not built yet (issue 4); says so plainly."""
+"""Patient page: one patient's facts and kinetics on one time axis, with NCA recomputed live."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
 import dash
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from components.layout import not_built
+from analysis.nca import NCAOptionError, NCAOptions
+from analysis.nca.engine import curves, run_nca
+from analysis.nca.options import AUC_METHODS, BLQ_RULES
+from components.layout import card, notice, page_header
+from components.patient import (
+    kinetics_figure,
+    kinetics_summary,
+    nca_footnote,
+    patient_header,
+    patient_picker,
+    x_range_for,
+)
+from pages._study import load_selected, study_bundle, study_query
 
-dash.register_page(__name__, path="/patients", name="Patients", order=1, title="Patients · CARTscope")
+dash.register_page(__name__, path="/patients", path_template="/patients/<subject_id>", name="Patients", order=1,
+                   title="Patient · CARTscope")
 
-PLANNED = (
-    "one patient on one screen: the patient's facts, CAR transgene (qPCR) and CAR+ T cells (flow) in "
-    "blood and marrow, marrow plasma cells and IL-6 on one time axis, with Cmax, Tmax, AUC and "
-    "persistence computed live."
+DEFAULTS = {"start": 0.0, "end": 28.0, "method": "linuplogdown", "blq": "pknca"}
+
+
+def patient_view(bundle, subject_id: str, start: float, end: float, method: str, blq: str):
+    """Everything the page shows for one patient and one set of NCA options: (figure, summary)."""
+    study = bundle.study
+    rows = bundle.measurements_by_subject.get(subject_id, study.measurements.iloc[:0])
+    options = NCAOptions(intervals=((start, end),), auc_method=method, blq=blq)
+    params = run_nca(rows, options)
+    facts = bundle.patients.set_index("subject_id").loc[subject_id]
+    figure = kinetics_figure(rows, params, curves(rows, options), (start, end),
+                             x_range_for(rows, facts["last_contact_day"]),
+                             nca_footnote(f"{study.label}, patient {subject_id}", study.simulated, method, blq))
+    return figure, kinetics_summary(params, (start, end), options.interval_names[0])
+
+
+def _number(value, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None, start=None,
+           end=None, method=None, blq=None, **_):
+    selected, problem = load_selected(study, version)
+    if problem is not None:
+        return problem
+    bundle = study_bundle(selected.name, selected.version)
+    ids = bundle.patients["subject_id"].tolist()
+    query = study_query(f"?{urlencode({k: v for k, v in (('study', study), ('version', version)) if v})}")
+    if subject_id is None:
+        subject_id = ids[0]
+    if subject_id not in ids:
+        return html.Div([page_header("Patient"), notice(
+            "No such patient", [f"There is no patient '{subject_id}' in {selected.label}. Patients: ",
+                                *_patient_links(ids, query)], kind="warning")])
+    start, end = _number(start, DEFAULTS["start"]), _number(end, DEFAULTS["end"])
+    method = method if method in AUC_METHODS else DEFAULTS["method"]
+    blq = blq if blq in BLQ_RULES else DEFAULTS["blq"]
+    try:
+        figure, summary = patient_view(bundle, subject_id, start, end, method, blq)
+    except NCAOptionError:
+        start, end = DEFAULTS["start"], DEFAULTS["end"]
+        figure, summary = patient_view(bundle, subject_id, start, end, method, blq)
+    position = ids.index(subject_id)
+    prev_href = f"/patients/{ids[position - 1]}{query}" if position > 0 else None
+    next_href = f"/patients/{ids[position + 1]}{query}" if position < len(ids) - 1 else None
+    covariates = selected.covariate_columns
+    return html.Div([
+        dcc.Store(id="patient-key", data={"study": selected.name, "version": selected.version,
+                                          "subject_id": subject_id, "query": query}),
+        dcc.Location(id="patient-location", refresh="callback-nav"),
+        html.Div(className="cs-page-top", children=[
+            page_header(f"Patient {subject_id}", f"{selected.label} · {position + 1} of {len(ids)} patients",
+                        selected.simulated),
+            patient_picker(ids, subject_id, prev_href, next_href),
+        ]),
+        patient_header(bundle.patients.set_index("subject_id").loc[subject_id].rename(subject_id), covariates),
+        card("Kinetics", html.Div(className="cs-controls", children=[
+            html.Label(["AUC from day ", dcc.Input(id="patient-auc-start", type="number", value=start, debounce=True,
+                                                    className="cs-input cs-input-day")]),
+            html.Label([" to day ", dcc.Input(id="patient-auc-end", type="number", value=end, debounce=True,
+                                              className="cs-input cs-input-day")]),
+            dcc.RadioItems(id="patient-auc-method", value=method, inline=True, className="cs-radio",
+                           options=[{"label": "linear-up/log-down", "value": "linuplogdown"},
+                                    {"label": "linear", "value": "linear"}]),
+            html.Label(["BLQ rule ", dcc.Dropdown(id="patient-blq", value=blq, clearable=False, searchable=False,
+                                                   options=[{"label": k, "value": k, "title": v}
+                                                            for k, v in BLQ_RULES.items()],
+                                                   className="cs-blq-select")]),
+            html.Span(id="patient-options-error", className="cs-error"),
+        ]), html.Div(summary, id="patient-summary"),
+            dcc.Graph(id="patient-kinetics", figure=figure, config={"displaylogo": False}),
+            card_id="patient-kinetics-card"),
+        dcc.Store(id="patient-url-state"), html.Span(id="patient-url-sink", hidden=True),
+    ])
+
+
+def _patient_links(ids: list[str], query: str) -> list:
+    links = []
+    for i, sid in enumerate(ids):
+        links += [", " if i else "", dcc.Link(sid, href=f"/patients/{sid}{query}")]
+    return links
+
+
+@callback(
+    Output("patient-kinetics", "figure"), Output("patient-summary", "children"),
+    Output("patient-options-error", "children"), Output("patient-url-state", "data"),
+    Input("patient-auc-start", "value"), Input("patient-auc-end", "value"), Input("patient-auc-method", "value"),
+    Input("patient-blq", "value"), State("patient-key", "data"), prevent_initial_call=True,
+)
+def update_kinetics(start, end, method, blq, key):
+    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule."""
+    try:
+        figure, summary = patient_view(study_bundle(key["study"], key["version"]), key["subject_id"],
+                                       float(start), float(end), method, blq)
+    except (TypeError, ValueError, NCAOptionError):
+        return dash.no_update, dash.no_update, "The AUC window needs a start day before its end day.", dash.no_update
+    query = {"study": key["study"], "version": key["version"], "start": f"{float(start):g}",
+             "end": f"{float(end):g}", "method": method, "blq": blq}
+    return figure, summary, "", "?" + urlencode(query)
+
+
+@callback(Output("patient-location", "href"), Input("patient-select", "value"), State("patient-key", "data"),
+          prevent_initial_call=True)
+def open_patient(subject_id, key):
+    if not subject_id or subject_id == key["subject_id"]:
+        return dash.no_update
+    return f"/patients/{subject_id}{key['query']}"
+
+
+# Keep the view in the address bar (so a copied link reproduces it) without re-rendering the page.
+clientside_callback(
+    """function(search) {
+        if (search && search !== window.location.search) {
+            window.history.pushState(null, "", window.location.pathname + search);
+        }
+        return window.dash_clientside.no_update;
+    }""",
+    Output("patient-url-sink", "children"), Input("patient-url-state", "data"), prevent_initial_call=True,
 )
 
 
-def layout(**_):
-    return not_built("Patients", PLANNED, issue=4)

@@ -120,3 +120,38 @@ def _reason_text(reasons: np.ndarray, options: NCAOptions) -> np.ndarray:
     sentences = np.array(["; ".join(text for bit, text in texts.items() if code & bit) for code in unique],
                          dtype=object)
     return sentences[inverse]
+
+
+def curves(measurements: pd.DataFrame, options: NCAOptions | None = None) -> pd.DataFrame:
+    """The concentration-time curve each profile is integrated on (after the Day-0 and BLQ rules):
+    one row per point with `log_to_next` saying whether the segment to the next point is logarithmic."""
+    options = options or NCAOptions()
+    p = prof.build_profiles(measurements, options)
+    all_rows = Groups(p.pid, p.n_profiles)
+    conc, keep = clean_blq(all_rows, p.value, p.blq, p.lloq, p.structural, options.blq)
+    pid, day, conc = p.pid[keep], p.day[keep], conc[keep]
+    curve = auc_.build_curve(Groups(pid, p.n_profiles), day, conc, options.auc_method)
+    keys = p.keys.iloc[pid].reset_index(drop=True)
+    return keys.assign(day=day, conc=conc, log_to_next=curve.is_log)
+
+
+def sample_curve(day: np.ndarray, conc: np.ndarray, log_to_next: np.ndarray, start: float, end: float,
+                 points_per_segment: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Points along one profile's curve from `start` to `end` (log segments drawn as curves), for shading AUCs."""
+    from analysis.nca.interpolate import interpolate
+
+    xs, ys = [], []
+    for i in range(len(day) - 1):
+        t1, t2 = day[i], day[i + 1]
+        lo, hi = max(t1, start), min(t2, end)
+        if hi <= lo:
+            continue
+        n = points_per_segment if log_to_next[i] else 2
+        t = np.linspace(lo, hi, n)
+        c = interpolate(np.full(n, conc[i]), np.full(n, conc[i + 1]), np.full(n, t1), np.full(n, t2), t,
+                        np.full(n, bool(log_to_next[i])))
+        xs.append(t)
+        ys.append(c)
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)

@@ -11,7 +11,8 @@ from tests.conftest import DEMO_DIR, VALID_TABLES
 
 PAGES = {
     "/": "Study overview: demo v1",
-    "/patients": "Not built yet",
+    "/patients": "Patient DM-001",
+    "/patients/DM-002": "Patient DM-002",
     "/kinetics": "Not built yet",
     "/safety": "Not built yet",
     "/efficacy": "Not built yet",

@@ -1,0 +1,294 @@
+"""Patient page builders: facts header, stacked kinetics panels on one time axis, kinetics summary table.
+
+Figures are plain dicts on the CARTscope theme (no plotly validation), so a callback stays fast.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from dash import dcc, html
+
+from analysis.kinetics import display_level
+from analysis.nca.engine import sample_curve
+from analysis.overview import DAYS_PER_MONTH
+from analysis.patients import status_text
+from components.layout import SIMULATED_NOTE
+from components.theme import (
+    GRADE_COLORS,
+    INK,
+    MUTED,
+    SPECIMEN_COLORS,
+    fmt_sig,
+    hex_to_rgba,
+    template_json,
+)
+from data_access.schema import ANALYTES, SPECIMEN_LABELS
+
+#: The stacked panels, top to bottom: (analyte, y-axis title, log scale, relative height).
+PANELS = (
+    ("car_copies", "CAR transgene<br>(copies/µg gDNA)", True, 0.34),
+    ("car_t_pct", "CAR+ T cells<br>(% of CD3+)", False, 0.22),
+    ("plasma_cells_pct", "Marrow plasma<br>cells (%)", False, 0.2),
+    ("il6", "Serum IL-6<br>(pg/mL)", True, 0.24),
+)
+PANEL_GAP = 0.035
+
+
+def _domains() -> list[tuple[float, float]]:
+    """Panel y-domains, top to bottom."""
+    usable = 1 - PANEL_GAP * (len(PANELS) - 1)
+    top, out = 1.0, []
+    for *_, share in PANELS:
+        height = usable * share
+        out.append((max(top - height, 0.0), top))
+        top -= height + PANEL_GAP
+    return out
+
+
+def _axis_names(i: int) -> tuple[str, str, str, str]:
+    suffix = "" if i == 0 else str(i + 1)
+    return f"x{suffix}", f"y{suffix}", f"xaxis{suffix}", f"yaxis{suffix}"
+
+
+def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd.DataFrame, window: tuple[float, float],
+                    x_range: tuple[float, float], footnote: str) -> dict:
+    """Stacked panels sharing the x axis (days since infusion); zooming one zooms all.
+
+    `params` is the NCA of this patient (one row per analyte x specimen) and `curves` the curves it was
+    computed on; the AUC window is shaded under the blood transgene curve, Cmax is starred and the
+    lambda-z points are ringed.
+    """
+    traces: list[dict] = []
+    layout: dict = {"template": template_json(), "height": 880, "margin": {"l": 96, "r": 28, "t": 96, "b": 96},
+                    "hovermode": "closest", "showlegend": True,
+                    "legend": {"orientation": "h", "x": 0, "y": 1.015, "yanchor": "bottom"}, "annotations": [],
+                    "shapes": []}
+    start, end = window
+    for i, ((analyte, title, log, _), (low, high)) in enumerate(zip(PANELS, _domains(), strict=True)):
+        xname, yname, xaxis, yaxis = _axis_names(i)
+        last = i == len(PANELS) - 1
+        layout[xaxis] = {"domain": [0, 1], "anchor": yname, "range": list(x_range), "showticklabels": last,
+                         "title": {"text": "Days since CAR-T infusion"} if last else None, "zeroline": False,
+                         **({} if i == 0 else {"matches": "x"})}
+        data = measurements[measurements["analyte"] == analyte]
+        levels = display_level(data)
+        positive = levels[levels > 0]
+        layout[yaxis] = {"domain": [low, high], "anchor": xname, "title": {"text": title, "font": {"size": 13}},
+                         "type": "log" if log else "linear", "exponentformat": "power" if log else "none"}
+        if log and len(positive):
+            lo = math.floor(math.log10(positive.min() / 2))
+            hi = math.ceil(math.log10(positive.max() * 1.5))
+            layout[yaxis]["range"] = [lo, max(hi, lo + 1)]
+        if data.empty:
+            layout["annotations"].append({"text": "no samples", "xref": f"{xname} domain", "yref": f"{yname} domain",
+                                          "x": 0.5, "y": 0.5, "showarrow": False, "font": {"color": MUTED}})
+        for specimen in ANALYTES[analyte].specimens:
+            rows = data[data["specimen"] == specimen].sort_values("day")
+            if rows.empty:
+                continue
+            traces.append(_sample_trace(rows, levels.loc[rows.index], analyte, specimen, xname, yname,
+                                        show_legend=analyte in ("car_copies", "il6", "plasma_cells_pct")
+                                        and not any(t.get("legendgroup") == specimen for t in traces)))
+            lloq = rows["lloq"].dropna()
+            if len(lloq):
+                layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, SPECIMEN_COLORS[specimen]))
+        if analyte == "plasma_cells_pct":
+            layout["shapes"].append(_hline(5.0, xname, yname, INK, dash="dot"))
+            layout["annotations"].append({"text": "5 %: IMWG CR requires < 5 % plasma cells", "x": 1,
+                                          "xref": f"{xname} domain", "y": 5, "yref": yname, "xanchor": "right",
+                                          "yanchor": "bottom", "showarrow": False,
+                                          "font": {"size": 11, "color": MUTED}})
+        _mark_parameters(traces, layout, params, curves, analyte, xname, yname, window, log)
+    layout["shapes"].append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0, "y1": 1,
+                             "fillcolor": "rgba(0,114,178,0.05)", "line": {"width": 0}, "layer": "below"})
+    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "BLQ (drawn at LLOQ)",
+                   "marker": {"symbol": "circle-open", "color": INK, "size": 8}, "xaxis": "x", "yaxis": "y"})
+    layout["annotations"].append({"text": footnote, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -78,
+                                  "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
+                                  "font": {"size": 11, "color": MUTED}})
+    layout["updatemenus"] = [_range_buttons(x_range)]
+    return {"data": traces, "layout": layout}
+
+
+def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: str, specimen: str, xname: str, yname: str,
+                  show_legend: bool) -> dict:
+    unit = ANALYTES[analyte].unit
+    blq = rows["blq"].to_numpy()
+    text = [f"< LLOQ ({fmt_sig(lloq)} {unit})" if b else f"{v:.4g} {unit}"
+            for b, v, lloq in zip(blq, rows["value"], rows["lloq"], strict=True)]
+    return {
+        "type": "scatter", "x": rows["day"].tolist(), "y": levels.tolist(), "mode": "lines+markers",
+        "name": SPECIMEN_LABELS[specimen], "legendgroup": specimen, "showlegend": show_legend,
+        "xaxis": xname, "yaxis": yname,
+        "line": {"color": SPECIMEN_COLORS[specimen], "width": 2},
+        "marker": {"color": SPECIMEN_COLORS[specimen], "size": 8,
+                   "symbol": ["circle-open" if b else "circle" for b in blq], "line": {"width": 2}},
+        "customdata": [[t, "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
+        "hovertemplate": (f"<b>{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()}</b><br>"
+                          "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
+    }
+
+
+def _hline(y: float, xname: str, yname: str, color: str, dash: str = "dash") -> dict:
+    return {"type": "line", "xref": f"{xname} domain", "yref": yname, "x0": 0, "x1": 1, "y0": y, "y1": y,
+            "line": {"color": color, "width": 1, "dash": dash}, "layer": "below"}
+
+
+def _mark_parameters(traces, layout, params, curves, analyte, xname, yname, window, log) -> None:
+    """Shade the AUC window under the blood curve, star Cmax, ring the lambda-z points (blood only)."""
+    specimen = "serum" if analyte == "il6" else "PB" if analyte != "plasma_cells_pct" else None
+    if specimen is None:
+        return
+    row = params[(params["analyte"] == analyte) & (params["specimen"] == specimen)]
+    if row.empty:
+        return
+    row = row.iloc[0]
+    color = SPECIMEN_COLORS[specimen]
+    if analyte == "car_copies":
+        curve = curves[(curves["analyte"] == analyte) & (curves["specimen"] == specimen)]
+        x, y = sample_curve(curve["day"].to_numpy(), curve["conc"].to_numpy(), curve["log_to_next"].to_numpy(),
+                            *window)
+        if len(x):
+            floor = 10 ** layout[f"yaxis{'' if yname == 'y' else yname[1:]}"].get("range", [0])[0] if log else 0
+            y = np.maximum(y, floor)
+            traces.append({"type": "scatter", "x": [x[0], *x.tolist(), x[-1]], "y": [floor, *y.tolist(), floor],
+                           "fill": "toself", "fillcolor": hex_to_rgba(color, 0.18), "line": {"width": 0},
+                           "mode": "lines", "name": f"AUC day {window[0]:g}–{window[1]:g}", "hoverinfo": "skip",
+                           "xaxis": xname, "yaxis": yname, "showlegend": True})
+        if pd.notna(row["lambda_z"]):
+            data = curve[(curve["day"] >= row["lambda_z_start"]) & (curve["day"] <= row["lambda_z_end"])
+                         & (curve["conc"] > 0)]
+            traces.append({"type": "scatter", "x": data["day"].tolist(), "y": data["conc"].tolist(), "mode": "markers",
+                           "name": f"λz points (t½ {fmt_sig(row['half_life'])} d)", "xaxis": xname, "yaxis": yname,
+                           "marker": {"symbol": "circle-open", "size": 16, "color": INK, "line": {"width": 1.5}},
+                           "hoverinfo": "skip"})
+            days = np.array([row["lambda_z_start"], row["lambda_z_end"]])
+            intercept = math.log(float(data["conc"].iloc[-1])) + row["lambda_z"] * float(data["day"].iloc[-1])
+            traces.append({"type": "scatter", "x": days.tolist(),
+                           "y": np.exp(intercept - row["lambda_z"] * days).tolist(), "mode": "lines",
+                           "line": {"color": INK, "dash": "dot", "width": 1.5}, "showlegend": False,
+                           "xaxis": xname, "yaxis": yname, "hoverinfo": "skip"})
+    peak, peak_day = (row["peak"], row["peak_day"]) if analyte == "il6" else (row["cmax"], row["tmax"])
+    if pd.notna(peak) and pd.notna(peak_day) and peak > 0:
+        unit = ANALYTES[analyte].unit
+        traces.append({"type": "scatter", "x": [peak_day], "y": [peak], "mode": "markers",
+                       "name": "Peak (Cmax)", "legendgroup": "peak", "showlegend": analyte == "car_copies",
+                       "marker": {"symbol": "star", "size": 15, "color": GRADE_COLORS[3], "line": {"width": 0}},
+                       "xaxis": xname, "yaxis": yname,
+                       "hovertemplate": f"Peak {fmt_sig(peak)} {unit} on day {peak_day:g}<extra></extra>"})
+
+
+def _range_buttons(x_range: tuple[float, float]) -> dict:
+    def button(label, lo, hi):
+        return {"label": label, "method": "relayout", "args": [{"xaxis.range": [lo, hi]}]}
+
+    return {"type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.075, "yanchor": "bottom",
+            "showactive": False, "bgcolor": "white", "bordercolor": "#c5ced8", "font": {"size": 12},
+            "buttons": [button("Day −7 to 28", -7, 30), button("Day −7 to 90", -7, 95),
+                        button("All follow-up", *x_range)]}
+
+
+def x_range_for(measurements: pd.DataFrame, last_contact_day: float) -> tuple[float, float]:
+    first = float(min(measurements["day"].min(), 0)) if len(measurements) else 0.0
+    last = float(max(last_contact_day, measurements["day"].max() if len(measurements) else 0, 28))
+    pad = 0.02 * (last - first)
+    return first - pad, last + pad
+
+
+# ---- header and summary -------------------------------------------------------------------------------------
+
+
+def fmt_day(value) -> str:
+    """Days as recorded: 10, 10.5; blank -> '–'."""
+    return "–" if value is None or pd.isna(value) else f"{float(value):g}"
+
+
+def fact(label: str, value: str, fact_id: str | None = None) -> html.Div:
+    extra = {"id": fact_id} if fact_id else {}
+    return html.Div([html.Div(label, className="cs-fact-label"), html.Div(value, className="cs-fact-value")],
+                    className="cs-fact", **extra)
+
+
+def patient_header(row: pd.Series, covariates: list[str]) -> html.Div:
+    sex = {"M": "male", "F": "female", "U": "sex unknown"}.get(row["sex"], "sex unknown")
+    age = f"{row['age']:g} y" if pd.notna(row["age"]) else "age unknown"
+    best = row["best_response"] + (f" (day {row['day_best_response']:g})" if pd.notna(row["day_best_response"])
+                                   else "")
+    follow = f"{row['last_contact_day'] / DAYS_PER_MONTH:.1f} months (day {row['last_contact_day']:g})"
+    grade = {0: "None"} | {g: f"Grade {g}" for g in range(1, 6)}
+    facts = [
+        fact("Dose level", row["dose_level"], "patient-dose"), fact("Age / sex", f"{age}, {sex}"),
+        fact("Best response", best, "patient-best-response"),
+        fact("Worst CRS", grade[int(row["worst_crs_grade"])], "patient-worst-crs"),
+        fact("Worst ICANS", grade[int(row["worst_icans_grade"])], "patient-worst-icans"),
+        fact("Follow-up", follow), fact("Status", status_text(row), "patient-status"),
+    ]
+    for column in covariates:
+        value = row[column]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            text = "–"
+        elif isinstance(value, (bool, np.bool_)):
+            text = "yes" if value else "no"
+        else:
+            text = f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+        facts.append(fact(column.replace("_", " ").capitalize(), text))
+    return html.Div(facts, className="cs-facts", id="patient-facts")
+
+
+SUMMARY_ROWS = (("car_copies", "PB"), ("car_copies", "BM"), ("car_t_pct", "PB"), ("car_t_pct", "BM"))
+
+
+def kinetics_summary(params: pd.DataFrame, window: tuple[float, float], auc_column: str) -> html.Div:
+    """Cmax, Tmax, AUC over the window, AUClast, Tlast and half-life per analyte and specimen; IL-6 and marrow
+    plasma-cell extras underneath."""
+    start, end = window
+    head = ["", "Cmax", "Tmax (day)", f"AUC day {start:g}–{end:g}", "AUClast", "Tlast (day)",
+            "Half-life (days)"]
+    body = []
+    indexed = params.set_index(["analyte", "specimen"])
+    for analyte, specimen in SUMMARY_ROWS:
+        if (analyte, specimen) not in indexed.index:
+            continue
+        r = indexed.loc[(analyte, specimen)]
+        unit = ANALYTES[analyte].unit
+        label = f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()} ({unit}; AUC in {unit}·day)"
+        cells = [fmt_sig(r["cmax"]), fmt_day(r["tmax"]), fmt_sig(r[auc_column]), fmt_sig(r["auclast"]),
+                 fmt_day(r["tlast"]), fmt_sig(r["half_life"])]
+        body.append(html.Tr([html.Td(label)] + [html.Td(c, className="num") for c in cells],
+                            id=f"summary-{analyte}-{specimen}"))
+    table = html.Table([html.Thead(html.Tr([html.Th(h, className="num" if h else None) for h in head])),
+                        html.Tbody(body)], className="cs-table", id="patient-summary-table")
+    extras = []
+    if ("il6", "serum") in indexed.index:
+        r = indexed.loc[("il6", "serum")]
+        extras.append(html.Span([html.B("IL-6: "), f"baseline {fmt_sig(r['baseline'])} pg/mL, peak ",
+                                 html.Span(fmt_sig(r["peak"]), id="patient-il6-peak"),
+                                 f" pg/mL on day {fmt_day(r['peak_day'])}, ",
+                                 html.Span(fmt_sig(r["peak_fold_change"]), id="patient-il6-fold"),
+                                 "-fold over baseline."]))
+    if ("plasma_cells_pct", "BM") in indexed.index:
+        r = indexed.loc[("plasma_cells_pct", "BM")]
+        extras.append(html.Span([html.B("Marrow plasma cells: "),
+                                 f"baseline {fmt_sig(r['baseline'])} %, nadir {fmt_sig(r['nadir'])} % on day "
+                                 f"{fmt_day(r['nadir_day'])} ({fmt_sig(r['nadir_percent_reduction'])} % reduction)."]))
+    return html.Div([table, html.P(extras, className="cs-extras")])
+
+
+def nca_footnote(study_label: str, simulated: bool, method: str, blq: str) -> str:
+    methods = {"linuplogdown": "linear-up/log-down trapezoids", "linear": "linear trapezoids"}
+    note = (f"{study_label}. NCA: {methods[method]}, BLQ rule '{blq}' (docs/nca.md); hollow markers: below the "
+            "LLOQ (dashed line), drawn at the LLOQ.")
+    return note + ("<br>" + SIMULATED_NOTE if simulated else "")
+
+
+def patient_picker(subject_ids: list[str], current: str, prev_href: str | None, next_href: str | None) -> html.Div:
+    return html.Div(className="cs-picker", children=[
+        dcc.Link("← Previous", href=prev_href or "#", id="patient-prev",
+                 className="cs-button cs-button-secondary" + ("" if prev_href else " disabled")),
+        dcc.Dropdown(id="patient-select", options=subject_ids, value=current, clearable=False, searchable=True,
+                     placeholder="Search patient ID", className="cs-patient-select"),
+        dcc.Link("Next →", href=next_href or "#", id="patient-next",
+                 className="cs-button cs-button-secondary" + ("" if next_href else " disabled")),
+    ])
