@@ -111,3 +111,30 @@ def spearman(x: pd.Series, y: pd.Series) -> tuple[float, float, int]:
         return float("nan"), float("nan"), len(both)
     result = stats.spearmanr(both["x"], both["y"])
     return float(result.statistic), float(result.pvalue), len(both)
+
+
+def cohort_samples(measurements: pd.DataFrame, analyte: str, specimen: str) -> pd.DataFrame:
+    """The selected analyte/specimen's samples with plot level, summary level and nominal day."""
+    rows = measurements[(measurements["analyte"] == analyte) & (measurements["specimen"] == specimen)]
+    out = rows[["subject_id", "day", "blq"]].copy()
+    out["level"] = display_level(rows)
+    out["summary_level"] = summary_level(rows)
+    out["nominal_day"] = nominal_days(rows["day"].to_numpy())
+    return out.reset_index(drop=True)
+
+
+def cohort_summary(samples: pd.DataFrame, statistic: str, group_column: str | None) -> pd.DataFrame:
+    """Summary by nominal day (and group) on the summary level (BLQ = LLOQ/2)."""
+    frame = samples.assign(level=samples["summary_level"])
+    if group_column is None:
+        return summary_by_day(frame, statistic)
+    return summary_by_day(frame, statistic, by=group_column).rename(columns={group_column: "group"})
+
+
+def paired_flow_qpcr(measurements: pd.DataFrame, specimen: str = "PB") -> pd.DataFrame:
+    """Same-day pairs of quantified CAR+ % (flow) and transgene copies (qPCR) after Day 0."""
+    m = measurements[(measurements["specimen"] == specimen) & ~measurements["blq"] & (measurements["day"] > 0)
+                     & measurements["analyte"].isin(["car_t_pct", "car_copies"])]
+    wide = m.pivot_table(index=["subject_id", "day"], columns="analyte", values="value", aggfunc="first")
+    return wide.dropna().reset_index() if {"car_t_pct", "car_copies"} <= set(wide.columns) else \
+        pd.DataFrame(columns=["subject_id", "day", "car_copies", "car_t_pct"])

@@ -29,3 +29,13 @@ def cached_study(name: str, version: int | None = None) -> Study | None:
     if record is None:
         return None
     return _load_version(settings.database_url(), record.name, record.version)
+
+
+def cached_nca(name: str, version: int, start: float, end: float, compute):
+    """A stored version's cohort NCA for one window, from the flask cache or computed by `compute()`."""
+    key = f"nca:{settings.database_url()}:{name}:{version}:{start:g}:{end:g}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value)
+    return value

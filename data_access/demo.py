@@ -93,8 +93,10 @@ def _jitter(rng: np.random.Generator, day: int) -> int:
     return int(day + rng.integers(-window, window + 1))
 
 
-def _patients(rng: np.random.Generator) -> list[_Patient]:
-    doses = [d for d, n in N_SUBJECTS_BY_DOSE.items() for _ in range(n)]
+def _patients(rng: np.random.Generator, n_subjects: int | None = None) -> list[_Patient]:
+    total = sum(N_SUBJECTS_BY_DOSE.values())
+    scale = (n_subjects or total) / total
+    doses = [d for d, n in N_SUBJECTS_BY_DOSE.items() for _ in range(max(int(round(n * scale)), 6))]
     escalation = ["150e6 CAR+ T cells"] * 6 + ["300e6 CAR+ T cells"] * 6 + ["450e6 CAR+ T cells"] * 6
     for dose in escalation:
         doses.remove(dose)
@@ -107,6 +109,7 @@ def _patients(rng: np.random.Generator) -> list[_Patient]:
     etas = rng.normal(0, 0.95, len(order))
     for group in (responders, ~responders):  # centre each group so the sample shows the intended contrast
         etas[group] -= np.median(etas[group])
+    width = max(3, len(str(len(order))))
     for i, dose in enumerate(order):
         high_risk, responder, eta = bool(high_risks[i]), bool(responders[i]), float(etas[i])
         if responder:
@@ -120,7 +123,7 @@ def _patients(rng: np.random.Generator) -> list[_Patient]:
         if depth == "PD":
             progression_day = float(rng.uniform(20, 45))
         patients.append(_Patient(
-            subject_id=f"DM-{i + 1:03d}", dose_level=dose, infusion_day=int(infusion_days[i]),
+            subject_id=f"DM-{i + 1:0{width}d}", dose_level=dose, infusion_day=int(infusion_days[i]),
             age=int(round(_clip(rng.normal(62, 8), 38, 78))), sex="M" if rng.random() < 0.6 else "F",
             prior_lines=int(min(3 + rng.poisson(3), 12)), high_risk=high_risk, emd=bool(rng.random() < 0.35),
             responder=responder, eta=eta, depth=depth, nadir=float(rng.uniform(low, high)),
@@ -162,7 +165,7 @@ def _transgene(p: _Patient, days: np.ndarray, rng_params: dict) -> np.ndarray:
     rho = np.log(foldx) / tmax
     r0 = cmax / foldx
     tau = days - tmax
-    rising = r0 * np.exp(rho * np.clip(days, 0, None))
+    rising = r0 * np.exp(rho * np.clip(days, 0, tmax))
     falling = cmax * ((1 - fb) * np.exp(-alpha * tau) + fb * np.exp(-beta * tau))
     level = np.where(days < tmax, rising, falling)
     return np.where(days < 0, 0.0, level)
@@ -325,10 +328,11 @@ def _response_rows(rng: np.random.Generator, p: _Patient) -> list[dict]:
     return rows
 
 
-def simulate(seed: int = SEED) -> dict[str, pd.DataFrame]:
-    """The four tables of the demo study, in the import format, as text columns."""
+def simulate(seed: int = SEED, n_subjects: int | None = None) -> dict[str, pd.DataFrame]:
+    """The four tables of the demo study, in the import format, as text columns (about `n_subjects` patients;
+    default the demo's 62)."""
     rng = np.random.default_rng(seed)
-    patients = _patients(rng)
+    patients = _patients(rng, n_subjects)
     subjects, measurements, adverse_events, responses = [], [], [], []
     for p in patients:
         _follow_up(rng, p)
@@ -354,12 +358,12 @@ def simulate(seed: int = SEED) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_demo_study(out_dir: str | Path, seed: int = SEED) -> list[Path]:
+def write_demo_study(out_dir: str | Path, seed: int = SEED, n_subjects: int | None = None) -> list[Path]:
     """Write subjects.csv, measurements.csv, adverse_events.csv and responses.csv to `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for table, frame in simulate(seed).items():
+    for table, frame in simulate(seed, n_subjects).items():
         path = out_dir / f"{table}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
         paths.append(path)

@@ -11,7 +11,7 @@ from dash import html
 
 from components.layout import notice
 from data_access import settings, store
-from data_access.cache import cached_study
+from data_access.cache import cached_nca, cached_study
 from data_access.study import Study
 
 STUDY_PARAMS = ("study", "version")
@@ -121,3 +121,27 @@ def _bundle(database_url: str, name: str, version: int) -> StudyBundle:
 def study_bundle(name: str, version: int) -> StudyBundle:
     """The bundle of a stored version, built once per process (versions never change)."""
     return _bundle(settings.database_url(), name, int(version))
+
+
+@lru_cache(maxsize=32)
+def _cohort_nca(database_url: str, name: str, version: int, start: float, end: float) -> pd.DataFrame:
+    from analysis.nca import nca
+
+    return cached_nca(name, version, start, end, lambda: nca(study_bundle(name, version).study.measurements,
+                                                              intervals=((start, end),)))
+
+
+def cohort_nca(name: str, version: int, start: float, end: float) -> pd.DataFrame:
+    """NCA of every profile of a stored version for one AUC window; computed once, then cached (in this
+    process and in the flask cache shared by all workers)."""
+    return _cohort_nca(settings.database_url(), name, int(version), float(start), float(end))
+
+
+#: Client-side: put a page's state (a query string) in the address bar without re-rendering the page, so a
+#: copied link reproduces the view; the browser's back button re-renders the previous state from its URL.
+PUSH_QUERY_JS = """function(search) {
+    if (search && search !== window.location.search) {
+        window.history.pushState(null, "", window.location.pathname + search);
+    }
+    return window.dash_clientside.no_update;
+}"""

@@ -18,7 +18,7 @@ from components.patient import (
     patient_picker,
     x_range_for,
 )
-from pages._study import load_selected, study_bundle, study_query
+from pages._study import PUSH_QUERY_JS, load_selected, study_bundle, study_query
 
 dash.register_page(__name__, path="/patients", path_template="/patients/<subject_id>", name="Patients", order=1,
                    title="Patient · CARTscope")
@@ -135,15 +135,5 @@ def open_patient(subject_id, key):
     return f"/patients/{subject_id}{key['query']}"
 
 
-# Keep the view in the address bar (so a copied link reproduces it) without re-rendering the page.
-clientside_callback(
-    """function(search) {
-        if (search && search !== window.location.search) {
-            window.history.pushState(null, "", window.location.pathname + search);
-        }
-        return window.dash_clientside.no_update;
-    }""",
-    Output("patient-url-sink", "children"), Input("patient-url-state", "data"), prevent_initial_call=True,
-)
-
-
+clientside_callback(PUSH_QUERY_JS, Output("patient-url-sink", "children"), Input("patient-url-state", "data"),
+                    prevent_initial_call=True)

@@ -13,7 +13,7 @@ PAGES = {
     "/": "Study overview: demo v1",
     "/patients": "Patient DM-001",
     "/patients/DM-002": "Patient DM-002",
-    "/kinetics": "Not built yet",
+    "/kinetics": "Cohort kinetics",
     "/safety": "Not built yet",
     "/efficacy": "Not built yet",
     "/survival": "Not built yet",
@@ -146,7 +146,7 @@ def screenshot_dir():
 
 def test_placeholder_pages_say_so_plainly(dash_duo, app):
     dash_duo.start_server(app)
-    open_page(dash_duo, "/kinetics", "Not built yet")
+    open_page(dash_duo, "/safety", "Not built yet")
     text = dash_duo.find_element("#_pages_content").text
-    assert "does not show any data yet" in text and "issue 4" in text
+    assert "does not show any data yet" in text and "issue 5" in text
     assert shutil.which("chromium")  # the browser these tests ran in is Debian's Chromium
