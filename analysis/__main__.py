@@ -34,6 +34,31 @@ def load_measurements(study: str) -> pd.DataFrame:
     return loaded.measurements
 
 
+def load_study(study: str):
+    """A whole study: a validated folder, or a stored study by name."""
+    path = Path(study)
+    if path.is_dir():
+        loaded, report = validate(read_files(files_from_path(path), settings.max_file_bytes()), path.name)
+        if loaded is None:
+            raise SystemExit(f"error: {study} failed validation.\n{report.to_text()}")
+        return loaded
+    try:
+        return store.load_study(study)
+    except KeyError:
+        raise SystemExit(f"error: '{study}' is neither a study folder nor a stored study") from None
+
+
+def write_endpoints(study: str, out: Path) -> int:
+    from analysis.endpoints import endpoints
+
+    result = endpoints(load_study(study))
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("best_response", "response_rates", "time_to_event", "km_summary", "ae_table"):
+        getattr(result, name).to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
+        print(out / f"{name}.csv")
+    return 0
+
+
 def parse_interval(text: str) -> tuple[float, float]:
     try:
         start, end = (float(x) for x in text.split(","))
@@ -57,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     nca.add_argument("--no-day0-zero", action="store_true",
                      help="do not start CAR profiles without a Day-0 sample at 0 on Day 0")
     nca.add_argument("--out", help="CSV file to write (default: standard output)")
+    ends = commands.add_parser("endpoints", help="response, time-to-event and safety endpoints (docs/endpoints.md)")
+    ends.add_argument("study", help="study folder or stored study name")
+    ends.add_argument("--out", required=True, help="folder to write the CSV files to")
     args = parser.parse_args(argv)
+    if args.command == "endpoints":
+        return write_endpoints(args.study, Path(args.out))
 
     try:
         options = NCAOptions(intervals=tuple(args.interval or ((0, 28), (0, 90))), auc_method=args.auc_method,

@@ -35,3 +35,39 @@ def best_response(responses: pd.DataFrame, subject_ids) -> pd.DataFrame:
     out["progression_day"] = out["subject_id"].map(first_pd)
     out["response_group"] = out["best_response"].map(response_group)
     return out
+
+
+PRIMARY_WINDOW_DAYS = 183  # the trial's primary efficacy window: the first 6 months
+
+
+def response_rates(best: pd.Series, mrd_negative: pd.Series | None = None) -> pd.DataFrame:
+    """ORR (PR or better), >=VGPR and >=CR rates with exact Clopper-Pearson 95% CIs; MRD-negativity rate.
+
+    `best` holds one best response per patient (the denominator is every patient in it)."""
+    from scipy.stats import binomtest
+
+    n = int(len(best))
+    measures = [("ORR (≥PR)", best.isin(RESPONDERS)), ("≥VGPR", best.isin(("sCR", "CR", "VGPR"))),
+                ("≥CR", best.isin(("sCR", "CR")))]
+    if mrd_negative is not None:
+        measures.append(("MRD-negative", mrd_negative.reindex(best.index).eq(True)))
+    rows = []
+    for measure, hit in measures:
+        k = int(hit.sum())
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact") if n else None
+        rows.append({"measure": measure, "n": n, "responders": k, "rate": k / n if n else float("nan"),
+                     "ci_lower": ci.low if ci else float("nan"), "ci_upper": ci.high if ci else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def best_response_within(responses: pd.DataFrame, subject_ids, days: float) -> pd.DataFrame:
+    """Best response counting only assessments up to `days` after infusion (e.g. the 6-month window)."""
+    return best_response(responses[responses["day"] <= days], subject_ids)
+
+
+def mrd_negative_ever(responses: pd.DataFrame) -> pd.Series:
+    """Per subject: True if any assessment recorded MRD negativity (subjects never tested are absent)."""
+    if "mrd_negative" not in responses:
+        return pd.Series(dtype=bool)
+    tested = responses[responses["mrd_negative"].notna()]
+    return tested.groupby("subject_id")["mrd_negative"].agg(lambda v: bool(any(v)))

@@ -1,6 +1,7 @@
 """Adverse-event summaries per patient (CTCAE v5 grades; CRS and ICANS by ASTCT)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from data_access.schema import CRS_TERM, ICANS_TERM
@@ -13,3 +14,47 @@ def worst_grades(adverse_events: pd.DataFrame, subject_ids) -> pd.DataFrame:
         worst = adverse_events[adverse_events["term"] == term].groupby("subject_id")["grade"].max()
         out[column] = out["subject_id"].map(worst).fillna(0).astype(int)
     return out
+
+
+def has_relatedness(adverse_events: pd.DataFrame) -> bool:
+    return "related" in adverse_events and adverse_events["related"].notna().any()
+
+
+def ae_table(adverse_events: pd.DataFrame, n_patients: int, related_only: bool) -> pd.DataFrame:
+    """Patients with each term: n (%) at any grade and at grade >= 3, each patient counted once per term at
+    their worst grade; CRS and ICANS first, then by frequency (then term)."""
+    ae = adverse_events
+    if related_only:
+        ae = ae[ae["related"].eq(True)]
+    worst = ae.groupby(["term", "subject_id"])["grade"].max().reset_index()
+    table = worst.groupby("term").agg(any_grade=("subject_id", "size"),
+                                      grade_3_plus=("grade", lambda g: int((g >= 3).sum()))).reset_index()
+    for grade in range(1, 6):
+        table[f"worst_grade_{grade}"] = table["term"].map(worst[worst["grade"] == grade].groupby("term").size()) \
+            .fillna(0).astype(int)
+    table["any_grade_pct"] = 100 * table["any_grade"] / n_patients
+    table["grade_3_plus_pct"] = 100 * table["grade_3_plus"] / n_patients
+    first = {CRS_TERM: 0, ICANS_TERM: 1}
+    table["_order"] = table["term"].map(first).fillna(2)
+    table = table.sort_values(["_order", "any_grade", "grade_3_plus", "term"], ascending=[True, False, False, True])
+    return table.drop(columns="_order").reset_index(drop=True)
+
+
+def onset_and_duration(adverse_events: pd.DataFrame, term: str) -> dict:
+    """First episode per patient of a term: onset day and duration (resolution − onset) median and range."""
+    events = adverse_events[adverse_events["term"] == term].sort_values("onset_day")
+    first = events.groupby("subject_id").first()
+    duration = (first["resolution_day"] - first["onset_day"]).dropna()
+
+    def describe(v: pd.Series) -> tuple[float, float, float]:
+        return (float(v.median()), float(v.min()), float(v.max())) if len(v) else (np.nan, np.nan, np.nan)
+
+    return {"term": term, "patients": int(len(first)), "onset": describe(first["onset_day"]),
+            "duration": describe(duration), "ongoing": int(first["resolution_day"].isna().sum())}
+
+
+def grade3_onsets(adverse_events: pd.DataFrame) -> pd.DataFrame:
+    """Every grade >= 3 event: subject, term, grade, days from infusion to onset."""
+    rows = adverse_events[adverse_events["grade"] >= 3]
+    return rows[["subject_id", "term", "grade", "onset_day"]].sort_values(["onset_day", "subject_id"]) \
+        .reset_index(drop=True)

@@ -22,6 +22,7 @@ from components.theme import (
     fmt_sig,
     hex_to_rgba,
     template_json,
+    wrap_note,
 )
 
 GROUPINGS = {"none": "All patients", "dose_level": "Dose level", "response_group": "Best response",
@@ -53,7 +54,8 @@ def group_order_and_colors(grouping: str, values: pd.Series) -> tuple[list[str],
 def _base_layout(height: int, footnote: str) -> dict:
     return {"template": template_json(), "height": height, "margin": {"l": 80, "r": 24, "t": 70, "b": 110},
             "hovermode": "closest", "annotations": [
-                {"text": footnote, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -80,
+                {"text": wrap_note(footnote, 95 if height < 500 else 140), "xref": "paper", "yref": "paper", "x": 0,
+                 "y": 0, "yshift": -80,
                  "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
                  "font": {"size": 11, "color": MUTED}}]}
 
@@ -94,7 +96,7 @@ def spaghetti_figure(samples: pd.DataFrame, summary: pd.DataFrame, groups: list[
             n = rows["subject_id"].nunique()
             traces.append({"type": "scattergl", "mode": "lines", "x": x, "y": y, "customdata": ids,
                            "name": f"{group} (n={n})", "legendgroup": group, "showlegend": False,
-                           "line": {"color": hex_to_rgba(color, 0.22) if color.startswith("#") else color,
+                           "line": {"color": hex_to_rgba(color, 0.22),
                                     "width": 1},
                            "hovertemplate": "%{customdata}<br>day %{x}: %{y:.4g}<extra>click to open</extra>",
                            "xaxis": xname, "yaxis": yname})
@@ -105,7 +107,7 @@ def spaghetti_figure(samples: pd.DataFrame, summary: pd.DataFrame, groups: list[
                                "hoverinfo": "skip", "legendgroup": group, "xaxis": xname, "yaxis": yname})
                 traces.append({"type": "scatter", "mode": "lines", "x": s["nominal_day"].tolist(),
                                "y": s["lower"].tolist(), "line": {"width": 0}, "fill": "tonexty",
-                               "fillcolor": hex_to_rgba(color, 0.18) if color.startswith("#") else color,
+                               "fillcolor": hex_to_rgba(color, 0.18),
                                "showlegend": False, "hoverinfo": "skip", "legendgroup": group,
                                "xaxis": xname, "yaxis": yname})
                 traces.append({"type": "scatter", "mode": "lines+markers", "x": s["nominal_day"].tolist(),

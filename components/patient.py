@@ -28,10 +28,11 @@ from data_access.schema import ANALYTES, SPECIMEN_LABELS
 
 #: The stacked panels, top to bottom: (analyte, y-axis title, log scale, relative height).
 PANELS = (
-    ("car_copies", "CAR transgene<br>(copies/µg gDNA)", True, 0.34),
-    ("car_t_pct", "CAR+ T cells<br>(% of CD3+)", False, 0.22),
-    ("plasma_cells_pct", "Marrow plasma<br>cells (%)", False, 0.2),
-    ("il6", "Serum IL-6<br>(pg/mL)", True, 0.24),
+    ("car_copies", "CAR transgene<br>(copies/µg gDNA)", True, 0.27),
+    ("car_t_pct", "CAR+ T cells<br>(% of CD3+)", False, 0.16),
+    ("plasma_cells_pct", "Marrow plasma<br>cells (%)", False, 0.14),
+    ("il6", "Serum IL-6<br>(pg/mL)", True, 0.17),
+    ("clinical", "", False, 0.26),
 )
 PANEL_GAP = 0.035
 
@@ -53,7 +54,7 @@ def _axis_names(i: int) -> tuple[str, str, str, str]:
 
 
 def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd.DataFrame, window: tuple[float, float],
-                    x_range: tuple[float, float], footnote: str) -> dict:
+                    x_range: tuple[float, float], footnote: str, clinical: dict | None = None) -> dict:
     """Stacked panels sharing the x axis (days since infusion); zooming one zooms all.
 
     `params` is the NCA of this patient (one row per analyte x specimen) and `curves` the curves it was
@@ -61,7 +62,8 @@ def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd
     lambda-z points are ringed.
     """
     traces: list[dict] = []
-    layout: dict = {"template": template_json(), "height": 880, "margin": {"l": 96, "r": 28, "t": 96, "b": 96},
+    layout: dict = {"template": template_json(), "height": 1060, "barmode": "overlay",
+                    "margin": {"l": 96, "r": 28, "t": 96, "b": 96},
                     "hovermode": "closest", "showlegend": True,
                     "legend": {"orientation": "h", "x": 0, "y": 1.015, "yanchor": "bottom"}, "annotations": [],
                     "shapes": []}
@@ -72,6 +74,11 @@ def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd
         layout[xaxis] = {"domain": [0, 1], "anchor": yname, "range": list(x_range), "showticklabels": last,
                          "title": {"text": "Days since CAR-T infusion"} if last else None, "zeroline": False,
                          **({} if i == 0 else {"matches": "x"})}
+        if analyte == "clinical":
+            layout[yaxis] = {"domain": [low, high], "anchor": xname, "type": "category", "showgrid": False,
+                             "tickfont": {"size": 11}}
+            _clinical_panel(traces, layout, clinical or {}, xname, yname, yaxis)
+            continue
         data = measurements[measurements["analyte"] == analyte]
         levels = display_level(data)
         positive = levels[levels > 0]
@@ -110,6 +117,60 @@ def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd
                                   "font": {"size": 11, "color": MUTED}})
     layout["updatemenus"] = [_range_buttons(x_range)]
     return {"data": traces, "layout": layout}
+
+
+def _clinical_panel(traces: list, layout: dict, clinical: dict, xname: str, yname: str, yaxis: str) -> None:
+    """Response at each assessment as coloured blocks, AE bars from onset to resolution coloured by grade (CRS and
+    ICANS on their own rows), and markers for progression, death and last contact."""
+    from components.efficacy import AFTER_PROGRESSION, RESPONSE_COLORS
+    from data_access.schema import CRS_TERM, ICANS_TERM
+
+    responses = clinical.get("responses", pd.DataFrame(columns=["day", "response"]))
+    events = clinical.get("adverse_events", pd.DataFrame(columns=["term", "grade", "onset_day", "resolution_day"]))
+    last_contact = clinical.get("last_contact_day", 0.0)
+    short = {CRS_TERM: "CRS", ICANS_TERM: "ICANS"}
+    others = events[~events["term"].isin(short)].sort_values("onset_day")["term"].drop_duplicates().tolist()
+    rows = ["Response", "CRS", "ICANS", *[t if len(t) <= 26 else t[:25] + "…" for t in others[:8]]]
+    layout[yaxis]["categoryarray"] = rows[::-1]
+    layout[yaxis]["categoryorder"] = "array"
+    r = responses.sort_values("day")
+    days = r["day"].tolist()
+    for i, (day, response) in enumerate(zip(days, r["response"], strict=True)):
+        end = days[i + 1] if i + 1 < len(days) else max(last_contact, day + 1)
+        color = AFTER_PROGRESSION if response == "PD" else RESPONSE_COLORS.get(response, "#ccc")
+        traces.append({"type": "bar", "orientation": "h", "y": ["Response"], "base": [day], "x": [end - day],
+                       "marker": {"color": color, "line": {"color": "white", "width": 1}},
+                       "text": ["after PD" if response == "PD" else response], "textposition": "inside",
+                       "insidetextanchor": "middle",
+                       "textfont": {"size": 10, "color": "white" if response in ("sCR", "CR") else INK},
+                       "width": 0.7, "showlegend": False, "xaxis": xname, "yaxis": yname,
+                       "hovertemplate": f"Day {day:g}: {response}<extra></extra>"})
+    for event in events.itertuples(index=False):
+        row = short.get(event.term, event.term if len(event.term) <= 26 else event.term[:25] + "…")
+        if row not in rows:
+            continue
+        ongoing = pd.isna(event.resolution_day)
+        end = last_contact if ongoing else event.resolution_day
+        traces.append({"type": "bar", "orientation": "h", "y": [row], "base": [event.onset_day],
+                       "x": [max(end - event.onset_day, 1)], "width": 0.6, "showlegend": False,
+                       "marker": {"color": GRADE_COLORS[int(event.grade)]}, "text": [f"G{int(event.grade)}"],
+                       "textposition": "inside",
+                       "textfont": {"size": 10, "color": INK if event.grade <= 2 else "white"},
+                       "xaxis": xname, "yaxis": yname,
+                       "hovertemplate": f"{event.term}: grade {int(event.grade)}, day {event.onset_day:g} to "
+                                        + ("ongoing" if ongoing else f"{event.resolution_day:g}") + "<extra></extra>"})
+    marks = [("Progression", clinical.get("progression_day"), "x", "#D55E00"),
+             ("Death", clinical.get("death_day"), "square", INK),
+             ("Last contact", None if clinical.get("death_day") == clinical.get("death_day")
+              and clinical.get("death_day") is not None else last_contact, "line-ns-open", MUTED)]
+    for name, day, symbol, color in marks:
+        if day is None or pd.isna(day):
+            continue
+        traces.append({"type": "scatter", "mode": "markers", "x": [day], "y": ["Response"], "name": name,
+                       "marker": {"symbol": symbol, "size": 13, "color": color, "line": {"width": 2, "color": color}},
+                       "xaxis": xname, "yaxis": yname, "hovertemplate": f"{name}: day {day:g}<extra></extra>"})
+        layout["shapes"].append({"type": "line", "xref": xname, "yref": "paper", "x0": day, "x1": day, "y0": 0,
+                                 "y1": 1, "line": {"color": color, "width": 1, "dash": "dot"}, "layer": "below"})
 
 
 def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: str, specimen: str, xname: str, yname: str,

@@ -94,6 +94,17 @@ def fmt_sig(value, digits: int = 3) -> str:
 
 
 def hex_to_rgba(color: str, alpha: float) -> str:
-    color = color.lstrip("#")
-    r, g, b = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    """'#0072B2' or 'rgb(0, 114, 178)' -> 'rgba(0,114,178,alpha)'."""
+    if color.startswith("rgb"):
+        r, g, b = (round(float(v)) for v in color[color.index("(") + 1:color.index(")")].split(",")[:3])
+    else:
+        color = color.lstrip("#")
+        r, g, b = (int(color[i:i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def wrap_note(text: str, width: int = 110) -> str:
+    """Break a footnote into lines of at most `width` characters (keeping existing <br> breaks)."""
+    import textwrap
+
+    return "<br>".join("<br>".join(textwrap.wrap(part, width)) or part for part in text.split("<br>"))

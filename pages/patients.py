@@ -33,9 +33,14 @@ def patient_view(bundle, subject_id: str, start: float, end: float, method: str,
     options = NCAOptions(intervals=((start, end),), auc_method=method, blq=blq)
     params = run_nca(rows, options)
     facts = bundle.patients.set_index("subject_id").loc[subject_id]
+    clinical = {"responses": study.responses[study.responses["subject_id"] == subject_id],
+                "adverse_events": study.adverse_events[study.adverse_events["subject_id"] == subject_id],
+                "last_contact_day": float(facts["last_contact_day"]), "death_day": facts["death_day"],
+                "progression_day": facts["progression_day"]}
     figure = kinetics_figure(rows, params, curves(rows, options), (start, end),
                              x_range_for(rows, facts["last_contact_day"]),
-                             nca_footnote(f"{study.label}, patient {subject_id}", study.simulated, method, blq))
+                             nca_footnote(f"{study.label}, patient {subject_id}", study.simulated, method, blq),
+                             clinical)
     return figure, kinetics_summary(params, (start, end), options.interval_names[0])
 
 

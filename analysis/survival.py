@@ -1,0 +1,129 @@
+"""Time-to-event endpoints (PFS, OS, DOR) and Kaplan-Meier estimates with lifelines.
+
+Definitions (docs/endpoints.md), times in days from CAR-T infusion:
+- PFS: to the first PD or death, whichever comes first; censored at the last response assessment
+  (at day 0 for a patient never assessed).
+- OS: to death; censored at last contact.
+- DOR: among responders (PR or better), from the first PR-or-better to PD or death; censored at the
+  last response assessment.
+KM confidence intervals are log-log ("exponential Greenwood", lifelines' default); the median's CI is
+where the CI curves cross 0.5 (Brookmeyer-Crowley on the log-log scale).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+from lifelines.utils import median_survival_times
+
+from analysis.responses import RESPONDERS
+
+DAYS_PER_MONTH = 365.25 / 12
+LANDMARK_MONTHS = (6, 12, 24)  # evaluated at months / 12 x 365 days: 182.5, 365 and 730 days
+ENDPOINTS = ("PFS", "OS", "DOR")
+
+
+def time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFrame:
+    """Long table: subject_id, endpoint (PFS/OS/DOR), time_days, event (1 = event, 0 = censored)."""
+    s = subjects.set_index("subject_id")
+    r = responses[responses["day"] >= 0]
+    first_pd = r[r["response"] == "PD"].groupby("subject_id")["day"].min()
+    last_assessment = r.groupby("subject_id")["day"].max()
+    death = s["death_day"]
+    rows = []
+    for sid in s.index:
+        pd_day, died = first_pd.get(sid, np.nan), death[sid]
+        event_day = np.nanmin([pd_day, died]) if not (np.isnan(pd_day) and np.isnan(died)) else np.nan
+        censor = last_assessment.get(sid, 0.0)
+        rows.append((sid, "PFS", event_day if not np.isnan(event_day) else censor, int(not np.isnan(event_day))))
+        rows.append((sid, "OS", died if not np.isnan(died) else s.at[sid, "last_contact_day"], int(not np.isnan(died))))
+        responding = r[(r["subject_id"] == sid) & r["response"].isin(RESPONDERS)
+                       & ~(r["day"] > (pd_day if not np.isnan(pd_day) else np.inf))]["day"]
+        if len(responding):
+            start = float(responding.min())
+            if not np.isnan(event_day):
+                rows.append((sid, "DOR", event_day - start, 1))
+            else:
+                rows.append((sid, "DOR", max(censor - start, 0.0), 0))
+    return pd.DataFrame(rows, columns=["subject_id", "endpoint", "time_days", "event"])
+
+
+@dataclass
+class KMEstimate:
+    """A fitted Kaplan-Meier curve with the numbers a report quotes."""
+
+    label: str
+    n: int
+    events: int
+    median_days: float
+    median_ci: tuple[float, float]
+    landmarks: pd.DataFrame          # months, survival, ci_lower, ci_upper
+    curve: pd.DataFrame              # time_days, survival, ci_lower, ci_upper (step function)
+    censored_times: np.ndarray       # days of censored observations (for the marks)
+
+    def survival_at(self, days: float) -> float:
+        return float(self.curve.loc[self.curve["time_days"] <= days, "survival"].iloc[-1])
+
+
+def kaplan_meier(times: pd.Series, events: pd.Series, label: str = "All") -> KMEstimate:
+    """KM estimate (log-log 95% CIs), median with CI, and landmark rates at 6, 12 and 24 months."""
+    fitter = KaplanMeierFitter(alpha=0.05).fit(times.astype(float), events.astype(int), label=label)
+    ci = fitter.confidence_interval_
+    curve = pd.DataFrame({"time_days": fitter.survival_function_.index.to_numpy(float),
+                          "survival": fitter.survival_function_.iloc[:, 0].to_numpy(),
+                          "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy()})
+    bounds = median_survival_times(ci).iloc[0]
+    landmarks = []
+    for months in LANDMARK_MONTHS:
+        day = months / 12 * 365
+        if day > times.max():
+            landmarks.append((months, np.nan, np.nan, np.nan))
+            continue
+        at = curve[curve["time_days"] <= day].iloc[-1]
+        landmarks.append((months, at["survival"], at["ci_lower"], at["ci_upper"]))
+    return KMEstimate(
+        label=label, n=int(len(times)), events=int(events.sum()), median_days=float(fitter.median_survival_time_),
+        median_ci=(float(bounds.iloc[0]), float(bounds.iloc[1])),
+        landmarks=pd.DataFrame(landmarks, columns=["months", "survival", "ci_lower", "ci_upper"]),
+        curve=curve, censored_times=times[events == 0].to_numpy(float),
+    )
+
+
+def number_at_risk(times: pd.Series, at_days) -> list[int]:
+    """Patients still at risk (time >= t) at each time."""
+    t = times.to_numpy(float)
+    return [int((t >= d).sum()) for d in at_days]
+
+
+def logrank(times: pd.Series, events: pd.Series, groups: pd.Series) -> float:
+    """Log-rank test p-value across groups (multivariate when more than two)."""
+    if groups.nunique() < 2:
+        return float("nan")
+    return float(multivariate_logrank_test(times.astype(float), groups, events.astype(int)).p_value)
+
+
+def km_summary(tte: pd.DataFrame, strata: pd.Series | None = None) -> pd.DataFrame:
+    """Per endpoint (and stratum): n, events, median with CI, landmark rates with CIs (the km_summary.csv)."""
+    rows = []
+    for endpoint in ENDPOINTS:
+        data = tte[tte["endpoint"] == endpoint]
+        if data.empty:
+            continue
+        groups = [("All", data)]
+        if strata is not None:
+            labels = data["subject_id"].map(strata)
+            groups += [(g, data[labels == g]) for g in labels.dropna().unique()]
+        for name, group in groups:
+            km = kaplan_meier(group["time_days"], group["event"], str(name))
+            row = {"endpoint": endpoint, "stratum": name, "n": km.n, "events": km.events,
+                   "median_days": km.median_days, "median_ci_lower": km.median_ci[0],
+                   "median_ci_upper": km.median_ci[1]}
+            for lm in km.landmarks.itertuples():
+                row[f"rate_{lm.months}m"] = lm.survival
+                row[f"rate_{lm.months}m_ci_lower"] = lm.ci_lower
+                row[f"rate_{lm.months}m_ci_upper"] = lm.ci_upper
+            rows.append(row)
+    return pd.DataFrame(rows)
