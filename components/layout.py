@@ -44,18 +44,6 @@ def page_header(title: str, subtitle: str | None = None, simulated: bool = False
     return html.Div(children, className="cs-page-header")
 
 
-def not_built(title: str, what: str, issue: int) -> html.Div:
-    """A page that is planned but not built yet says so plainly."""
-    return html.Div([
-        page_header(title),
-        html.Div(className="cs-notice", children=[
-            html.H2("Not built yet"),
-            html.P(f"This page is planned (issue {issue}) and does not show any data yet. When built it will show: "
-                   f"{what}"),
-        ]),
-    ])
-
-
 def notice(title: str, body, kind: str = "info") -> html.Div:
     return html.Div([html.H2(title), html.P(body)], className=f"cs-notice cs-notice-{kind}")
 

@@ -105,3 +105,31 @@ def test_unknown_patient_is_a_friendly_notice(dash_duo, app):
     text = dash_duo.find_element("#_pages_content").text
     assert "There is no patient 'XX-999' in demo" in text and "DM-062" in text
     assert severe_logs(dash_duo) == []
+
+
+def test_clinical_tracks_share_the_time_axis(demo_measurements):
+    import pandas as pd
+
+    from analysis.nca import NCAOptions
+    from analysis.nca.engine import curves, run_nca
+    from components.patient import kinetics_figure
+    from data_access.schema import CRS_TERM
+
+    rows = demo_measurements[demo_measurements["subject_id"] == "DM-003"]
+    options = NCAOptions(intervals=((0, 28),))
+    clinical = {"responses": pd.DataFrame({"day": [28.0, 90.0], "response": ["PR", "PD"]}),
+                "adverse_events": pd.DataFrame({"term": [CRS_TERM, "Anemia"], "grade": [2, 3],
+                                                "onset_day": [2.0, 1.0], "resolution_day": [6.0, None]}),
+                "last_contact_day": 300.0, "death_day": 300.0, "progression_day": 90.0}
+    figure = kinetics_figure(rows, run_nca(rows, options), curves(rows, options), (0, 28), (-30, 310), "n",
+                             clinical)
+    layout = figure["layout"]
+    assert layout["xaxis5"]["matches"] == "x" and layout["yaxis5"]["type"] == "category"
+    assert layout["yaxis5"]["categoryarray"] == ["Anemia", "ICANS", "CRS", "Response"]
+    bars = [t for t in figure["data"] if t["type"] == "bar"]
+    assert [(t["y"][0], t["text"][0]) for t in bars] == [("Response", "PR"), ("Response", "after PD"),
+                                                           ("CRS", "G2"), ("Anemia", "G3")]
+    anemia = bars[-1]
+    assert anemia["base"] == [1.0] and anemia["x"] == [299.0]  # ongoing: drawn to last contact
+    markers = {t["name"]: t["x"] for t in figure["data"] if t.get("name") in ("Progression", "Death")}
+    assert markers == {"Progression": [90.0], "Death": [300.0]}
