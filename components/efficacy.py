@@ -14,13 +14,15 @@ NOT_ASSESSED = "#F4F6F8"
 AFTER_PROGRESSION = "#E3E6EA"
 
 
-def _layout(height: int, title: str, footnote: str, bottom: int = 110) -> dict:
-    return {"template": template_json(), "height": height, "title": {"text": title},
-            "margin": {"l": 90, "r": 30, "t": 80, "b": bottom},
-            "annotations": [{"text": wrap_note(footnote, 95), "xref": "paper", "yref": "paper", "x": 0, "y": 0,
-                             "yshift": -bottom + 24,
-                             "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
-                             "font": {"size": 11, "color": MUTED}}]}
+def _layout(height: int, title: str, footnote: str, bottom: int = 110, top: int = 80) -> dict:
+    note = wrap_note(footnote, 80)
+    lines = note.count("<br>") + 1
+    bottom = max(bottom, 60 + 15 * lines + (bottom - 110))
+    return {"template": template_json(), "height": height + 15 * lines, "title": {"text": title},
+            "margin": {"l": 90, "r": 30, "t": top, "b": bottom},
+            "annotations": [{"text": note, "xref": "paper", "yref": "paper", "x": 0, "y": 0,
+                             "yshift": -bottom + 15 * lines + 14, "xanchor": "left", "yanchor": "top",
+                             "showarrow": False, "align": "left", "font": {"size": 11, "color": MUTED}}]}
 
 
 def best_response_figure(best: pd.DataFrame, footnote: str) -> dict:
@@ -36,13 +38,15 @@ def best_response_figure(best: pd.DataFrame, footnote: str) -> dict:
             pct.append(100 * k / len(group) if len(group) else 0)
         if not any(counts):
             continue
-        traces.append({"type": "bar", "name": response, "x": [f"{c}<br>(n={len(best) if c == 'All patients' else int((best['dose_level'] == c).sum())})" for c in columns],  # noqa: E501
+        sizes = [len(best) if c == "All patients" else int((best["dose_level"] == c).sum()) for c in columns]
+        labels = [f"{c.replace(' ', '<br>', 1)}<br>(n={n})" for c, n in zip(columns, sizes, strict=True)]
+        traces.append({"type": "bar", "name": response, "x": labels,
                        "y": pct, "text": [str(k) if k else "" for k in counts], "textposition": "inside",
                        "insidetextanchor": "middle", "marker": {"color": RESPONSE_COLORS[response],
                                                                 "line": {"color": "white", "width": 1}},
                        "textfont": {"color": "white" if response in ("sCR", "CR", "PD") else INK},
                        "hovertemplate": f"{response}: %{{text}} patients (%{{y:.0f}}%)<extra></extra>"})
-    layout = _layout(480, "Best overall response (IMWG) by dose level", footnote)
+    layout = _layout(520, "Best overall response (IMWG) by dose level", footnote, bottom=150)
     layout.update({"barmode": "stack", "yaxis": {"title": {"text": "Patients (%)"}, "range": [0, 100.5]},
                    "legend": {"orientation": "v", "x": 1.01, "y": 0.5, "yanchor": "middle", "traceorder": "normal"}})
     return {"data": traces, "layout": layout}
@@ -66,7 +70,7 @@ def rates_figure(rates: pd.DataFrame, footnote: str) -> dict:
                        "customdata": group[["responders", "n"]].values.tolist(),
                        "hovertemplate": f"{window}: %{{x:.1f}}% (%{{customdata[0]}}/%{{customdata[1]}})"
                                         "<extra></extra>"})
-    layout = _layout(360, "Response rates with exact 95% confidence intervals", footnote)
+    layout = _layout(400, "Response rates with exact 95% confidence intervals", footnote, bottom=130, top=110)
     layout.update({"xaxis": {"title": {"text": "Patients (%)"}, "range": [0, 100]},
                    "yaxis": {"tickvals": [position[m] for m in measures], "ticktext": measures,
                              "range": [-0.6, len(measures) - 0.4], "showgrid": False},
