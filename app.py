@@ -14,6 +14,7 @@ from components.layout import app_shell
 from data_access import store
 from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
+from pages import _exports  # noqa: F401  (registers the export callbacks)
 from pages._study import resolve_selection, study_query
 
 
@@ -33,6 +34,7 @@ def create_app() -> Dash:
 @callback(
     Output("url", "search"), Output("study-select", "options"), Output("study-select", "value"),
     Output("study-version", "options"), Output("study-version", "value"), Output("simulated-badge", "hidden"),
+    Output("slide-mode", "value"),
     Input("url", "search"), Input("study-select", "value"), Input("study-version", "value"),
 )
 def sync_study_selector(search, name, version):
@@ -42,8 +44,9 @@ def sync_study_selector(search, name, version):
     selection = resolve_selection(store.list_studies(), search, name, chosen_version,
                                   from_selector=trigger in ("study-select", "study-version"))
     new_search = selection.search if selection.search != (search or "") else dash.no_update
+    slide = ["on"] if "slide=1" in (search or "") else []
     return (new_search, selection.study_options, selection.name, selection.version_options,
-            selection.version or selection.newest, not selection.simulated)
+            selection.version or selection.newest, not selection.simulated, slide)
 
 
 @callback(

@@ -167,11 +167,16 @@ def swimmer_order(patients: pd.DataFrame, sort: str) -> list[str]:
     return p["subject_id"].tolist()
 
 
-def rates_table(rates: pd.DataFrame) -> html.Table:
-    head = ["Assessment window", "Measure", "Responders / n", "Rate", "Exact 95% CI"]
-    body = [html.Tr([html.Td(r.window), html.Td(r.measure), html.Td(f"{r.responders} / {r.n}", className="num"),
-                     html.Td(f"{100 * r.rate:.1f}%", className="num"),
-                     html.Td(f"{100 * r.ci_lower:.1f}–{100 * r.ci_upper:.1f}%", className="num")])
-            for r in rates.itertuples(index=False)]
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], className="cs-table",
-                      id="efficacy-rates-table")
+def rates_table(rates: pd.DataFrame) -> tuple[html.Table, pd.DataFrame]:
+    """Rates as an HTML table and as a frame (for exports)."""
+    frame = pd.DataFrame({"Assessment window": rates["window"], "Measure": rates["measure"],
+                          "Responders / n": [f"{k} / {n}" for k, n in zip(rates["responders"], rates["n"],
+                                                                         strict=True)],
+                          "Rate": [f"{100 * r:.1f}%" for r in rates["rate"]],
+                          "Exact 95% CI": [f"{100 * lo:.1f}–{100 * hi:.1f}%" for lo, hi in
+                                           zip(rates["ci_lower"], rates["ci_upper"], strict=True)]})
+    numeric = {"Responders / n", "Rate", "Exact 95% CI"}
+    body = [html.Tr([html.Td(v, className="num" if c in numeric else None) for c, v in row.items()])
+            for _, row in frame.iterrows()]
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in frame.columns])), html.Tbody(body)],
+                      className="cs-table", id="efficacy-rates-table"), frame

@@ -197,19 +197,19 @@ def p_text(test: str, p: float) -> str:
 DAY_PARAMETERS = ("tmax", "tlast")
 
 
-def summary_table(summary: pd.DataFrame, labels: dict[str, str]) -> html.Table:
-    """n, median (range), geometric mean and geometric CV % per group and parameter."""
+def summary_table(summary: pd.DataFrame, labels: dict[str, str]) -> tuple[html.Table, pd.DataFrame]:
+    """n, median (range), geometric mean and geometric CV % per group and parameter (HTML, and a frame)."""
     head = ["Group", "Parameter", "n", "Median", "Range", "Geometric mean", "Geometric CV %"]
-    rows = []
+    records = []
     for r in summary.itertuples(index=False):
         fmt = (lambda v: "–" if v != v else f"{v:g}") if r.parameter in DAY_PARAMETERS else fmt_sig
-        rows.append(html.Tr([html.Td(r.group), html.Td(labels.get(r.parameter, r.parameter)),
-                             html.Td(r.n, className="num"), html.Td(fmt(r.median), className="num"),
-                             html.Td(f"{fmt(r.min)} – {fmt(r.max)}", className="num"),
-                             html.Td(fmt_sig(r.geometric_mean), className="num"),
-                             html.Td(fmt_sig(r.geometric_cv_pct), className="num")]))
+        records.append([r.group, labels.get(r.parameter, r.parameter), str(r.n), fmt(r.median),
+                        f"{fmt(r.min)} – {fmt(r.max)}", fmt_sig(r.geometric_mean), fmt_sig(r.geometric_cv_pct)])
+    frame = pd.DataFrame(records, columns=head)
+    rows = [html.Tr([html.Td(v, className="num" if i >= 2 else None) for i, v in enumerate(record)])
+            for record in records]
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="cs-table",
-                      id="kinetics-summary-table")
+                      id="kinetics-summary-table"), frame
 
 
 def grid_columns(auc_column: str, unit: str) -> list[dict]:

@@ -29,6 +29,13 @@ def app_shell(nav_pages: Iterable[dict], page_container) -> html.Div:
                 html.Span("SIMULATED DATA", id="simulated-badge", className="cs-badge", hidden=True,
                           title=SIMULATED_NOTE),
             ]),
+            html.Div(className="cs-export-bar", children=[
+                dcc.Checklist(id="slide-mode", options=[{"label": " Slide mode", "value": "on"}], value=[],
+                              className="cs-slide-toggle"),
+                html.Button("Export to PowerPoint", id="deck-export", className="cs-button"),
+                html.Span(id="deck-status", className="cs-muted"),
+                dcc.Download(id="deck-download"),
+            ]),
         ]),
         html.Main(page_container, className="cs-main"),
     ])

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
 
 from analysis.groups import ordered_dose_levels
 from analysis.overview import DAYS_PER_MONTH, StudySummary
+from components.figures import graph, table_store
 from components.layout import card, kpi, page_header, simple_table
 from components.theme import INK, dose_colors, footnote, new_figure
 from data_access.schema import ANALYTES, SPECIMEN_LABELS
@@ -60,7 +61,8 @@ def sample_table(samples: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def overview_layout(summary: StudySummary, subjects: pd.DataFrame, study_label: str, simulated: bool) -> html.Div:
+def overview_layout(summary: StudySummary, subjects: pd.DataFrame, study_label: str, simulated: bool,
+                    slide_note: str | None = None) -> html.Div:
     fu = summary.follow_up
     follow_up_text = "not estimable" if np.isnan(fu.median_days) else f"{fu.median_days / DAYS_PER_MONTH:.1f} months"
     doses = summary.doses.assign(percent=summary.doses["percent"].map(lambda p: f"{p:.0f} %"))
@@ -81,8 +83,11 @@ def overview_layout(summary: StudySummary, subjects: pd.DataFrame, study_label: 
             card("Samples by analyte", simple_table(sample_table(summary.samples), "overview-sample-table",
                                                     ["Samples", "Patients", "BLQ"])),
         ]),
-        html.Section(dcc.Graph(figure=follow_up_figure(subjects, study_label, simulated), id="overview-follow-up",
-                               config={"displaylogo": False}), className="cs-card"),
+        html.Section(html.Div(graph("overview", "follow-up", follow_up_figure(subjects, study_label, simulated)
+                                    .to_plotly_json(), "Follow-up per patient", slide_note), id="overview-follow-up"),
+                     className="cs-card"),
+        table_store("overview", "doses", "Patients by dose level", doses),
+        table_store("overview", "samples", "Samples by analyte", sample_table(summary.samples)),
         html.P(f"{summary.n_adverse_events} adverse events and {summary.n_response_assessments} response "
                "assessments recorded.", className="cs-muted"),
     ])

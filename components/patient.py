@@ -272,20 +272,19 @@ def fact(label: str, value: str, fact_id: str | None = None) -> html.Div:
                     className="cs-fact", **extra)
 
 
-def patient_header(row: pd.Series, covariates: list[str]) -> html.Div:
+def patient_facts(row: pd.Series, covariates: list[str]) -> list[tuple[str, str, str | None]]:
+    """(label, value, element id) for everything the header says about a patient."""
     sex = {"M": "male", "F": "female", "U": "sex unknown"}.get(row["sex"], "sex unknown")
     age = f"{row['age']:g} y" if pd.notna(row["age"]) else "age unknown"
     best = row["best_response"] + (f" (day {row['day_best_response']:g})" if pd.notna(row["day_best_response"])
                                    else "")
     follow = f"{row['last_contact_day'] / DAYS_PER_MONTH:.1f} months (day {row['last_contact_day']:g})"
     grade = {0: "None"} | {g: f"Grade {g}" for g in range(1, 6)}
-    facts = [
-        fact("Dose level", row["dose_level"], "patient-dose"), fact("Age / sex", f"{age}, {sex}"),
-        fact("Best response", best, "patient-best-response"),
-        fact("Worst CRS", grade[int(row["worst_crs_grade"])], "patient-worst-crs"),
-        fact("Worst ICANS", grade[int(row["worst_icans_grade"])], "patient-worst-icans"),
-        fact("Follow-up", follow), fact("Status", status_text(row), "patient-status"),
-    ]
+    facts = [("Dose level", row["dose_level"], "patient-dose"), ("Age / sex", f"{age}, {sex}", None),
+             ("Best response", best, "patient-best-response"),
+             ("Worst CRS", grade[int(row["worst_crs_grade"])], "patient-worst-crs"),
+             ("Worst ICANS", grade[int(row["worst_icans_grade"])], "patient-worst-icans"),
+             ("Follow-up", follow, None), ("Status", status_text(row), "patient-status")]
     for column in covariates:
         value = row[column]
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -294,33 +293,45 @@ def patient_header(row: pd.Series, covariates: list[str]) -> html.Div:
             text = "yes" if value else "no"
         else:
             text = f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
-        facts.append(fact(column.replace("_", " ").capitalize(), text))
-    return html.Div(facts, className="cs-facts", id="patient-facts")
+        facts.append((column.replace("_", " ").capitalize(), text, None))
+    return facts
+
+
+def patient_header(row: pd.Series, covariates: list[str]) -> html.Div:
+    return html.Div([fact(label, value, fact_id) for label, value, fact_id in patient_facts(row, covariates)],
+                    className="cs-facts", id="patient-facts")
 
 
 SUMMARY_ROWS = (("car_copies", "PB"), ("car_copies", "BM"), ("car_t_pct", "PB"), ("car_t_pct", "BM"))
 
 
-def kinetics_summary(params: pd.DataFrame, window: tuple[float, float], auc_column: str) -> html.Div:
-    """Cmax, Tmax, AUC over the window, AUClast, Tlast and half-life per analyte and specimen; IL-6 and marrow
-    plasma-cell extras underneath."""
+def summary_frame(params: pd.DataFrame, window: tuple[float, float], auc_column: str) -> pd.DataFrame:
+    """Cmax, Tmax, AUC over the window, AUClast, Tlast and half-life per analyte and specimen, as text."""
     start, end = window
-    head = ["", "Cmax", "Tmax (day)", f"AUC day {start:g}–{end:g}", "AUClast", "Tlast (day)",
-            "Half-life (days)"]
-    body = []
+    rows = []
     indexed = params.set_index(["analyte", "specimen"])
     for analyte, specimen in SUMMARY_ROWS:
         if (analyte, specimen) not in indexed.index:
             continue
         r = indexed.loc[(analyte, specimen)]
         unit = ANALYTES[analyte].unit
-        label = f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()} ({unit}; AUC in {unit}·day)"
-        cells = [fmt_sig(r["cmax"]), fmt_day(r["tmax"]), fmt_sig(r[auc_column]), fmt_sig(r["auclast"]),
-                 fmt_day(r["tlast"]), fmt_sig(r["half_life"])]
-        body.append(html.Tr([html.Td(label)] + [html.Td(c, className="num") for c in cells],
-                            id=f"summary-{analyte}-{specimen}"))
-    table = html.Table([html.Thead(html.Tr([html.Th(h, className="num" if h else None) for h in head])),
-                        html.Tbody(body)], className="cs-table", id="patient-summary-table")
+        rows.append({"": f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()} ({unit}; AUC in {unit}·day)",
+                     "Cmax": fmt_sig(r["cmax"]), "Tmax (day)": fmt_day(r["tmax"]),
+                     f"AUC day {start:g}–{end:g}": fmt_sig(r[auc_column]), "AUClast": fmt_sig(r["auclast"]),
+                     "Tlast (day)": fmt_day(r["tlast"]), "Half-life (days)": fmt_sig(r["half_life"]),
+                     "_id": f"summary-{analyte}-{specimen}"})
+    return pd.DataFrame(rows)
+
+
+def kinetics_summary(params: pd.DataFrame, window: tuple[float, float], auc_column: str) -> html.Div:
+    """The summary table, with IL-6 and marrow plasma-cell extras underneath."""
+    frame = summary_frame(params, window, auc_column)
+    columns = [c for c in frame.columns if c != "_id"]
+    head = html.Thead(html.Tr([html.Th(c, className="num" if c else None) for c in columns]))
+    body = html.Tbody([html.Tr([html.Td(row[c], className="num" if c else None) for c in columns], id=row["_id"])
+                       for _, row in frame.iterrows()])
+    table = html.Table([head, body], className="cs-table", id="patient-summary-table")
+    indexed = params.set_index(["analyte", "specimen"])
     extras = []
     if ("il6", "serum") in indexed.index:
         r = indexed.loc[("il6", "serum")]

@@ -80,3 +80,14 @@ def patient_links(subjects: pd.DataFrame, term: str, query: str) -> html.Div:
         items += [", " if i else "", dcc.Link(f"{row.subject_id} (G{row.grade})",
                                               href=f"/patients/{row.subject_id}{query}")]
     return html.Div(items, className="cs-extras", style={"color": INK})
+
+
+def deck_ae_table(table: pd.DataFrame, top: int = 14) -> pd.DataFrame:
+    """The most frequent terms as a compact table for a slide."""
+    shown = table.head(top)
+    return pd.DataFrame({"Term": shown["term"],
+                         "Any grade, n (%)": [f"{n} ({p:.0f}%)" for n, p in zip(shown["any_grade"],
+                                                                              shown["any_grade_pct"], strict=True)],
+                         "Grade ≥3, n (%)": [f"{n} ({p:.0f}%)" for n, p in zip(shown["grade_3_plus"],
+                                                                             shown["grade_3_plus_pct"],
+                                                                             strict=True)]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from dash import html
 
 from analysis.survival import KMEstimate
@@ -88,12 +89,15 @@ def km_figure(estimates: list[KMEstimate], colors: dict[str, str], at_risk: dict
     return {"data": traces, "layout": layout}
 
 
-def km_table(estimates: list[KMEstimate]) -> html.Table:
-    head = ["", "n", "Events", "Median, months (95% CI)", "6 months", "12 months", "24 months"]
-    body = [html.Tr([html.Td(km.label), html.Td(km.n, className="num"), html.Td(km.events, className="num"),
-                     html.Td(median_text(km)), html.Td(rate_text(km, 6)), html.Td(rate_text(km, 12)),
-                     html.Td(rate_text(km, 24))]) for km in estimates]
+def km_table(estimates: list[KMEstimate]) -> tuple[html.Table, pd.DataFrame]:
+    """The summary as an HTML table and as a frame (for exports)."""
+    frame = pd.DataFrame([{"Group": km.label, "n": km.n, "Events": km.events,
+                           "Median, months (95% CI)": median_text(km), "6 months": rate_text(km, 6),
+                           "12 months": rate_text(km, 12), "24 months": rate_text(km, 24)} for km in estimates])
+    head = ["" if c == "Group" else c for c in frame.columns]
+    body = [html.Tr([html.Td(v, className="num" if c in ("n", "Events") else None) for c, v in row.items()])
+            for _, row in frame.iterrows()]
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], className="cs-table",
-                      id="survival-table")
+                      id="survival-table"), frame
 
 

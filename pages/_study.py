@@ -14,7 +14,7 @@ from data_access import settings, store
 from data_access.cache import cached_nca, cached_study
 from data_access.study import Study
 
-STUDY_PARAMS = ("study", "version")
+STUDY_PARAMS = ("study", "version", "slide")
 
 
 def default_study_name(studies: pd.DataFrame) -> str | None:

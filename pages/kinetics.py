@@ -17,6 +17,7 @@ from analysis.kinetics import (
 )
 from analysis.nca.options import interval_name
 from components.exports import csv_bytes, excel_bytes
+from components.figures import graph, graph_id, present, table_store
 from components.kinetics import (
     GROUPINGS,
     box_figure,
@@ -31,6 +32,7 @@ from components.kinetics import (
 )
 from components.layout import SIMULATED_NOTE, card, page_header
 from data_access.schema import ANALYTES, SPECIMEN_LABELS
+from pages._exports import slide_note
 from pages._study import PUSH_QUERY_JS, cohort_nca, load_selected, study_bundle
 
 dash.register_page(__name__, path="/kinetics", name="Kinetics", order=2, title="Kinetics · CARTscope")
@@ -161,26 +163,33 @@ def _controls(state: dict) -> html.Div:
     ])
 
 
-def _graph(graph_id: str, figure: dict) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False})
+GRAPHS = {"spaghetti": "Cohort profiles", "by_response": "Exposure by best response",
+          "by_crs": "Exposure by worst CRS grade", "il6": "IL-6 peak by worst CRS grade",
+          "flow": "Flow cytometry against qPCR"}
 
 
-def layout(study: str | None = None, version: str | None = None, **query):
+def _graph(name: str, figure: dict, note: str | None):
+    return html.Div(graph("kinetics", name, figure, GRAPHS[name], note), id=f"kinetics-{name.replace('_', '-')}")
+
+
+def layout(study: str | None = None, version: str | None = None, slide: str | None = None, **query):
     selected, problem = load_selected(study, version)
     if problem is not None:
         return problem
     state = clean_state(query)
     study_params = {"study": selected.name, "version": selected.version}
+    note = slide_note("?" + urlencode(study_params)) if slide == "1" else None
     view = cohort_view(study_bundle(selected.name, selected.version), state,
                        "?" + urlencode({"study": selected.name, "version": selected.version}))
     return html.Div([
-        dcc.Store(id="kinetics-key", data=study_params),
+        dcc.Store(id="kinetics-key", data={**study_params, "slide_note": note}),
         dcc.Store(id="kinetics-url-state"), html.Span(id="kinetics-url-sink", hidden=True),
         dcc.Location(id="kinetics-location", refresh="callback-nav"),
         dcc.Download(id="kinetics-download"),
         page_header("Cohort kinetics", f"{selected.label} · click a line to open that patient", selected.simulated),
-        card("Profiles", _controls(state), _graph("kinetics-spaghetti", view["spaghetti"])),
-        card("Summary by group", html.Div(view["summary"], id="kinetics-summary")),
+        card("Profiles", _controls(state), _graph("spaghetti", view["spaghetti"], note)),
+        card("Summary by group", html.Div(view["summary"][0], id="kinetics-summary"),
+             table_store("kinetics", "summary", "Summary by group", view["summary"][1])),
         card("NCA of every patient", html.Div(className="cs-form-row", children=[
             html.Button("Download CSV", id="kinetics-export-csv", className="cs-button cs-button-secondary"),
             html.Button("Download Excel", id="kinetics-export-xlsx", className="cs-button cs-button-secondary"),
@@ -189,8 +198,8 @@ def layout(study: str | None = None, version: str | None = None, **query):
                        dashGridOptions={"tooltipShowDelay": 300, "pagination": True, "paginationPageSize": 20},
                        style={"height": "560px", "width": "100%"})),
         card("Exposure and response", html.Div(className="cs-grid-2-even", children=[
-            _graph("kinetics-by-response", view["by_response"]), _graph("kinetics-by-crs", view["by_crs"]),
-            _graph("kinetics-il6", view["il6"]), _graph("kinetics-flow", view["flow"]),
+            _graph("by_response", view["by_response"], note), _graph("by_crs", view["by_crs"], note),
+            _graph("il6", view["il6"], note), _graph("flow", view["flow"], note),
         ])),
     ])
 
@@ -200,10 +209,12 @@ STATE_INPUTS = [Input(f"kinetics-{name}", "value") for name in ("analyte", "spec
 
 
 @callback(
-    Output("kinetics-spaghetti", "figure"), Output("kinetics-summary", "children"),
+    Output(graph_id("kinetics", "spaghetti"), "figure"), Output("kinetics-summary", "children"),
+    Output({"type": "cs-table", "page": "kinetics", "name": "summary"}, "data"),
     Output("kinetics-grid", "rowData"), Output("kinetics-grid", "columnDefs"),
-    Output("kinetics-by-response", "figure"), Output("kinetics-by-crs", "figure"), Output("kinetics-il6", "figure"),
-    Output("kinetics-flow", "figure"), Output("kinetics-url-state", "data"),
+    Output(graph_id("kinetics", "by_response"), "figure"), Output(graph_id("kinetics", "by_crs"), "figure"),
+    Output(graph_id("kinetics", "il6"), "figure"), Output(graph_id("kinetics", "flow"), "figure"),
+    Output("kinetics-url-state", "data"),
     *STATE_INPUTS, State("kinetics-key", "data"), prevent_initial_call=True,
 )
 def update_cohort(analyte, specimen, group, display, scale, stat, start, end, key):
@@ -212,9 +223,13 @@ def update_cohort(analyte, specimen, group, display, scale, stat, start, end, ke
                          "scale": scale, "stat": stat, "start": start, "end": end})
     query = {"study": key["study"], "version": key["version"]}
     view = cohort_view(study_bundle(key["study"], key["version"]), state, "?" + urlencode(query))
-    url = "?" + urlencode({**query, **{k: (f"{v:g}" if isinstance(v, float) else v) for k, v in state.items()}})
-    return (view["spaghetti"], view["summary"], view["rows"], view["columns"], view["by_response"], view["by_crs"],
-            view["il6"], view["flow"], url)
+    url = "?" + urlencode({**query, **{k: (f"{v:g}" if isinstance(v, float) else v) for k, v in state.items()},
+                           **({"slide": "1"} if key.get("slide_note") is not None else {})})
+    note = key.get("slide_note")
+    return (present(view["spaghetti"], note), view["summary"][0],
+            table_store("kinetics", "summary", "Summary by group", view["summary"][1]).data, view["rows"],
+            view["columns"], present(view["by_response"], note), present(view["by_crs"], note),
+            present(view["il6"], note), present(view["flow"], note), url)
 
 
 @callback(Output("kinetics-specimen", "options"), Output("kinetics-specimen", "value"),
@@ -225,8 +240,8 @@ def specimens_for_analyte(analyte, specimen):
             specimen if specimen in specimens else specimens[0])
 
 
-@callback(Output("kinetics-location", "href"), Input("kinetics-spaghetti", "clickData"), State("kinetics-key", "data"),
-          prevent_initial_call=True)
+@callback(Output("kinetics-location", "href"), Input(graph_id("kinetics", "spaghetti"), "clickData"),
+          State("kinetics-key", "data"), prevent_initial_call=True)
 def open_clicked_patient(click, key):
     """Clicking a patient's line opens that patient."""
     subject = (click or {}).get("points", [{}])[0].get("customdata")

@@ -9,15 +9,20 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from analysis.nca import NCAOptionError, NCAOptions
 from analysis.nca.engine import curves, run_nca
 from analysis.nca.options import AUC_METHODS, BLQ_RULES
-from components.layout import card, notice, page_header
+from components.figures import graph, graph_id, present
+from components.layout import SIMULATED_NOTE, card, notice, page_header
 from components.patient import (
     kinetics_figure,
     kinetics_summary,
     nca_footnote,
+    patient_facts,
     patient_header,
     patient_picker,
+    summary_frame,
     x_range_for,
 )
+from components.report import patient_report_html
+from pages._exports import slide_note
 from pages._study import PUSH_QUERY_JS, load_selected, study_bundle, study_query
 
 dash.register_page(__name__, path="/patients", path_template="/patients/<subject_id>", name="Patients", order=1,
@@ -26,8 +31,9 @@ dash.register_page(__name__, path="/patients", path_template="/patients/<subject
 DEFAULTS = {"start": 0.0, "end": 28.0, "method": "linuplogdown", "blq": "pknca"}
 
 
-def patient_view(bundle, subject_id: str, start: float, end: float, method: str, blq: str):
-    """Everything the page shows for one patient and one set of NCA options: (figure, summary)."""
+def patient_view(bundle, subject_id: str, start: float, end: float, method: str, blq: str, full: bool = False):
+    """Everything the page shows for one patient and one set of NCA options: (figure, summary); with `full`
+    also the NCA parameters."""
     study = bundle.study
     rows = bundle.measurements_by_subject.get(subject_id, study.measurements.iloc[:0])
     options = NCAOptions(intervals=((start, end),), auc_method=method, blq=blq)
@@ -41,7 +47,8 @@ def patient_view(bundle, subject_id: str, start: float, end: float, method: str,
                              x_range_for(rows, facts["last_contact_day"]),
                              nca_footnote(f"{study.label}, patient {subject_id}", study.simulated, method, blq),
                              clinical)
-    return figure, kinetics_summary(params, (start, end), options.interval_names[0])
+    summary = kinetics_summary(params, (start, end), options.interval_names[0])
+    return (figure, summary, params, options) if full else (figure, summary)
 
 
 def _number(value, default: float) -> float:
@@ -52,7 +59,7 @@ def _number(value, default: float) -> float:
 
 
 def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None, start=None,
-           end=None, method=None, blq=None, **_):
+           end=None, method=None, blq=None, slide=None, **_):
     selected, problem = load_selected(study, version)
     if problem is not None:
         return problem
@@ -77,9 +84,11 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
     prev_href = f"/patients/{ids[position - 1]}{query}" if position > 0 else None
     next_href = f"/patients/{ids[position + 1]}{query}" if position < len(ids) - 1 else None
     covariates = selected.covariate_columns
+    note = slide_note(f"?study={selected.name}&version={selected.version}") if slide == "1" else None
     return html.Div([
         dcc.Store(id="patient-key", data={"study": selected.name, "version": selected.version,
-                                          "subject_id": subject_id, "query": query}),
+                                          "subject_id": subject_id, "query": query, "slide_note": note}),
+        dcc.Download(id="patient-report-download"),
         dcc.Location(id="patient-location", refresh="callback-nav"),
         html.Div(className="cs-page-top", children=[
             page_header(f"Patient {subject_id}", f"{selected.label} · {position + 1} of {len(ids)} patients",
@@ -100,8 +109,11 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
                                                             for k, v in BLQ_RULES.items()],
                                                    className="cs-blq-select")]),
             html.Span(id="patient-options-error", className="cs-error"),
+            html.Button("Download patient report (HTML)", id="patient-report", className="cs-button "
+                        "cs-button-secondary"),
         ]), html.Div(summary, id="patient-summary"),
-            dcc.Graph(id="patient-kinetics", figure=figure, config={"displaylogo": False}),
+            html.Div(graph("patients", "kinetics", present(figure, note), f"Patient {subject_id} kinetics"),
+                     id="patient-kinetics"),
             card_id="patient-kinetics-card"),
         dcc.Store(id="patient-url-state"), html.Span(id="patient-url-sink", hidden=True),
     ])
@@ -115,7 +127,7 @@ def _patient_links(ids: list[str], query: str) -> list:
 
 
 @callback(
-    Output("patient-kinetics", "figure"), Output("patient-summary", "children"),
+    Output(graph_id("patients", "kinetics"), "figure"), Output("patient-summary", "children"),
     Output("patient-options-error", "children"), Output("patient-url-state", "data"),
     Input("patient-auc-start", "value"), Input("patient-auc-end", "value"), Input("patient-auc-method", "value"),
     Input("patient-blq", "value"), State("patient-key", "data"), prevent_initial_call=True,
@@ -128,8 +140,32 @@ def update_kinetics(start, end, method, blq, key):
     except (TypeError, ValueError, NCAOptionError):
         return dash.no_update, dash.no_update, "The AUC window needs a start day before its end day.", dash.no_update
     query = {"study": key["study"], "version": key["version"], "start": f"{float(start):g}",
-             "end": f"{float(end):g}", "method": method, "blq": blq}
-    return figure, summary, "", "?" + urlencode(query)
+             "end": f"{float(end):g}", "method": method, "blq": blq,
+             **({"slide": "1"} if key.get("slide_note") is not None else {})}
+    return present(figure, key.get("slide_note")), summary, "", "?" + urlencode(query)
+
+
+@callback(Output("patient-report-download", "data"), Input("patient-report", "n_clicks"),
+          State("patient-auc-start", "value"), State("patient-auc-end", "value"),
+          State("patient-auc-method", "value"), State("patient-blq", "value"), State("patient-key", "data"),
+          running=[(Output("patient-report", "disabled"), True, False)], prevent_initial_call=True)
+def download_report(_clicks, start, end, method, blq, key):
+    """One self-contained HTML file: header, kinetics summary and the interactive panels (works offline)."""
+    bundle = study_bundle(key["study"], key["version"])
+    try:
+        start, end = float(start), float(end)
+        figure, _, params, options = patient_view(bundle, key["subject_id"], start, end, method, blq, full=True)
+    except (TypeError, ValueError, NCAOptionError):
+        figure, _, params, options = patient_view(bundle, key["subject_id"], 0.0, 28.0, method, blq, full=True)
+        start, end = 0.0, 28.0
+    row = bundle.patients.set_index("subject_id").loc[key["subject_id"]]
+    study = bundle.study
+    report = patient_report_html(
+        f"Patient {key['subject_id']}", f"{study.label} · kinetics with AUC day {start:g}–{end:g}, {method}, "
+                                        f"BLQ rule {blq}", patient_facts(row, study.covariate_columns),
+        summary_frame(params, (start, end), options.interval_names[0]), "", figure,
+        SIMULATED_NOTE if study.simulated else None)
+    return dcc.send_string(report, f"patient_{key['subject_id']}_report.html", type="text/html")
 
 
 @callback(Output("patient-location", "href"), Input("patient-select", "value"), State("patient-key", "data"),

@@ -10,10 +10,12 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis.kinetics import compare_groups
 from analysis.safety import ae_table, grade3_onsets, has_relatedness, onset_and_duration
 from components.exports import csv_bytes, excel_bytes
+from components.figures import graph, table_store
 from components.kinetics import box_figure, crs_group, group_order_and_colors, p_text
 from components.layout import SIMULATED_NOTE, card, page_header
-from components.safety import ae_grid, grade_by_term_figure, onset_table, patient_links
+from components.safety import ae_grid, deck_ae_table, grade_by_term_figure, onset_table, patient_links
 from data_access.schema import CRS_TERM, ICANS_TERM
+from pages._exports import slide_note
 from pages._study import cohort_nca, load_selected, study_bundle
 
 dash.register_page(__name__, path="/safety", name="Safety", order=3, title="Safety · CARTscope")
@@ -24,7 +26,8 @@ def safety_tables(study, related_only: bool):
     return ae_table(study.adverse_events, n, related_only), n
 
 
-def layout(study: str | None = None, version: str | None = None, attribution: str | None = None, **_):
+def layout(study: str | None = None, version: str | None = None, attribution: str | None = None,
+           slide: str | None = None, **_):
     selected, problem = load_selected(study, version)
     if problem is not None:
         return problem
@@ -49,6 +52,7 @@ def layout(study: str | None = None, version: str | None = None, attribution: st
         groups, colors, True, "Worst CRS grade against IL-6 peak and CAR-T expansion", crs_note)
     grade3 = grade3_onsets(s.adverse_events)
     query = "?" + urlencode({"study": selected.name, "version": selected.version})
+    slide = slide_note(query) if slide == "1" else None
     return html.Div([
         dcc.Store(id="safety-key", data={"study": selected.name, "version": selected.version,
                                          "related_only": related_only, "query": query}),
@@ -65,15 +69,15 @@ def layout(study: str | None = None, version: str | None = None, attribution: st
             html.Button("Download Excel", id="safety-export-xlsx", className="cs-button cs-button-secondary"),
         ]), ae_grid(table), html.P("Select a term to list its patients.", className="cs-muted"),
             html.Div(id="safety-term-patients")),
-        card("Grades by term", dcc.Graph(id="safety-grades", config={"displaylogo": False},
-                                         figure=grade_by_term_figure(table, n, f"Patients by worst grade: {which}",
-                                                                     note + sim))),
+        card("Grades by term", graph("safety", "grades", grade_by_term_figure(
+            table, n, f"Patients by worst grade: {which}", note + sim), f"Patients by worst grade: {which}", slide)),
         card("CRS and ICANS", onset_table([onset_and_duration(s.adverse_events, CRS_TERM),
                                            onset_and_duration(s.adverse_events, ICANS_TERM)]),
              html.P(f"{len(grade3)} grade ≥3 events in {grade3['subject_id'].nunique()} patients; median onset "
                     f"day {grade3['onset_day'].median():g}." if len(grade3) else "No grade ≥3 events.",
                     className="cs-extras"),
-             dcc.Graph(id="safety-crs", figure=crs_figure, config={"displaylogo": False})),
+             graph("safety", "crs", crs_figure, "Worst CRS grade against IL-6 peak and CAR-T expansion", slide)),
+        table_store("safety", "ae", f"Adverse events ({which}), patients n (%)", deck_ae_table(table)),
     ])
 
 

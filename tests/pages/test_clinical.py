@@ -35,7 +35,8 @@ def test_efficacy_swimmer_click_opens_the_patient(dash_duo, app):
     time.sleep(0.5)
     dash_duo.driver.save_screenshot(str(screenshot_dir() / "efficacy.png"))
     dash_duo.driver.execute_script(
-        "window.dash_clientside.set_props('efficacy-swimmer', {clickData: {points: [{customdata: 'DM-007'}]}})")
+        "window.dash_clientside.set_props({type: 'cs-graph', page: 'efficacy', name: 'swimmer'}, "
+        "{clickData: {points: [{customdata: 'DM-007'}]}})")
     dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-007", timeout=10)
     assert severe_logs(dash_duo) == []
 

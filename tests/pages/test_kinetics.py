@@ -93,7 +93,8 @@ def test_cohort_page_in_the_browser(dash_duo, app):
 
     # Clicking a line opens that patient.
     dash_duo.driver.execute_script(
-        "window.dash_clientside.set_props('kinetics-spaghetti', {clickData: {points: [{customdata: 'DM-005'}]}})")
+        "window.dash_clientside.set_props({type: 'cs-graph', page: 'kinetics', name: 'spaghetti'}, "
+        "{clickData: {points: [{customdata: 'DM-005'}]}})")
     dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-005", timeout=10)
     time.sleep(0.3)
     assert severe_logs(dash_duo) == []
