@@ -10,7 +10,7 @@ from pptx.util import Emu, Inches, Pt
 
 from components.exports import figure_image
 
-SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
+SLIDE_W, SLIDE_H = Emu(12192000), Emu(6858000)  # 13.333 x 7.5 in: PowerPoint's 16:9
 INK = RGBColor(0x1F, 0x29, 0x33)
 MUTED = RGBColor(0x6B, 0x77, 0x85)
 MAX_TABLE_ROWS = 14
