@@ -14,7 +14,7 @@ from components.layout import app_shell
 from data_access import store
 from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
-from pages import _exports  # noqa: F401  (registers the export callbacks)
+from pages._exports import register_export_callbacks
 from pages._study import resolve_selection, study_query
 
 
@@ -28,6 +28,7 @@ def create_app() -> Dash:
                  for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)
                  if p["path"] != "/404"]
     app.layout = app_shell(nav_pages, dash.page_container)
+    register_export_callbacks(app)
     return app
 
 

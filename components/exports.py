@@ -1,10 +1,21 @@
-"""Table downloads (CSV, Excel) that a spreadsheet opens safely: text cells that could run as formulas are
-neutralised with a leading apostrophe."""
+"""Downloads: tables as CSV and Excel that a spreadsheet opens safely (text cells that could run as formulas are
+neutralised with a leading apostrophe), and figures as PNG, SVG or PDF rendered on the server."""
 from __future__ import annotations
 
+import atexit
 import io
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pandas as pd
+from plotly.utils import PlotlyJSONEncoder
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,41 +41,95 @@ def excel_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     return buffer.getvalue()
 
 
-# ---- figures as images (kaleido, driving the system Chromium) ---------------------------------------------
+# ---- figures as images (kaleido in a worker process, driving the system Chromium) ------------------------
 
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
-_server_started = False
+IMAGE_TIMEOUT_S = float(os.environ.get("CARTSCOPE_IMAGE_TIMEOUT", "60"))
+NO_CHROMIUM = ("Server-side image export needs Chromium: install Debian's 'chromium' package (or set the "
+               "BROWSER_PATH environment variable to a Chrome/Chromium binary).")
 
 
-class ImageExportUnavailable(RuntimeError):
+class ImageExportError(RuntimeError):
+    """A figure could not be rendered; the message says why."""
+
+
+class ImageExportUnavailable(ImageExportError):
     """No browser for kaleido: the message says what to install."""
 
 
+class ImageWorker:
+    """One long-lived `image_worker.py` process per server process, started on first use (about 2 s, then a
+    fraction of a second per image). Requests are serialised by a lock; other requests are not blocked."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self._env = env
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def render(self, figure: dict, fmt: str, width: int, height: int, scale: float) -> bytes:
+        request = json.dumps({"figure": figure, "format": fmt, "width": width, "height": height, "scale": scale},
+                             cls=PlotlyJSONEncoder).encode() + b"\n"
+        with self._lock:
+            for attempt in range(2):  # a worker that died since the last export is restarted once
+                try:
+                    status, payload = self._exchange(request)
+                    break
+                except (OSError, EOFError, TimeoutError) as error:
+                    self.close()
+                    if attempt:
+                        raise ImageExportError(f"the image worker failed: {type(error).__name__}: {error}") \
+                            from error
+        if status == 0:
+            return payload
+        message = payload.decode("utf-8", "replace")
+        if status == 2:
+            raise ImageExportUnavailable(f"{NO_CHROMIUM} ({message.split('. ')[0].rstrip('.')}.)")
+        raise ImageExportError(f"the figure could not be rendered as {fmt.upper()}: {message}")
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("image_worker.py"))], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0, env=self._env)
+        view = memoryview(request)
+        while view:  # an unbuffered pipe may take a large figure in several writes
+            view = view[self._process.stdin.write(view):]
+        deadline = time.monotonic() + IMAGE_TIMEOUT_S
+        header = self._read(9, deadline)
+        status, size = struct.unpack(">BQ", header)
+        return status, self._read(size, deadline)
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        fd, chunks, remaining = self._process.stdout.fileno(), [], size
+        while remaining:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError(f"no answer within {IMAGE_TIMEOUT_S:g} s")
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise EOFError("the image worker exited")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        """Stop the worker (closing its stdin ends it; it stops Chromium on the way out)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            process.stdin.close()
+            process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+
+
+_worker = ImageWorker()
+atexit.register(_worker.close)
+
+
 def figure_image(figure: dict, fmt: str, width: int = 1280, height: int = 720, scale: float = 1.0) -> bytes:
-    """PNG, SVG or PDF of a figure, rendered on the server by kaleido with the system Chromium.
-
-    The first call starts one persistent headless Chromium for this process (about 2 s); later images
-    take a fraction of a second."""
-    import plotly.io as pio
-
-    global _server_started
+    """PNG, SVG or PDF of a figure, rendered by kaleido with the system Chromium in a worker process."""
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"format '{fmt}' is not one of {', '.join(IMAGE_FORMATS)}")
-    try:
-        import kaleido
-
-        if not _server_started:
-            kaleido.start_sync_server(silence_warnings=True)
-            _server_started = True
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return pio.to_image(figure, format=fmt, width=width, height=height, scale=scale)
-    except (ImportError, RuntimeError, OSError, ValueError) as error:
-        if isinstance(error, ValueError) and "format" in str(error):
-            raise
-        raise ImageExportUnavailable(
-            "Server-side image export needs Chromium: install Debian's 'chromium' package (or set the "
-            f"BROWSER_PATH environment variable to a Chrome/Chromium binary). ({type(error).__name__}: {error})"
-        ) from error
+    return _worker.render(figure, fmt, width, height, scale)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import dash
-from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc
+from dash import ALL, MATCH, Dash, Input, Output, State, ctx, dcc
 
 from components.deck import DeckFigure, DeckTable, build_deck
-from components.exports import IMAGE_FORMATS, ImageExportUnavailable, figure_image
+from components.exports import IMAGE_FORMATS, ImageExportError, figure_image
 from components.figures import file_stem, is_footnote, slide_figure
 from pages._study import load_selected
 
@@ -33,69 +33,72 @@ def split_footnote(figure: dict) -> tuple[dict, str]:
     return {**figure, "layout": layout}, text
 
 
-@callback(
-    Output({"type": "cs-export-download", "page": MATCH, "name": MATCH}, "data"),
-    Output({"type": "cs-export-status", "page": MATCH, "name": MATCH}, "children"),
-    Input({"type": "cs-export", "page": MATCH, "name": MATCH, "format": ALL}, "n_clicks"),
-    State({"type": "cs-graph", "page": MATCH, "name": MATCH}, "figure"),
-    State({"type": "cs-graph-title", "page": MATCH, "name": MATCH}, "data"),
-    State("url", "search"),
-    running=[(Output({"type": "cs-export-status", "page": MATCH, "name": MATCH}, "children"), "preparing…", "")],
-    prevent_initial_call=True,
-)
-def export_figure(clicks, figure, title, search):
-    """One figure as a 16:9 PNG (2560 x 1440), SVG or PDF, rendered on the server."""
-    if not any(clicks) or figure is None:
-        return dash.no_update, dash.no_update
-    fmt = ctx.triggered_id["format"]
-    try:
-        data = figure_image(slide_figure(figure, slide_note(search)), fmt, scale=2 if fmt == "png" else 1)
-    except ImageExportUnavailable as error:
-        return dash.no_update, str(error)
-    return dcc.send_bytes(data, f"{file_stem(title)}.{fmt}", type=IMAGE_FORMATS[fmt]), ""
+def register_export_callbacks(app: Dash) -> None:
+    """Attach the export callbacks to `app` (explicitly, so every app instance built gets them)."""
+
+    @app.callback(
+        Output({"type": "cs-export-download", "page": MATCH, "name": MATCH}, "data"),
+        Output({"type": "cs-export-status", "page": MATCH, "name": MATCH}, "children"),
+        Input({"type": "cs-export", "page": MATCH, "name": MATCH, "format": ALL}, "n_clicks"),
+        State({"type": "cs-graph", "page": MATCH, "name": MATCH}, "figure"),
+        State({"type": "cs-graph-title", "page": MATCH, "name": MATCH}, "data"),
+        State("url", "search"),
+        running=[(Output({"type": "cs-export-status", "page": MATCH, "name": MATCH}, "children"), "preparing…", "")],
+        prevent_initial_call=True,
+    )
+    def export_figure(clicks, figure, title, search):
+        """One figure as a 16:9 PNG (2560 x 1440), SVG or PDF, rendered on the server."""
+        if not any(clicks) or figure is None:
+            return dash.no_update, dash.no_update
+        fmt = ctx.triggered_id["format"]
+        try:
+            data = figure_image(slide_figure(figure, slide_note(search)), fmt, scale=2 if fmt == "png" else 1)
+        except ImageExportError as error:
+            return dash.no_update, str(error)
+        return dcc.send_bytes(data, f"{file_stem(title)}.{fmt}", type=IMAGE_FORMATS[fmt]), ""
 
 
-@callback(
-    Output("deck-download", "data"), Output("deck-status", "children"),
-    Input("deck-export", "n_clicks"),
-    State({"type": "cs-graph", "page": ALL, "name": ALL}, "figure"),
-    State({"type": "cs-graph-title", "page": ALL, "name": ALL}, "data"),
-    State({"type": "cs-table", "page": ALL, "name": ALL}, "data"),
-    State("url", "pathname"), State("url", "search"),
-    running=[(Output("deck-export", "disabled"), True, False),
-             (Output("deck-status", "children"), "Building slides…", "")],
-    prevent_initial_call=True,
-)
-def export_deck(_clicks, figures, titles, tables, pathname, search):
-    """The current page as a .pptx: a 16:9 slide per figure (picture, title, footnote), tables as tables."""
-    note = slide_note(search)
-    deck_figures = []
-    for figure, title in zip(figures, titles, strict=True):
-        picture, footnote = split_footnote(slide_figure(figure, None))
-        deck_figures.append(DeckFigure(title, picture, f"{footnote} {note}".strip()))
-    deck_tables = [DeckTable(t["title"], t["columns"], t["rows"], note) for t in tables if t]
-    if not deck_figures and not deck_tables:
-        return dash.no_update, "Nothing to export on this page."
-    page = (pathname or "/").strip("/").replace("/", " ") or "overview"
-    try:
-        data = build_deck(f"CARTscope: {page}", note, deck_figures, deck_tables)
-    except ImageExportUnavailable as error:
-        return dash.no_update, str(error)
-    return dcc.send_bytes(data, f"cartscope_{file_stem(page)}.pptx",
-                          type="application/vnd.openxmlformats-officedocument.presentationml.presentation"), ""
+    @app.callback(
+        Output("deck-download", "data"), Output("deck-status", "children"),
+        Input("deck-export", "n_clicks"),
+        State({"type": "cs-graph", "page": ALL, "name": ALL}, "figure"),
+        State({"type": "cs-graph-title", "page": ALL, "name": ALL}, "data"),
+        State({"type": "cs-table", "page": ALL, "name": ALL}, "data"),
+        State("url", "pathname"), State("url", "search"),
+        running=[(Output("deck-export", "disabled"), True, False),
+                 (Output("deck-status", "children"), "Building slides…", "")],
+        prevent_initial_call=True,
+    )
+    def export_deck(_clicks, figures, titles, tables, pathname, search):
+        """The current page as a .pptx: a 16:9 slide per figure (picture, title, footnote), tables as tables."""
+        note = slide_note(search)
+        deck_figures = []
+        for figure, title in zip(figures, titles, strict=True):
+            picture, footnote = split_footnote(slide_figure(figure, None))
+            deck_figures.append(DeckFigure(title, picture, f"{footnote} {note}".strip()))
+        deck_tables = [DeckTable(t["title"], t["columns"], t["rows"], note) for t in tables if t]
+        if not deck_figures and not deck_tables:
+            return dash.no_update, "Nothing to export on this page."
+        page = (pathname or "/").strip("/").replace("/", " ") or "overview"
+        try:
+            data = build_deck(f"CARTscope: {page}", note, deck_figures, deck_tables)
+        except ImageExportError as error:
+            return dash.no_update, str(error)
+        return dcc.send_bytes(data, f"cartscope_{file_stem(page)}.pptx",
+                              type="application/vnd.openxmlformats-officedocument.presentationml.presentation"), ""
 
 
-@callback(Output("url", "search", allow_duplicate=True), Input("slide-mode", "value"), State("url", "search"),
-          prevent_initial_call=True)
-def toggle_slide_mode(value, search):
-    """Slide mode lives in the URL (?slide=1), so pages render their figures for slides and links keep it."""
-    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
-    wanted = "1" if value else None
-    if params.get("slide") == wanted:
-        return dash.no_update
-    params.pop("slide", None)
-    if wanted:
-        params["slide"] = wanted
-    from urllib.parse import urlencode
+    @app.callback(Output("url", "search", allow_duplicate=True), Input("slide-mode", "value"), State("url", "search"),
+              prevent_initial_call=True)
+    def toggle_slide_mode(value, search):
+        """Slide mode lives in the URL (?slide=1), so pages render their figures for slides and links keep it."""
+        params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        wanted = "1" if value else None
+        if params.get("slide") == wanted:
+            return dash.no_update
+        params.pop("slide", None)
+        if wanted:
+            params["slide"] = wanted
+        from urllib.parse import urlencode
 
-    return ("?" + urlencode(params)) if params else ""
+        return ("?" + urlencode(params)) if params else ""

@@ -53,6 +53,36 @@ def test_server_svg_and_pdf_open(tmp_path):
     assert pdf_pages(pdf) == 1
 
 
+def test_without_chromium_the_export_says_what_to_install():
+    import os
+
+    import pytest
+
+    from components.exports import ImageExportUnavailable, ImageWorker
+
+    worker = ImageWorker(env={**os.environ, "BROWSER_PATH": "/nonexistent/chromium", "PATH": "/nonexistent"})
+    try:
+        with pytest.raises(ImageExportUnavailable, match="install Debian's 'chromium' package"):
+            worker.render(FIGURE, "png", 640, 360, 1)
+    finally:
+        worker.close()
+
+
+def test_image_worker_that_died_is_restarted():
+    from components.exports import ImageWorker
+
+    worker = ImageWorker()
+    try:
+        assert worker.render(FIGURE, "svg", 640, 360, 1).startswith(b"<svg")
+        first_pid = worker._process.pid
+        worker._process.kill()
+        worker._process.wait()
+        assert worker.render(FIGURE, "svg", 640, 360, 1).startswith(b"<svg")
+        assert worker._process.pid != first_pid
+    finally:
+        worker.close()
+
+
 def test_slide_figure_is_16_9_with_the_slide_footnote():
     from components.figures import slide_figure
 

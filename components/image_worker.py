@@ -1,0 +1,72 @@
+"""Render plotly figures to PNG/SVG/PDF in a separate process (kaleido driving the system Chromium).
+
+Run by components/exports.py as `python image_worker.py`; not imported by the app. Keeping Chromium and
+kaleido's machinery out of the web server process means a server (or a test run) never waits on them at exit,
+and a crashed browser costs one export, not the server.
+
+Protocol: one JSON request per line on stdin ({"figure", "format", "width", "height", "scale"}); each reply
+on stdout is a 9-byte header (status byte, big-endian 8-byte length) then the payload: the image bytes
+(status 0), an error message when rendering failed (status 1) or when no browser could be started
+(status 2). End of stdin closes the browser and ends the process.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import sys
+
+OK, RENDER_FAILED, NO_BROWSER = 0, 1, 2
+MAX_REQUEST_BYTES = 512 * 1024 * 1024
+
+
+async def serve(replies) -> None:
+    """Answer requests until stdin closes; one browser, opened on the first request."""
+    import plotly.io as pio
+    from kaleido import Kaleido
+
+    loop = asyncio.get_running_loop()
+    requests = asyncio.StreamReader(limit=MAX_REQUEST_BYTES)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(requests), sys.stdin)
+    browser = None
+    try:
+        while line := await requests.readline():
+            if not line.strip():
+                continue
+            status = OK
+            try:
+                request = json.loads(line)
+                if browser is None:
+                    status = NO_BROWSER
+                    # mathjax=False: no LaTeX in CARTscope figures, and no network fetch for it
+                    candidate = Kaleido(mathjax=False, headers=pio.defaults.headers)
+                    await candidate.open()
+                    browser, status = candidate, OK
+                options = {key: request[key] for key in ("format", "width", "height", "scale")}
+                payload = await browser.calc_fig(request["figure"], opts=options)
+            except Exception as error:  # noqa: BLE001 - every failure is a reply; the worker keeps serving
+                status = status or RENDER_FAILED
+                payload = f"{type(error).__name__}: {error}".encode()
+            replies.write(struct.pack(">BQ", status, len(payload)) + payload)
+            replies.flush()
+    finally:
+        if browser is not None:
+            await browser.close()
+
+
+def main() -> None:
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the reply stream
+    import warnings
+
+    warnings.simplefilter("ignore")
+    try:
+        asyncio.run(serve(replies))
+    finally:
+        # choreographer's helpers may still wait on Chromium's pipes; this process has nothing left to flush.
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
