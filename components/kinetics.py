@@ -13,7 +13,7 @@ from dash import html
 from analysis.groups import ordered_dose_levels
 from analysis.responses import RESPONSE_GROUPS
 from components.theme import (
-    GRADE_COLORS,
+    CRS_GROUP_COLORS,
     INK,
     MUTED,
     OKABE_ITO,
@@ -45,9 +45,7 @@ def group_order_and_colors(grouping: str, values: pd.Series) -> tuple[list[str],
         return order, {g: RESPONSE_GROUP_COLORS[g] for g in order}
     if grouping == "crs_group":
         order = [label for label in CRS_LABELS.values() if label in present]
-        palette = {"No CRS": "#8a96a3", "CRS grade 1": "#E69F00", "CRS grade 2": "#D55E00",
-                   "CRS grade ≥3": GRADE_COLORS[4]}
-        return order, {g: palette[g] for g in order}
+        return order, {g: CRS_GROUP_COLORS[g] for g in order}
     return ["All patients"], {"All patients": OKABE_ITO[0]}
 
 

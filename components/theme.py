@@ -16,7 +16,11 @@ GRID = "#e6e9ee"
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73"}
 RESPONSE_GROUP_COLORS = {"≥CR": "#0072B2", "VGPR/PR": "#56B4E9", "<PR": "#D55E00"}
-GRADE_COLORS = {1: "#FDD49E", 2: "#FC8D59", 3: "#D7301F", 4: "#7F0000", 5: "#000000"}
+#: CTCAE grades, light to dark (ordered by lightness, so they read without hue too).
+GRADE_COLORS = {1: "#FDAE61", 2: "#F46D43", 3: "#D73027", 4: "#7F0000", 5: "#000000"}
+#: Worst-CRS groups in the cohort figures, in the grade colours.
+CRS_GROUP_COLORS = {"No CRS": "#9AA5B1", "CRS grade 1": GRADE_COLORS[1], "CRS grade 2": GRADE_COLORS[2],
+                    "CRS grade ≥3": GRADE_COLORS[3]}
 
 TEMPLATE_NAME = "cartscope"
 
