@@ -2,20 +2,18 @@
 and the slide-mode switch. Figures and tables are found by the ids components/figures.py gives them."""
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 import dash
 from dash import ALL, MATCH, Dash, Input, Output, State, ctx, dcc
 
 from components.deck import DeckFigure, DeckTable, build_deck
 from components.exports import IMAGE_FORMATS, ImageExportError, figure_image
 from components.figures import file_stem, is_footnote, slide_figure
-from pages._study import load_selected
+from pages._study import load_selected, query_params, query_string
 
 
 def slide_note(search: str | None) -> str:
     """The line every slide carries: study, data cut-off and, for the demo, SIMULATED DATA."""
-    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    params = query_params(search)
     study, _ = load_selected(params.get("study"), params.get("version"))
     if study is None:
         return ""
@@ -57,7 +55,6 @@ def register_export_callbacks(app: Dash) -> None:
             return dash.no_update, str(error)
         return dcc.send_bytes(data, f"{file_stem(title)}.{fmt}", type=IMAGE_FORMATS[fmt]), ""
 
-
     @app.callback(
         Output("deck-download", "data"), Output("deck-status", "children"),
         Input("deck-export", "n_clicks"),
@@ -87,18 +84,15 @@ def register_export_callbacks(app: Dash) -> None:
         return dcc.send_bytes(data, f"cartscope_{file_stem(page)}.pptx",
                               type="application/vnd.openxmlformats-officedocument.presentationml.presentation"), ""
 
-
     @app.callback(Output("url", "search", allow_duplicate=True), Input("slide-mode", "value"), State("url", "search"),
-              prevent_initial_call=True)
+                  prevent_initial_call=True)
     def toggle_slide_mode(value, search):
         """Slide mode lives in the URL (?slide=1), so pages render their figures for slides and links keep it."""
-        params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        params = query_params(search)
         wanted = "1" if value else None
         if params.get("slide") == wanted:
             return dash.no_update
         params.pop("slide", None)
         if wanted:
             params["slide"] = wanted
-        from urllib.parse import urlencode
-
-        return ("?" + urlencode(params)) if params else ""
+        return query_string(params)

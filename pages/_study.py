@@ -48,10 +48,20 @@ class Selection:
     simulated: bool
 
 
+def query_params(search: str | None) -> dict[str, str]:
+    """A URL query string (`?a=1&b=2`) as a dict, first value of each key."""
+    return {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
+def query_string(params: dict[str, str]) -> str:
+    """The inverse of query_params: `?a=1&b=2`, or "" when there is nothing to say."""
+    return ("?" + urlencode(params)) if params else ""
+
+
 def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: str | None = None,
                       chosen_version: int | None = None, from_selector: bool = False) -> Selection:
     """Reconcile the URL with the selector: the URL wins on navigation, the selector when the user picks."""
-    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    params = query_params(search)
     if from_selector:
         name, version = chosen_name, chosen_version
     else:
@@ -68,7 +78,7 @@ def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: st
     shown = versions[versions["version"] == (version or newest)]
     return Selection(
         name=name, version=version, newest=newest,
-        search=("?" + urlencode(params)) if params else "",
+        search=query_string(params),
         study_options=[{"label": n, "value": n} for n in sorted(studies["name"].unique())],
         version_options=[{"label": f"v{v}" + (" (newest)" if v == newest else ""), "value": int(v)}
                          for v in versions["version"]],
@@ -78,8 +88,7 @@ def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: st
 
 def study_query(search: str | None) -> str:
     """Only the study-choosing part of a query string, for links to other pages."""
-    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items() if k in STUDY_PARAMS}
-    return ("?" + urlencode(params)) if params else ""
+    return query_string({k: v for k, v in query_params(search).items() if k in STUDY_PARAMS})
 
 
 def load_selected(study: str | None, version: str | None) -> tuple[Study | None, html.Div | None]:
