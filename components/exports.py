@@ -7,7 +7,6 @@ import io
 import json
 import os
 import select
-import struct
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
+
+from components.image_worker import HEADER, NO_BROWSER, OK
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,13 +77,13 @@ class ImageWorker:
                     break
                 except (OSError, EOFError, TimeoutError) as error:
                     self.close()
-                    if attempt:
+                    if attempt or isinstance(error, TimeoutError):  # a hung worker is not waited for twice
                         raise ImageExportError(f"the image worker failed: {type(error).__name__}: {error}") \
                             from error
-        if status == 0:
+        if status == OK:
             return payload
         message = payload.decode("utf-8", "replace")
-        if status == 2:
+        if status == NO_BROWSER:
             raise ImageExportUnavailable(f"{NO_CHROMIUM} ({message.split('. ')[0].rstrip('.')}.)")
         raise ImageExportError(f"the figure could not be rendered as {fmt.upper()}: {message}")
 
@@ -95,8 +96,7 @@ class ImageWorker:
         while view:  # an unbuffered pipe may take a large figure in several writes
             view = view[self._process.stdin.write(view):]
         deadline = time.monotonic() + IMAGE_TIMEOUT_S
-        header = self._read(9, deadline)
-        status, size = struct.unpack(">BQ", header)
+        status, size = HEADER.unpack(self._read(HEADER.size, deadline))
         return status, self._read(size, deadline)
 
     def _read(self, size: int, deadline: float) -> bytes:

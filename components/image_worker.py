@@ -1,8 +1,8 @@
 """Render plotly figures to PNG/SVG/PDF in a separate process (kaleido driving the system Chromium).
 
-Run by components/exports.py as `python image_worker.py`; not imported by the app. Keeping Chromium and
-kaleido's machinery out of the web server process means a server (or a test run) never waits on them at exit,
-and a crashed browser costs one export, not the server.
+Run by components/exports.py as `python image_worker.py`; the app imports only its protocol constants.
+Keeping Chromium and kaleido's machinery out of the web server process means a server (or a test run) never
+waits on them at exit, and a crashed browser costs one export, not the server.
 
 Protocol: one JSON request per line on stdin ({"figure", "format", "width", "height", "scale"}); each reply
 on stdout is a 9-byte header (status byte, big-endian 8-byte length) then the payload: the image bytes
@@ -18,6 +18,8 @@ import struct
 import sys
 
 OK, RENDER_FAILED, NO_BROWSER = 0, 1, 2
+#: Reply header: status byte, then the payload's length.
+HEADER = struct.Struct(">BQ")
 MAX_REQUEST_BYTES = 512 * 1024 * 1024
 
 
@@ -48,7 +50,7 @@ async def serve(replies) -> None:
             except Exception as error:  # noqa: BLE001 - every failure is a reply; the worker keeps serving
                 status = status or RENDER_FAILED
                 payload = f"{type(error).__name__}: {error}".encode()
-            replies.write(struct.pack(">BQ", status, len(payload)) + payload)
+            replies.write(HEADER.pack(status, len(payload)) + payload)
             replies.flush()
     finally:
         if browser is not None:

@@ -83,6 +83,31 @@ def test_image_worker_that_died_is_restarted():
         worker.close()
 
 
+def test_a_worker_that_does_not_answer_in_time_is_stopped_not_waited_for_twice(monkeypatch):
+    import subprocess
+
+    import pytest
+
+    from components import exports
+
+    started = []
+    real_popen = subprocess.Popen
+
+    def counting_popen(*args, **kwargs):
+        started.append(args)
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(exports.subprocess, "Popen", counting_popen)
+    monkeypatch.setattr(exports, "IMAGE_TIMEOUT_S", 0.05)  # far less than starting Chromium takes
+    worker = exports.ImageWorker()
+    try:
+        with pytest.raises(exports.ImageExportError, match="TimeoutError"):
+            worker.render(FIGURE, "png", 640, 360, 1)
+        assert len(started) == 1 and worker._process is None
+    finally:
+        worker.close()
+
+
 def test_slide_figure_is_16_9_with_the_slide_footnote():
     from components.figures import slide_figure
 
