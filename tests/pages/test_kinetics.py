@@ -29,6 +29,7 @@ def app():
     return import_app("app")
 
 
+@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
 def test_state_from_the_url_is_validated():
     from pages.kinetics import DEFAULTS, clean_state
 
@@ -40,6 +41,7 @@ def test_state_from_the_url_is_validated():
     assert (state["start"], state["end"]) == (0.0, 28.0)
 
 
+@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
 def test_cohort_view_uses_the_engine_and_groups(bundle):
     from pages.kinetics import clean_state, cohort_view
 
@@ -59,6 +61,7 @@ def test_cohort_view_uses_the_engine_and_groups(bundle):
     assert "Spearman ρ" in view["flow"]["layout"]["annotations"][-1]["text"]
 
 
+@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
 def test_facets_make_one_panel_per_group(bundle):
     from pages.kinetics import clean_state, cohort_view
 
