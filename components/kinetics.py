@@ -44,8 +44,8 @@ def group_order_and_colors(grouping: str, values: pd.Series) -> tuple[list[str],
         order = [g for g in RESPONSE_GROUPS if g in present]
         return order, {g: RESPONSE_GROUP_COLORS[g] for g in order}
     if grouping == "crs_group":
-        order = [label for label in CRS_LABELS.values() if label in present]
-        return order, {g: CRS_GROUP_COLORS[g] for g in order}
+        colors = {label: CRS_GROUP_COLORS[grade] for grade, label in CRS_LABELS.items() if label in present}
+        return list(colors), colors
     return ["All patients"], {"All patients": OKABE_ITO[0]}
 
 

@@ -18,9 +18,8 @@ SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73"}
 RESPONSE_GROUP_COLORS = {"≥CR": "#0072B2", "VGPR/PR": "#56B4E9", "<PR": "#D55E00"}
 #: CTCAE grades, light to dark (ordered by lightness, so they read without hue too).
 GRADE_COLORS = {1: "#FDAE61", 2: "#F46D43", 3: "#D73027", 4: "#7F0000", 5: "#000000"}
-#: Worst-CRS groups in the cohort figures, in the grade colours.
-CRS_GROUP_COLORS = {"No CRS": "#9AA5B1", "CRS grade 1": GRADE_COLORS[1], "CRS grade 2": GRADE_COLORS[2],
-                    "CRS grade ≥3": GRADE_COLORS[3]}
+#: Worst-CRS groups in the cohort figures (0 = no CRS, 3 = grade ≥3), in the grade colours.
+CRS_GROUP_COLORS = {0: "#9AA5B1", 1: GRADE_COLORS[1], 2: GRADE_COLORS[2], 3: GRADE_COLORS[3]}
 
 TEMPLATE_NAME = "cartscope"
 
