@@ -92,20 +92,19 @@ def study_query(search: str | None) -> str:
 
 
 def load_selected(study: str | None, version: str | None) -> tuple[Study | None, html.Div | None]:
-    """The study a page was asked for, or a friendly notice saying why there is none."""
-    studies = store.list_studies()
-    name = study or default_study_name(studies)
+    """The study a page was asked for, or a friendly notice saying why there is none. The study comes from
+    this process's bundle (loaded once per version), not from the shared cache on every request."""
+    name = study or default_study_name(store.list_studies())
     if name is None:
         return None, notice("No study stored yet", "Import one on the Data page or with "
                             "`python -m data_access import PATH --name NAME`.")
-    parsed = parse_version(version)
-    loaded = cached_study(name, parsed)
-    if loaded is None:
-        known = ", ".join(sorted(studies["name"].unique())) or "none"
+    record = store.find_study(name, parse_version(version))
+    if record is None:
+        known = ", ".join(sorted(store.list_studies()["name"].unique())) or "none"
         what = f"'{name}'" + (f" version {version}" if version else "")
         return None, notice("No such study", f"There is no stored study {what}. Stored studies: {known}.",
                             kind="warning")
-    return loaded, None
+    return study_bundle(record.name, record.version).study, None
 
 
 @dataclass
