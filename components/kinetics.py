@@ -234,10 +234,16 @@ def grid_columns(auc_column: str, unit: str) -> list[dict]:
 
 
 def grid_rows(table: pd.DataFrame, query: str) -> list[dict]:
-    rows = table.copy()
-    rows["subject_id"] = [f"[{s}](/patients/{s}{query})" for s in rows["subject_id"]]
-    rows = rows.astype(object).where(rows.notna(), None)
-    return rows.to_dict("records")
+    """Grid records: the patient as a link, blanks as None (JSON null). Built column by column with
+    `tolist()`, which is several times faster than `to_dict("records")` on a cohort-sized table."""
+    columns = {}
+    for name in table.columns:
+        values, blank = table[name].tolist(), table[name].isna().to_numpy()
+        if blank.any():
+            values = [None if is_blank else v for v, is_blank in zip(values, blank, strict=True)]
+        columns[name] = values
+    columns["subject_id"] = [f"[{s}](/patients/{s}{query})" for s in table["subject_id"]]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def safe_float(value) -> float | None:
