@@ -83,7 +83,7 @@ def main() -> None:
                                "_pages_location.search": "?study=bench"}, "_pages_location.pathname"))
         start, end = rng.choice(windows)
         measures["new AUC window"].append(call(
-            "patient-kinetics", {"patient-auc-start.value": start, "patient-auc-end.value": end,
+            "patient-summary.children", {"patient-auc-start.value": start, "patient-auc-end.value": end,
                                  "patient-auc-method.value": rng.choice(["linuplogdown", "linear"]),
                                  "patient-blq.value": "pknca",
                                  "patient-key.data": {**key, "subject_id": subject, "query": "?study=bench"}},
@@ -91,7 +91,7 @@ def main() -> None:
     for i in range(max(args.requests // 4, 20)):
         start, end = windows[i % len(windows)] if i < 2 * len(windows) else rng.choice(windows)
         measures["cohort update"].append(call(
-            "kinetics-spaghetti", {"kinetics-analyte.value": rng.choice(["car_copies", "car_t_pct"]),
+            "kinetics-summary.children", {"kinetics-analyte.value": rng.choice(["car_copies", "car_t_pct"]),
                                    "kinetics-specimen.value": rng.choice(["PB", "BM"]),
                                    "kinetics-group.value": rng.choice(["dose_level", "response_group", "crs_group",
                                                                        "none"]),
@@ -119,7 +119,8 @@ def _subject_ids(path: Path) -> list[str]:
 
 def _output(spec: str) -> dict:
     component, prop = spec.rsplit(".", 1)
-    return {"id": component, "property": prop}
+    # pattern-matching ids (the figures' {"type": "cs-graph", ...}) are JSON in the dependency string
+    return {"id": json.loads(component) if component.startswith("{") else component, "property": prop}
 
 
 if __name__ == "__main__":
