@@ -1,0 +1,24 @@
+"""The benchmarks still run against the current code (tiny sizes; their timings are not checked here)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_page_benchmark_reports_every_update():
+    out = run("bench.pages", "--patients", "30", "--requests", "5")
+    for update in ("new patient", "new AUC window", "cohort update"):
+        assert update in out
+
+
+def test_nca_benchmark_reports_both_timings_and_the_ratio():
+    out = run("bench.nca", "--subjects", "50")
+    assert "ratio (b)/(a)" in out, out
+    assert "results agree (rtol 1e-9): True" in out, out
