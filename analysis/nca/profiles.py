@@ -56,11 +56,29 @@ def _is_sorted(key: np.ndarray, day: np.ndarray) -> bool:
     return bool(np.all((dk > 0) | ((dk == 0) & (np.diff(day) >= 0))))
 
 
+def _factorize_runs(columns: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`pd.factorize(column, sort=True)` of each column, hashing only the first row of each run of rows
+    with the same keys: the store returns rows grouped by profile, so about 60k runs are hashed instead of
+    1.2 million rows. Any row order gives the same codes (ungrouped input just has more runs)."""
+    n_rows = len(columns[0])
+    change = np.ones(n_rows, dtype=bool)
+    if n_rows > 1:
+        change[1:] = False
+        for column in columns:
+            change[1:] |= column[1:] != column[:-1]
+    heads = np.flatnonzero(change)
+    run_lengths = np.diff(np.r_[heads, n_rows])
+    out = []
+    for column in columns:
+        codes, names = pd.factorize(column[heads], sort=True)
+        out.append((np.repeat(codes, run_lengths), names))
+    return out
+
+
 def build_profiles(measurements: pd.DataFrame, options: NCAOptions) -> Profiles:
     """Group, sort and clean the long table into profiles (see the module docstring for the rules)."""
-    subject, subject_names = pd.factorize(measurements["subject_id"], sort=True)
-    analyte, analyte_names = pd.factorize(measurements["analyte"], sort=True)
-    specimen, specimen_names = pd.factorize(measurements["specimen"], sort=True)
+    (subject, subject_names), (analyte, analyte_names), (specimen, specimen_names) = _factorize_runs(
+        [measurements[column].to_numpy() for column in ("subject_id", "analyte", "specimen")])
     n_a, n_s = max(len(analyte_names), 1), max(len(specimen_names), 1)
     key = (subject.astype(np.int64) * n_a + analyte) * n_s + specimen
     day = measurements["day"].to_numpy(dtype=float)
