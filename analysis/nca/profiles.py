@@ -59,7 +59,7 @@ def _is_sorted(key: np.ndarray, day: np.ndarray) -> bool:
 def _factorize_runs(columns: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """`pd.factorize(column, sort=True)` of each column, hashing only the first row of each run of rows
     with the same keys: the store returns rows grouped by profile, so about 60k runs are hashed instead of
-    1.2 million rows. Any row order gives the same codes (ungrouped input just has more runs)."""
+    1.2 million rows. Any row order gives the same codes (ungrouped input is hashed row by row)."""
     n_rows = len(columns[0])
     change = np.ones(n_rows, dtype=bool)
     if n_rows > 1:
@@ -67,6 +67,8 @@ def _factorize_runs(columns: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndar
         for column in columns:
             change[1:] |= column[1:] != column[:-1]
     heads = np.flatnonzero(change)
+    if len(heads) > n_rows // 4:  # ungrouped input: hashing every row once is cheaper than heads + repeat
+        return [pd.factorize(column, sort=True) for column in columns]
     run_lengths = np.diff(np.r_[heads, n_rows])
     out = []
     for column in columns:

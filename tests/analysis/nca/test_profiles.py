@@ -76,3 +76,23 @@ def test_output_has_one_row_per_profile_sorted():
 def test_empty_table():
     empty = table({7: 1.0}).iloc[:0]
     assert nca(empty).empty
+
+
+@pytest.mark.parametrize("order", ["grouped", "shuffled"])
+def test_profile_keys_are_coded_as_pandas_factorize_would(order):
+    from analysis.nca.profiles import _factorize_runs
+
+    subject = np.array(["S2"] * 6 + ["S1"] * 4 + [None] * 2 + ["S10"] * 3, dtype=object)
+    analyte = np.array(["il6", "il6", "car_copies", "car_copies", "car_copies", "il6", "il6", "il6", "il6", "il6",
+                        "il6", "il6", "car_t_pct", "car_t_pct", "car_t_pct"], dtype=object)
+    specimen = np.array(["serum", "serum", "PB", "PB", "BM", "serum", "serum", "serum", "serum", "serum",
+                         "serum", "serum", "BM", "PB", "PB"], dtype=object)
+    subject, analyte, specimen = (np.repeat(column, 4) for column in (subject, analyte, specimen))  # long runs
+    if order == "shuffled":  # runs of about one row: the row-by-row branch
+        permutation = np.random.default_rng(3).permutation(len(subject))
+        subject, analyte, specimen = subject[permutation], analyte[permutation], specimen[permutation]
+    for (codes, names), column in zip(_factorize_runs([subject, analyte, specimen]), (subject, analyte, specimen),
+                                      strict=True):
+        expected_codes, expected_names = pd.factorize(column, sort=True)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(np.asarray(names, dtype=object), np.asarray(expected_names, dtype=object))
