@@ -50,10 +50,13 @@ def group_order_and_colors(grouping: str, values: pd.Series) -> tuple[list[str],
 
 
 def _base_layout(height: int, footnote: str) -> dict:
-    return {"template": template_json(), "height": height, "margin": {"l": 80, "r": 24, "t": 70, "b": 110},
-            "hovermode": "closest", "annotations": [
-                {"text": wrap_note(footnote, 95 if height < 500 else 140), "xref": "paper", "yref": "paper", "x": 0,
-                 "y": 0, "yshift": -80,
+    """Theme, margins and the footnote under the x-axis title; the bottom margin (and the figure) grows with
+    the footnote's lines so none is clipped (the simulated-data line is often the last)."""
+    note = wrap_note(footnote, 95 if height < 500 else 140)
+    bottom = max(110, 88 + 14 * (note.count("<br>") + 1))
+    return {"template": template_json(), "height": height + bottom - 110,
+            "margin": {"l": 80, "r": 24, "t": 70, "b": bottom}, "hovermode": "closest", "annotations": [
+                {"text": note, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -80,
                  "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
                  "font": {"size": 11, "color": MUTED}}]}
 

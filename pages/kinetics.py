@@ -95,6 +95,8 @@ def cohort_view(bundle, state: dict, query: str, nca=None) -> dict:
     labels = {"cmax": f"Cmax ({analyte.unit})", auc: f"AUC day {state['start']:g}–{state['end']:g}",
               "tmax": "Tmax (day)", "tlast": "Tlast (day)"}
     by_group = group_summary(table, ["cmax", auc, "tmax", "tlast"], None if grouping == "none" else "group")
+    rank = {name: i for i, name in enumerate(groups)}  # the legend's order (dose low->high, CRS none->severe)
+    by_group = by_group.sort_values("group", key=lambda g: g.map(rank), kind="stable")
     return {
         "spaghetti": spaghetti,
         "summary": summary_table(by_group, labels),

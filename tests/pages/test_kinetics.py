@@ -62,6 +62,24 @@ def test_cohort_view_uses_the_engine_and_groups(bundle):
 
 
 @pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
+def test_summary_by_group_lists_groups_in_the_legend_order(bundle):
+    from pages.kinetics import clean_state, cohort_view
+
+    view = cohort_view(bundle, clean_state({"group": "crs_group"}), "", nca=nca(bundle.study.measurements))
+    shown = list(dict.fromkeys(view["summary"][1].iloc[:, 0]))
+    assert shown == ["No CRS", "CRS grade 1", "CRS grade 2", "CRS grade ≥3"]
+
+
+def test_a_longer_footnote_gets_more_room_below_the_plot():
+    from components.kinetics import _base_layout
+
+    short, long = _base_layout(520, "one line"), _base_layout(520, "a<br>b<br>c<br>SIMULATED DATA")
+    grown = long["margin"]["b"] - short["margin"]["b"]
+    assert grown >= 2 * 14  # two more lines of 11 px type
+    assert long["height"] - short["height"] == grown  # the plot area keeps its height
+
+
+@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
 def test_facets_make_one_panel_per_group(bundle):
     from pages.kinetics import clean_state, cohort_view
 
