@@ -5,11 +5,10 @@ variables; see README.md.
 """
 from __future__ import annotations
 
-import os
-
 import dash
 from dash import ALL, Dash, Input, Output, State, callback, ctx
 
+import settings
 from components.layout import app_shell
 from data_access import store
 from data_access.cache import init_cache
@@ -68,5 +67,4 @@ app = create_app()
 server = app.server
 
 if __name__ == "__main__":
-    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8050")),
-            debug=os.environ.get("CARTSCOPE_DEBUG", "") == "1")
+    app.run(host=settings.host(), port=settings.port(), debug=settings.debug())

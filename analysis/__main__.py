@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+import settings
 from analysis.nca import NCAOptionError, NCAOptions
 from analysis.nca.engine import run_nca
 from analysis.nca.options import AUC_METHODS, BLQ_RULES
-from data_access import settings, store
+from data_access import store
 from data_access.readers import SourceFile, files_from_path, read_files, read_table_file
 from data_access.validate import validate
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
 
+import settings
 from components.image_worker import HEADER, NO_BROWSER, OK
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -45,7 +46,6 @@ def excel_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
 # ---- figures as images (kaleido in a worker process, driving the system Chromium) ------------------------
 
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
-IMAGE_TIMEOUT_S = float(os.environ.get("CARTSCOPE_IMAGE_TIMEOUT", "60"))
 NO_CHROMIUM = ("Server-side image export needs Chromium: install Debian's 'chromium' package (or set the "
                "BROWSER_PATH environment variable to a Chrome/Chromium binary).")
 
@@ -95,16 +95,17 @@ class ImageWorker:
         view = memoryview(request)
         while view:  # an unbuffered pipe may take a large figure in several writes
             view = view[self._process.stdin.write(view):]
-        deadline = time.monotonic() + IMAGE_TIMEOUT_S
-        status, size = HEADER.unpack(self._read(HEADER.size, deadline))
-        return status, self._read(size, deadline)
+        timeout = settings.image_timeout_seconds()
+        deadline = time.monotonic() + timeout
+        status, size = HEADER.unpack(self._read(HEADER.size, deadline, timeout))
+        return status, self._read(size, deadline, timeout)
 
-    def _read(self, size: int, deadline: float) -> bytes:
+    def _read(self, size: int, deadline: float, timeout: float) -> bytes:
         fd, chunks, remaining = self._process.stdout.fileno(), [], size
         while remaining:
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
-                raise TimeoutError(f"no answer within {IMAGE_TIMEOUT_S:g} s")
+                raise TimeoutError(f"no answer within {timeout:g} s")
             chunk = os.read(fd, min(remaining, 1 << 20))
             if not chunk:
                 raise EOFError("the image worker exited")

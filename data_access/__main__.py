@@ -6,7 +6,8 @@ import sys
 
 import pandas as pd
 
-from data_access import settings, store
+import settings
+from data_access import store
 from data_access.importer import import_path
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_caching import Cache
 
-from data_access import settings, store
+import settings
+from data_access import store
 from data_access.study import Study
 
 cache = Cache()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from data_access import settings, store
+import settings
+from data_access import store
 from data_access.readers import SourceFile, files_from_path, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate

@@ -33,7 +33,7 @@ from sqlalchemy import (
     select,
 )
 
-from data_access import settings
+import settings
 from data_access.study import COLUMNS, Study
 
 metadata = MetaData()

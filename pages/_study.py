@@ -1,7 +1,6 @@
 """Which study a page shows: read from the URL (?study=NAME&version=N), newest version by default."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
@@ -9,8 +8,9 @@ from urllib.parse import parse_qs, urlencode
 import pandas as pd
 from dash import html
 
+import settings
 from components.layout import notice
-from data_access import settings, store
+from data_access import store
 from data_access.cache import cached_nca, cached_study
 from data_access.study import Study
 
@@ -22,7 +22,7 @@ def default_study_name(studies: pd.DataFrame) -> str | None:
     if studies.empty:
         return None
     names = set(studies["name"])
-    for candidate in (os.environ.get("CARTSCOPE_DEFAULT_STUDY"), settings.DEMO_STUDY_NAME):
+    for candidate in (settings.default_study(), settings.DEMO_STUDY_NAME):
         if candidate in names:
             return candidate
     return str(studies.sort_values("imported_at")["name"].iloc[-1])

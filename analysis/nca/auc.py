@@ -139,13 +139,15 @@ def partial_auc(curve: Curve, start: float, end: float, extrapolate: bool, tlast
     return PartialAUC(value, s.before_first, ends_after, needs_lz)
 
 
-def aucinf_obs(auclast_: np.ndarray, clast_: np.ndarray, lambda_z: np.ndarray) -> np.ndarray:
-    """AUClast + Clast,obs / lambda-z."""
+def aucinf_obs(auclast_: np.ndarray, clast_: np.ndarray, lambda_z: np.ndarray, all_zero: np.ndarray) -> np.ndarray:
+    """AUClast + Clast,obs / lambda-z; 0 when every concentration is 0 and there are two or more samples (PKNCA's
+    pk.calc.auxc), whatever lambda-z is."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(lambda_z > 0, auclast_ + clast_ / lambda_z, np.nan)
+        extrapolated = np.where(lambda_z > 0, auclast_ + clast_ / lambda_z, np.nan)
+    return np.where(all_zero & ~np.isnan(auclast_), 0.0, extrapolated)
 
 
 def auc_pct_extrap(auclast_: np.ndarray, aucinf: np.ndarray) -> np.ndarray:
-    """Share of AUCinf,obs that is extrapolated, in %."""
+    """Share of AUCinf,obs that is extrapolated, in %; blank when AUCinf,obs is 0 (as PKNCA's pk.calc.aucpext)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 100 * (1 - auclast_ / aucinf)
+        return np.where(aucinf != 0, 100 * (1 - auclast_ / aucinf), np.nan)

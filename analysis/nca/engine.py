@@ -11,6 +11,7 @@ from analysis.nca.blq import clean_blq
 from analysis.nca.extras import extras
 from analysis.nca.half_life import half_life
 from analysis.nca.options import NCAOptions
+from analysis.nca.parameters import REASON_COLUMN, columns
 from analysis.nca.segments import Groups
 
 PROFILE_REASONS = {
@@ -25,7 +26,9 @@ _ONE_SAMPLE = 1 << 11
 _TOO_FEW_HL = 1 << 12
 _NO_DECLINE = 1 << 13
 _BASELINE_BLQ = 1 << 14
-_INTERVAL_BIT0 = 16
+#: Per-interval notes, one small code per interval (kept apart from the profile flags, so any number of
+#: intervals fits).
+_STARTS_BEFORE, _ENDS_AFTER, _NEEDS_LAMBDA_Z = 1, 2, 4
 
 
 def nca(measurements: pd.DataFrame, intervals=((0, 28), (0, 90)), auc_method: str = "linuplogdown",
@@ -52,13 +55,14 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
     cmax = simple.cmax(groups, conc)
     tmax = simple.tmax(groups, day, conc, cmax)
     last_row = simple.last_quantifiable_row(groups, conc, quantifiable)
-    tlast, clast = simple.tlast(day, last_row), simple.clast(conc, last_row)
+    all_zero = (groups.count > 0) & (cmax == 0)
+    tlast, clast = simple.tlast(day, last_row), simple.clast(conc, last_row, all_zero)
     curve = auc_.build_curve(groups, day, conc, options.auc_method)
     auclast = auc_.auclast(curve, last_row)
     aucall = auc_.aucall(curve, last_row, auclast)
     hl = half_life(groups, day, conc, tmax, options.min_hl_points, options.adj_r2_factor,
                    options.allow_tmax_in_half_life)
-    aucinf = auc_.aucinf_obs(auclast, clast, hl.lambda_z)
+    aucinf = auc_.aucinf_obs(auclast, clast, hl.lambda_z, all_zero)
 
     measured = ~p.structural
     out = pd.DataFrame({
@@ -70,13 +74,13 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
     reasons = p.flags & sum(PROFILE_REASONS)
     reasons |= np.where((groups.count > 0) & np.isnan(tlast), _NO_QUANTIFIABLE, 0)
     reasons |= np.where(groups.count == 1, _ONE_SAMPLE, 0)
-    for i, ((start, end), name) in enumerate(zip(options.intervals, options.interval_names, strict=True)):
+    interval_notes = np.zeros((n, len(options.intervals)), dtype=np.int8)
+    for i, (start, end) in enumerate(options.intervals):
         part = auc_.partial_auc(curve, start, end, options.extrapolate, tlast, clast, hl.lambda_z)
-        out[name] = part.value
-        bit = 1 << (_INTERVAL_BIT0 + 3 * i)
-        reasons |= np.where(part.starts_before_first, bit, 0)
-        reasons |= np.where(part.ends_after_last, bit << 1, 0)
-        reasons |= np.where(part.needs_lambda_z, bit << 2, 0)
+        out[options.interval_names[i]] = part.value
+        interval_notes[:, i] = (np.where(part.starts_before_first, _STARTS_BEFORE, 0)
+                                | np.where(part.ends_after_last, _ENDS_AFTER, 0)
+                                | np.where(part.needs_lambda_z, _NEEDS_LAMBDA_Z, 0))
     out["lambda_z"] = hl.lambda_z
     out["half_life"] = hl.half_life
     out["r2"] = hl.r2
@@ -97,12 +101,12 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
                    "nadir_percent_reduction"):
         out[column] = getattr(ex, column)
     reasons |= np.where(ex.baseline_blq, _BASELINE_BLQ, 0)
-    out["reason"] = _reason_text(reasons, options)
-    return out
+    out[REASON_COLUMN] = _reason_text(reasons, interval_notes, options)
+    return out[columns(options.interval_names)]
 
 
-def _reason_text(reasons: np.ndarray, options: NCAOptions) -> np.ndarray:
-    """Bit flags -> '; '-joined sentences, computed once per distinct combination."""
+def _reason_text(reasons: np.ndarray, interval_notes: np.ndarray, options: NCAOptions) -> np.ndarray:
+    """Profile flags and per-interval notes -> '; '-joined sentences, computed once per distinct combination."""
     texts = {
         **PROFILE_REASONS,
         _NO_QUANTIFIABLE: "no quantifiable value",
@@ -111,15 +115,18 @@ def _reason_text(reasons: np.ndarray, options: NCAOptions) -> np.ndarray:
         _NO_DECLINE: "lambda-z: no terminal fit with lambda-z > 0",
         _BASELINE_BLQ: "baseline BLQ: taken at its LLOQ",
     }
-    for i, name in enumerate(options.interval_names):
-        bit = 1 << (_INTERVAL_BIT0 + 3 * i)
-        texts[bit] = f"{name}: starts before the first sample"
-        texts[bit << 1] = f"{name}: ends after the last quantifiable sample; area after it counted as 0"
-        texts[bit << 2] = f"{name}: no lambda-z to extrapolate past Tlast"
-    unique, inverse = np.unique(reasons, return_inverse=True)
-    sentences = np.array(["; ".join(text for bit, text in texts.items() if code & bit) for code in unique],
-                         dtype=object)
-    return sentences[inverse]
+    notes = {_STARTS_BEFORE: "{}: starts before the first sample",
+             _ENDS_AFTER: "{}: ends after the last quantifiable sample; area after it counted as 0",
+             _NEEDS_LAMBDA_Z: "{}: no lambda-z to extrapolate past Tlast"}
+    codes = np.column_stack([reasons, interval_notes.astype(np.int64)])
+    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
+    sentences = []
+    for code in unique:
+        parts = [text for bit, text in texts.items() if code[0] & bit]
+        parts += [text.format(name) for name, note in zip(options.interval_names, code[1:], strict=True)
+                  for bit, text in notes.items() if note & bit]
+        sentences.append("; ".join(parts))
+    return np.array(sentences, dtype=object)[inverse.reshape(-1)]
 
 
 def curves(measurements: pd.DataFrame, options: NCAOptions | None = None) -> pd.DataFrame:

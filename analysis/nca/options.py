@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from analysis.nca.parameters import interval_name
+
 AUC_METHODS = ("linuplogdown", "linear")
 BLQ_RULES = {
     "pknca": "BLQ before the first quantifiable value = 0, between quantifiable values dropped, after the last = 0",
@@ -56,12 +58,3 @@ class NCAOptions:
             raise NCAOptionError("adj_r2_factor must be in [0, 1)")
         object.__setattr__(self, "intervals", tuple(intervals))
         object.__setattr__(self, "interval_names", names)
-
-
-def interval_name(start: float, end: float) -> str:
-    """(0, 28) -> 'auc_0_28'; (0, 7.5) -> 'auc_0_7.5'; (-7, 28) -> 'auc_m7_28'."""
-    def fmt(x: float) -> str:
-        text = f"{x:g}"
-        return "m" + text[1:] if text.startswith("-") else text
-
-    return f"auc_{fmt(start)}_{fmt(end)}"

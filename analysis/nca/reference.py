@@ -64,8 +64,11 @@ def profile_nca(g: pd.DataFrame, analyte: str, options: NCAOptions) -> dict:
     if out["cmax"] > 0:
         out["tmax"] = days[conc.index(out["cmax"])]
     last = max((i for i in range(len(conc)) if quant[i] and conc[i] > 0), default=None)
+    all_zero = out["cmax"] == 0
     if last is not None:
         out["tlast"], out["clast"] = days[last], conc[last]
+    elif all_zero:
+        out["clast"] = 0.0  # PKNCA >= 0.11: clast.obs is 0 when every concentration is 0
     if len(days) < 2:
         return out
     log_down = [options.auc_method == "linuplogdown" and conc[i + 1] < conc[i] and conc[i + 1] > 0
@@ -78,7 +81,9 @@ def profile_nca(g: pd.DataFrame, analyte: str, options: NCAOptions) -> dict:
     _half_life(out, days, conc, options)
     for (start, end), name in zip(options.intervals, options.interval_names, strict=True):
         out[name] = _interval_auc(days, conc, log_down, areas, start, end, out, last, options.extrapolate)
-    if out["lambda_z"] > 0:
+    if all_zero:
+        out["aucinf_obs"] = 0.0  # PKNCA's pk.calc.auxc: all concentrations 0 -> 0; aucpext.obs stays blank
+    elif out["lambda_z"] > 0:
         out["aucinf_obs"] = out["auclast"] + out["clast"] / out["lambda_z"]
         out["auc_pct_extrap"] = 100 * (1 - out["auclast"] / out["aucinf_obs"])
     return out

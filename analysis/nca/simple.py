@@ -27,6 +27,6 @@ def tlast(day: np.ndarray, last_row: np.ndarray) -> np.ndarray:
     return take(day, last_row)
 
 
-def clast(conc: np.ndarray, last_row: np.ndarray) -> np.ndarray:
-    """The last quantifiable concentration (Clast,obs)."""
-    return take(conc, last_row)
+def clast(conc: np.ndarray, last_row: np.ndarray, all_zero: np.ndarray) -> np.ndarray:
+    """The last quantifiable concentration (Clast,obs); 0 when every concentration is 0 (as PKNCA >= 0.11)."""
+    return np.where(all_zero, 0.0, take(conc, last_row))

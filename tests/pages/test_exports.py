@@ -98,7 +98,7 @@ def test_a_worker_that_does_not_answer_in_time_is_stopped_not_waited_for_twice(m
         return real_popen(*args, **kwargs)
 
     monkeypatch.setattr(exports.subprocess, "Popen", counting_popen)
-    monkeypatch.setattr(exports, "IMAGE_TIMEOUT_S", 0.05)  # far less than starting Chromium takes
+    monkeypatch.setenv("CARTSCOPE_IMAGE_TIMEOUT", "0.05")  # far less than starting Chromium takes
     worker = exports.ImageWorker()
     try:
         with pytest.raises(exports.ImageExportError, match="TimeoutError"):

@@ -86,8 +86,23 @@ def test_interval_starting_before_the_first_sample_is_blank():
     assert "auc_0_28: starts before the first sample" in r["reason"]
 
 
-def test_all_blq_profile_has_zero_auc():
+def test_all_blq_profile_is_zero_as_in_pknca():
+    """PKNCA 0.11.0: cmax, clast.obs, auclast, aucint and aucinf.obs are 0; tmax, tlast, lambda.z and
+    aucpext.obs are blank (pk.calc.clast.obs, pk.calc.auxc, pk.calc.aucpext)."""
     r = one({7: BLQ, 14: BLQ})
-    assert (r["cmax"], r["auclast"], r["aucall"], r["auc_0_28"]) == (0, 0, 0, 0)
-    assert math.isnan(r["tmax"]) and math.isnan(r["tlast"])
+    assert (r["cmax"], r["clast"], r["auclast"], r["aucall"], r["auc_0_28"], r["aucinf_obs"]) == (0, 0, 0, 0, 0, 0)
+    assert all(math.isnan(r[k]) for k in ("tmax", "tlast", "lambda_z", "half_life", "auc_pct_extrap"))
     assert r["reason"] == "no quantifiable value"
+    for rule in ("zero", "drop"):
+        r = one({7: BLQ, 14: BLQ}, blq=rule)
+        assert (r["clast"], r["cmax"]) == (0, 0) and math.isnan(r["tlast"])
+
+
+def test_any_number_of_intervals():
+    intervals = [(0, d) for d in range(1, 41)]  # 40 partial AUCs: each has its own notes
+    r = one({7: 1000, 14: 250}, intervals=intervals, car_day0_zero=False)
+    assert math.isnan(r["auc_0_1"]) and r["auc_0_40"] != r["auc_0_40"]  # both start before day 7
+    assert "auc_0_40: starts before the first sample" in r["reason"]
+    r = one({7: 1000, 14: 250}, intervals=intervals)
+    assert r["auc_0_7"] == pytest.approx(3500) and r["auc_0_40"] == pytest.approx(r["auclast"])
+    assert r["reason"].count("ends after the last quantifiable sample") == 26  # days 15 to 40

@@ -1,0 +1,72 @@
+"""Every setting CARTscope reads from the environment, in one place, with defaults that run locally.
+
+Values are read when asked for (not at import), so a test or a benchmark can set a variable before
+it builds the app. README.md lists the variables; nothing else in the code reads `os.environ`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEMO_DIR = ROOT / "data" / "demo"
+DEMO_STUDY_NAME = "demo"
+
+
+def _get(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _number(name: str, default: str) -> float:
+    text = _get(name, default)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={text!r} is not a number") from None
+
+
+def host() -> str:
+    """HOST: where `python app.py` listens (default 127.0.0.1)."""
+    return _get("HOST", "127.0.0.1")
+
+
+def port() -> int:
+    """PORT: the port `python app.py` listens on (default 8050)."""
+    return int(_number("PORT", "8050"))
+
+
+def debug() -> bool:
+    """CARTSCOPE_DEBUG=1 runs Dash in debug mode."""
+    return _get("CARTSCOPE_DEBUG", "") == "1"
+
+
+def database_url() -> str:
+    """CARTSCOPE_DATABASE_URL (any SQLAlchemy URL), default an SQLite file at instance/cartscope.db."""
+    return _get("CARTSCOPE_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'cartscope.db'}")
+
+
+def max_file_bytes() -> int:
+    """CARTSCOPE_MAX_FILE_MB: the largest input file accepted, in MB (default 50)."""
+    return int(_number("CARTSCOPE_MAX_FILE_MB", "50") * 1_000_000)
+
+
+def default_study() -> str | None:
+    """CARTSCOPE_DEFAULT_STUDY: the study shown when the URL names none (default: the demo study)."""
+    return _get("CARTSCOPE_DEFAULT_STUDY", "") or None
+
+
+def image_timeout_seconds() -> float:
+    """CARTSCOPE_IMAGE_TIMEOUT: seconds a server-side figure export may take (default 60)."""
+    return _number("CARTSCOPE_IMAGE_TIMEOUT", "60")
+
+
+def cache_config() -> dict:
+    """flask-caching settings: CARTSCOPE_CACHE_TYPE (default FileSystemCache) in CARTSCOPE_CACHE_DIR, entries
+    kept CARTSCOPE_CACHE_TIMEOUT seconds (default 86400)."""
+    return {
+        "CACHE_TYPE": _get("CARTSCOPE_CACHE_TYPE", "FileSystemCache"),
+        "CACHE_DIR": _get("CARTSCOPE_CACHE_DIR", str(ROOT / "instance" / "cache")),
+        "CACHE_DEFAULT_TIMEOUT": int(_number("CARTSCOPE_CACHE_TIMEOUT", "86400")),
+        "CACHE_THRESHOLD": 2000,
+    }
