@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from analysis.groups import ordered_dose_levels
+from analysis.survival import kaplan_meier
 from data_access.schema import ANALYTES, SPECIMENS
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -24,21 +24,14 @@ class FollowUp:
 
 
 def median_follow_up(subjects: pd.DataFrame) -> FollowUp:
-    """Reverse Kaplan-Meier: 'event' = still in follow-up at last contact, deaths censored (Schemper & Smith 1996)."""
+    """Reverse Kaplan-Meier: 'event' = still in follow-up at last contact, deaths censored (Schemper & Smith 1996);
+    the same estimator and median rule as the survival endpoints."""
     time = subjects["death_day"].fillna(subjects["last_contact_day"]).astype(float)
     alive = subjects["death_day"].isna()
     if not alive.any():
         return FollowUp(float("nan"), float("nan"), float("nan"), float(time.min()), float(time.max()))
-    fitter = KaplanMeierFitter().fit(time, event_observed=alive)
-    ci = _median_ci(fitter)
-    return FollowUp(float(fitter.median_survival_time_), *ci, float(time.min()), float(time.max()))
-
-
-def _median_ci(fitter: KaplanMeierFitter) -> tuple[float, float]:
-    from lifelines.utils import median_survival_times
-
-    bounds = median_survival_times(fitter.confidence_interval_).iloc[0]
-    return float(bounds.iloc[0]), float(bounds.iloc[1])
+    km = kaplan_meier(time, alive.astype(int))
+    return FollowUp(km.median_days, *km.median_ci, float(time.min()), float(time.max()))
 
 
 def dose_level_counts(subjects: pd.DataFrame) -> pd.DataFrame:

@@ -6,8 +6,9 @@ Definitions (docs/endpoints.md), times in days from CAR-T infusion:
 - OS: to death; censored at last contact.
 - DOR: among responders (PR or better), from the first PR-or-better to PD or death; censored at the
   last response assessment.
-KM confidence intervals are log-log ("exponential Greenwood", lifelines' default); the median's CI is
-where the CI curves cross 0.5 (Brookmeyer-Crowley on the log-log scale).
+Kaplan-Meier as R's survival package computes it (`survfit(..., conf.type = "log-log")`, checked against
+survival 3.5.3 in tests/analysis/test_survival.py): pointwise 95% CIs on the log(-log) scale, blank where the
+curve is 1 or 0 (R gives NA there); the median and its CI by the rule of `print.survfit` (see `r_median`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
-from lifelines.utils import median_survival_times
 
 from analysis.responses import RESPONDERS
 
@@ -51,6 +51,27 @@ def time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows, columns=["subject_id", "endpoint", "time_days", "event"])
 
 
+#: survival's tolerance for "the curve is at 0.5": .Machine$double.eps^0.5.
+R_TOLERANCE = float(np.finfo(float).eps) ** 0.5
+
+
+def r_median(times, curve) -> float:
+    """The first time a step curve is at or below 0.5, as R survival's print.survfit finds it (`survmean`'s
+    inner `minmin`): where the curve sits at 0.5 (within R_TOLERANCE) and later falls below it, the median is
+    the midpoint between the start of that flat stretch and the time it falls; NaN when the curve never reaches
+    0.5 (not reached). Applied to the lower and upper CI curves it gives the median's 95% CI; blank CI values
+    (where the curve is 1 or 0) are skipped, as R skips NA."""
+    times, curve = np.asarray(times, dtype=float), np.asarray(curve, dtype=float)
+    keep = ~np.isnan(curve) & (curve < 0.5 + R_TOLERANCE)
+    if not keep.any():
+        return float("nan")
+    x, y = times[keep], curve[keep]
+    lower = y < y[0]
+    if abs(y[0] - 0.5) < R_TOLERANCE and lower.any():
+        return float((x[0] + x[np.argmax(lower)]) / 2)
+    return float(x[0])
+
+
 @dataclass
 class KMEstimate:
     """A fitted Kaplan-Meier curve with the numbers a report quotes."""
@@ -72,10 +93,13 @@ def kaplan_meier(times: pd.Series, events: pd.Series, label: str = "All") -> KME
     """KM estimate (log-log 95% CIs), median with CI, and landmark rates at 6, 12 and 24 months."""
     fitter = KaplanMeierFitter(alpha=0.05).fit(times.astype(float), events.astype(int), label=label)
     ci = fitter.confidence_interval_
-    curve = pd.DataFrame({"time_days": fitter.survival_function_.index.to_numpy(float),
-                          "survival": fitter.survival_function_.iloc[:, 0].to_numpy(),
-                          "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy()})
-    bounds = median_survival_times(ci).iloc[0]
+    survival = fitter.survival_function_.iloc[:, 0].to_numpy()
+    undefined = (survival >= 1) | (survival <= 0)  # log(-log S) has no standard error there: R gives NA
+    curve = pd.DataFrame({"time_days": fitter.survival_function_.index.to_numpy(float), "survival": survival,
+                          "ci_lower": np.where(undefined, np.nan, ci.iloc[:, 0].to_numpy()),
+                          "ci_upper": np.where(undefined, np.nan, ci.iloc[:, 1].to_numpy())})
+    median = r_median(curve["time_days"], curve["survival"])
+    median_ci = (r_median(curve["time_days"], curve["ci_lower"]), r_median(curve["time_days"], curve["ci_upper"]))
     landmarks = []
     for months in LANDMARK_MONTHS:
         day = months / 12 * 365
@@ -85,8 +109,7 @@ def kaplan_meier(times: pd.Series, events: pd.Series, label: str = "All") -> KME
         at = curve[curve["time_days"] <= day].iloc[-1]
         landmarks.append((months, at["survival"], at["ci_lower"], at["ci_upper"]))
     return KMEstimate(
-        label=label, n=int(len(times)), events=int(events.sum()), median_days=float(fitter.median_survival_time_),
-        median_ci=(float(bounds.iloc[0]), float(bounds.iloc[1])),
+        label=label, n=int(len(times)), events=int(events.sum()), median_days=median, median_ci=median_ci,
         landmarks=pd.DataFrame(landmarks, columns=["months", "survival", "ci_lower", "ci_upper"]),
         curve=curve, censored_times=times[events == 0].to_numpy(float),
     )

@@ -52,5 +52,7 @@ def test_summary_counts():
     summary = summarise_study(s, empty_table("measurements"), empty_table("adverse_events"),
                               empty_table("responses"))
     assert (summary.n_infused, summary.n_deaths, summary.data_cutoff_day) == (3, 1, 700)
-    # Reverse KM: the death at day 50 is censored; at day 100 one of two at risk ends follow-up, S = 0.5.
-    assert summary.follow_up.median_days == pytest.approx(100)
+    # Reverse KM: the death at day 50 is censored; at day 100 one of two at risk ends follow-up, S = 0.5 until
+    # day 700. R survival 3.5.3 (print.survfit): median 400 (the midpoint of the flat stretch), 95% CI 100 to NA.
+    assert summary.follow_up.median_days == pytest.approx(400)
+    assert summary.follow_up.ci_lower_days == 100 and np.isnan(summary.follow_up.ci_upper_days)
