@@ -13,8 +13,8 @@ from components.layout import app_shell
 from data_access import store
 from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
+from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_selection, study_query
 from pages._exports import register_export_callbacks
-from pages._study import resolve_selection, study_query
 
 
 def create_app() -> Dash:
@@ -44,7 +44,8 @@ def sync_study_selector(search, name, version):
     selection = resolve_selection(store.list_studies(), search, name, chosen_version,
                                   from_selector=trigger in ("study-select", "study-version"))
     new_search = selection.search if selection.search != (search or "") else dash.no_update
-    slide = ["on"] if "slide=1" in (search or "") else []
+    aspect = SLIDE_CODES.get(query_params(search).get("slide", ""))
+    slide = SLIDE_PARAMS[aspect] if aspect else ""
     return (new_search, selection.study_options, selection.name, selection.version_options,
             selection.version or selection.newest, not selection.simulated, slide)
 

@@ -1,19 +1,24 @@
-"""Cohort kinetics: plotting levels, nominal visit days, summaries by day and by group, group comparisons."""
+"""Cohort kinetics: plotted levels, nominal visit days, summaries by day and by group, group comparisons."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.groups import ordered_dose_levels
+from analysis.responses import RESPONSE_GROUPS
 
-def display_level(measurements: pd.DataFrame) -> pd.Series:
-    """What a plot shows: the value, or the LLOQ for a BLQ sample (drawn hollow)."""
-    return measurements["value"].where(~measurements["blq"], measurements["lloq"])
+#: The one rule for BLQ samples in figures and their summaries (patient panels, cohort lines, medians and
+#: geometric means by day): the sample is drawn, and summarised, at half its LLOQ (0 where the LLOQ is
+#: unknown). Footnotes quote this sentence.
+BLQ_LEVEL_RULE = "BLQ samples drawn and summarised at LLOQ/2"
 
 
-def summary_level(measurements: pd.DataFrame) -> pd.Series:
-    """What summary statistics use: the value, or LLOQ/2 for a BLQ sample (0 if the LLOQ is unknown)."""
-    return measurements["value"].where(~measurements["blq"], measurements["lloq"].fillna(0) / 2)
+def plotted_level(measurements: pd.DataFrame) -> pd.Series:
+    """The level a figure draws and the by-day summaries use: the value, or LLOQ/2 for a BLQ sample."""
+    return measurements["value"].where(~measurements["blq"].astype(bool), measurements["lloq"].fillna(0) / 2)
 
 
 def nominal_days(days: np.ndarray) -> np.ndarray:
@@ -82,18 +87,29 @@ def geometric_cv(values) -> float:
     return float(100 * np.sqrt(np.expm1(np.var(np.log(v), ddof=1))))
 
 
-def group_summary(frame: pd.DataFrame, value_columns: list[str], by: str | None) -> pd.DataFrame:
-    """n, median, range, geometric mean and geometric CV % of each parameter, per group (or overall)."""
+def describe(values) -> dict:
+    """n, how many are 0, median, range, and the geometric mean and CV % of the positive values (a 0, e.g. the
+    Cmax of an all-BLQ profile, has no logarithm: it is counted in n and n_zero, not in the geometric ones)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    return {"n": len(v), "n_zero": int((v == 0).sum()), "median": float(np.median(v)) if len(v) else np.nan,
+            "min": float(v.min()) if len(v) else np.nan, "max": float(v.max()) if len(v) else np.nan,
+            "geometric_mean": geometric_mean(v), "geometric_cv_pct": geometric_cv(v)}
+
+
+def group_summary(frame: pd.DataFrame, value_columns: list[str], by: str | None,
+                  order: list[str] | None = None) -> pd.DataFrame:
+    """`describe()` of each parameter per group (or overall), groups in `order` when given."""
     rows = []
     groups = [("All patients", frame)] if by is None else list(frame.groupby(by, observed=True, sort=False))
+    if order is not None and by is not None:
+        rank = {g: i for i, g in enumerate(order)}
+        groups.sort(key=lambda item: rank.get(item[0], len(rank)))
     for name, group in groups:
         for column in value_columns:
-            v = group[column].dropna().to_numpy(dtype=float)
-            rows.append({"group": str(name), "parameter": column, "n": len(v),
-                         "median": float(np.median(v)) if len(v) else np.nan,
-                         "min": float(v.min()) if len(v) else np.nan, "max": float(v.max()) if len(v) else np.nan,
-                         "geometric_mean": geometric_mean(v), "geometric_cv_pct": geometric_cv(v)})
-    return pd.DataFrame(rows)
+            rows.append({"group": str(name), "parameter": column, **describe(group[column])})
+    return pd.DataFrame(rows, columns=["group", "parameter", "n", "n_zero", "median", "min", "max", "geometric_mean",
+                                       "geometric_cv_pct"])
 
 
 def compare_groups(values: pd.Series, groups: pd.Series) -> tuple[str, float]:
@@ -117,21 +133,19 @@ def spearman(x: pd.Series, y: pd.Series) -> tuple[float, float, int]:
 
 
 def cohort_samples(measurements: pd.DataFrame, analyte: str, specimen: str) -> pd.DataFrame:
-    """The selected analyte/specimen's samples with plot level, summary level and nominal day."""
+    """The selected analyte/specimen's samples with their plotted level (BLQ_LEVEL_RULE) and nominal day."""
     rows = measurements[(measurements["analyte"] == analyte) & (measurements["specimen"] == specimen)]
     out = rows[["subject_id", "day", "blq"]].copy()
-    out["level"] = display_level(rows)
-    out["summary_level"] = summary_level(rows)
+    out["level"] = plotted_level(rows)
     out["nominal_day"] = nominal_days(rows["day"].to_numpy())
     return out.reset_index(drop=True)
 
 
 def cohort_summary(samples: pd.DataFrame, statistic: str, group_column: str | None) -> pd.DataFrame:
-    """Summary by nominal day (and group) on the summary level (BLQ = LLOQ/2)."""
-    frame = samples.assign(level=samples["summary_level"])
+    """Summary by nominal day (and group) of the plotted levels: the lines and the summary follow one rule."""
     if group_column is None:
-        return summary_by_day(frame, statistic)
-    return summary_by_day(frame, statistic, by=group_column).rename(columns={group_column: "group"})
+        return summary_by_day(samples, statistic)
+    return summary_by_day(samples, statistic, by=group_column).rename(columns={group_column: "group"})
 
 
 def paired_flow_qpcr(measurements: pd.DataFrame, specimen: str = "PB") -> pd.DataFrame:
@@ -141,3 +155,81 @@ def paired_flow_qpcr(measurements: pd.DataFrame, specimen: str = "PB") -> pd.Dat
     wide = m.pivot_table(index=["subject_id", "day"], columns="analyte", values="value", aggfunc="first")
     return wide.dropna().reset_index() if {"car_t_pct", "car_copies"} <= set(wide.columns) else \
         pd.DataFrame(columns=["subject_id", "day", "car_copies", "car_t_pct"])
+
+
+# ---- groups ----------------------------------------------------------------------------------------------------
+
+#: How the cohort can be split, and the labels of the worst-CRS groups (grade 3 and above together).
+GROUPINGS = {"none": "All patients", "dose_level": "Dose level", "response_group": "Best response",
+             "crs_group": "Worst CRS grade"}
+CRS_GROUPS = {0: "No CRS", 1: "CRS grade 1", 2: "CRS grade 2", 3: "CRS grade ≥3"}
+ALL_PATIENTS = "All patients"
+
+
+def crs_group(worst_grade: pd.Series) -> pd.Series:
+    """Worst CRS grade (0-5) -> 'No CRS', 'CRS grade 1', 'CRS grade 2', 'CRS grade ≥3'."""
+    return worst_grade.clip(upper=3).map(CRS_GROUPS)
+
+
+def group_order(grouping: str, values) -> list[str]:
+    """Groups in their natural order: dose low to high, best response first, CRS none to severe."""
+    present = set(pd.Series(values).dropna())
+    if grouping == "dose_level":
+        return ordered_dose_levels(present)
+    if grouping == "response_group":
+        return [g for g in RESPONSE_GROUPS if g in present]
+    if grouping == "crs_group":
+        return [g for g in CRS_GROUPS.values() if g in present]
+    return [ALL_PATIENTS]
+
+
+@dataclass
+class GroupValues:
+    """One parameter's values by group with the test across groups: what a box panel and its table show.
+
+    Every patient with a value is counted and drawn, a 0 (all BLQ) too."""
+
+    label: str                           # the parameter with its unit, e.g. 'Cmax (copies/µg gDNA)'
+    groups: list[str]                    # in display order, only groups with at least one value
+    values: dict[str, np.ndarray]
+    subjects: dict[str, list[str]]
+    test: str                            # 'Mann-Whitney U', 'Kruskal-Wallis' or '' (not testable)
+    p_value: float
+
+    def n(self, group: str) -> int:
+        return len(self.values[group])
+
+    def n_zero(self, group: str) -> int:
+        return int((self.values[group] == 0).sum())
+
+    @property
+    def test_text(self) -> str:
+        if not self.test or self.p_value != self.p_value:
+            return "too few patients for a test"
+        p = self.p_value
+        return f"{self.test} p = {p:.2g}" if p >= 0.001 else f"{self.test} p < 0.001"
+
+
+def group_values(frame: pd.DataFrame, column: str, group_column: str, order: list[str], label: str) -> GroupValues:
+    """`column` of `frame` by `group_column` (rows without a value or group left out) with its test."""
+    rows = frame[["subject_id", column, group_column]].dropna()
+    values, subjects = {}, {}
+    for group in order:
+        chosen = rows[rows[group_column] == group]
+        if len(chosen):
+            values[group] = chosen[column].to_numpy(dtype=float)
+            subjects[group] = chosen["subject_id"].astype(str).tolist()
+    test, p = compare_groups(rows[column], rows[group_column])
+    return GroupValues(label, list(values), values, subjects, test, p)
+
+
+def group_values_table(panels: dict[str, list[GroupValues]]) -> pd.DataFrame:
+    """One row per figure, parameter and group: n, n at 0, median, range, geometric mean/CV of values > 0, test."""
+    rows = []
+    for figure, figure_panels in panels.items():
+        for panel in figure_panels:
+            for group in panel.groups:
+                rows.append({"figure": figure, "parameter": panel.label, "group": group,
+                             **describe(panel.values[group]), "test": panel.test_text})
+    return pd.DataFrame(rows, columns=["figure", "parameter", "group", "n", "n_zero", "median", "min", "max",
+                                       "geometric_mean", "geometric_cv_pct", "test"])

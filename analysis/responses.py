@@ -71,3 +71,92 @@ def mrd_negative_ever(responses: pd.DataFrame) -> pd.Series:
         return pd.Series(dtype=bool)
     tested = responses[responses["mrd_negative"].notna()]
     return tested.groupby("subject_id")["mrd_negative"].agg(lambda v: bool(any(v)))
+
+
+#: The two assessment windows rates are given for, in display order.
+WINDOWS = ("to progression or data cut-off", "first 6 months")
+
+
+def rates_by_window(responses: pd.DataFrame, subject_ids) -> pd.DataFrame:
+    """ORR, >=VGPR, >=CR (and MRD-negative, overall) with exact 95% CIs for both windows: the Efficacy page's
+    rates and response_rates.csv. Columns: window, measure, n, responders, rate, ci_lower, ci_upper."""
+    ids = list(subject_ids)
+    overall = best_response(responses, ids).set_index("subject_id")["best_response"]
+    within = best_response_within(responses, ids, PRIMARY_WINDOW_DAYS).set_index("subject_id")["best_response"]
+    tables = [response_rates(overall, mrd_negative_ever(responses)), response_rates(within)]
+    for window, table in zip(WINDOWS, tables, strict=True):
+        table.insert(0, "window", window)
+    return pd.concat(tables, ignore_index=True)
+
+
+def best_response_by_dose(patients: pd.DataFrame) -> pd.DataFrame:
+    """Patients by best response per dose level and overall: column, response, patients, percent, group_n.
+    `column` is the dose level (low to high) or 'All patients'; responses in IMWG order; zero counts kept."""
+    from analysis.groups import ordered_dose_levels
+
+    rows = []
+    for column in [*ordered_dose_levels(patients["dose_level"]), "All patients"]:
+        group = patients if column == "All patients" else patients[patients["dose_level"] == column]
+        for response in RESPONSES:
+            k = int((group["best_response"] == response).sum())
+            rows.append({"column": column, "response": response, "patients": k,
+                         "percent": 100 * k / len(group) if len(group) else 0.0, "group_n": len(group)})
+    return pd.DataFrame(rows)
+
+
+def mrd_results(responses: pd.DataFrame) -> pd.DataFrame:
+    """Every MRD result recorded with a response assessment: subject_id, day, mrd_negative (True/False)."""
+    if "mrd_negative" not in responses:
+        return pd.DataFrame(columns=["subject_id", "day", "mrd_negative"])
+    tested = responses[responses["mrd_negative"].notna()]
+    return tested[["subject_id", "day", "mrd_negative"]].assign(mrd_negative=tested["mrd_negative"].astype(bool)) \
+        .sort_values(["subject_id", "day"]).reset_index(drop=True)
+
+
+SWIMMER_STATES = (*RESPONSES, "not yet assessed", "after progression")
+SWIMMER_MARKS = ("First response", "First CR", "MRD negative", "Progression", "Death", "Follow-up continues")
+
+
+def swimmer_lanes(patients: pd.DataFrame, responses: pd.DataFrame, sort: str = "duration") -> tuple[list[str],
+                                                                                                   pd.DataFrame,
+                                                                                                   pd.DataFrame]:
+    """The swimmer plot's data: lane order (longest follow-up first, or by dose level then follow-up), the
+    segments of each lane (subject_id, start, stop, state: the response recorded at each assessment until the
+    next, 'not yet assessed' before the first, 'after progression' from PD) and the marks (subject_id, day,
+    mark: one of SWIMMER_MARKS)."""
+    from analysis.groups import ordered_dose_levels
+
+    p = patients.copy()
+    if sort == "dose":
+        rank = {d: i for i, d in enumerate(ordered_dose_levels(p["dose_level"]))}
+        p = p.assign(_dose=p["dose_level"].map(rank)).sort_values(["_dose", "last_contact_day", "subject_id"],
+                                                                   ascending=[True, False, True])
+    else:
+        p = p.sort_values(["last_contact_day", "subject_id"], ascending=[False, True])
+    order = p["subject_id"].tolist()
+    facts = patients.set_index("subject_id")
+    by_subject = dict(tuple(responses.sort_values("day", kind="stable").groupby("subject_id")))
+    segments, marks = [], []
+    empty = responses.iloc[:0]
+    for sid in order:
+        end = float(facts.at[sid, "last_contact_day"])
+        r = by_subject.get(sid, empty)
+        r = r[r["day"] <= end]
+        points = [(0.0, "not yet assessed")] + [(float(d), v) for d, v in zip(r["day"], r["response"], strict=True)]
+        for (start, state), (stop, _) in zip(points, [*points[1:], (end, None)], strict=True):
+            if stop > start:
+                segments.append((sid, start, stop, "after progression" if state == "PD" else state))
+        responding = r[r["response"].isin(RESPONDERS)]
+        complete = r[r["response"].isin(("sCR", "CR"))]
+        negative = r[r["mrd_negative"].eq(True)] if "mrd_negative" in r else r.iloc[:0]
+        progression = r[r["response"] == "PD"]
+        for mark, rows in (("First response", responding), ("First CR", complete), ("MRD negative", negative),
+                           ("Progression", progression)):
+            if len(rows):
+                marks.append((sid, float(rows["day"].iloc[0]), mark))
+        if pd.notna(facts.at[sid, "death_day"]):
+            marks.append((sid, float(facts.at[sid, "death_day"]), "Death"))
+        else:
+            marks.append((sid, end, "Follow-up continues"))
+    return (order, pd.DataFrame(segments, columns=["subject_id", "start", "stop", "state"]),
+            pd.DataFrame(marks, columns=["subject_id", "day", "mark"]))

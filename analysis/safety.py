@@ -58,3 +58,13 @@ def grade3_onsets(adverse_events: pd.DataFrame) -> pd.DataFrame:
     rows = adverse_events[adverse_events["grade"] >= 3]
     return rows[["subject_id", "term", "grade", "onset_day"]].sort_values(["onset_day", "subject_id"]) \
         .reset_index(drop=True)
+
+
+def term_patients(adverse_events: pd.DataFrame, term: str, related_only: bool) -> pd.DataFrame:
+    """The patients with one term at their worst grade (worst first, then by id): the drill-down of one row of
+    `ae_table`, so its length is that row's `any_grade`."""
+    ae = adverse_events[adverse_events["term"] == term]
+    if related_only:
+        ae = ae[ae["related"].eq(True)]
+    worst = ae.groupby("subject_id")["grade"].max().reset_index()
+    return worst.sort_values(["grade", "subject_id"], ascending=[False, True]).reset_index(drop=True)

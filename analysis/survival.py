@@ -19,11 +19,20 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
+from analysis.groups import ordered_dose_levels
 from analysis.responses import RESPONDERS
 
 DAYS_PER_MONTH = 365.25 / 12
 LANDMARK_MONTHS = (6, 12, 24)  # evaluated at months / 12 x 365 days: 182.5, 365 and 730 days
 ENDPOINTS = ("PFS", "OS", "DOR")
+#: Each endpoint's name and definition, as figure titles and footnotes state them.
+DEFINITIONS = {
+    "PFS": ("Progression-free survival", "from infusion to first progression (IMWG PD) or death; censored at the "
+            "last response assessment"),
+    "OS": ("Overall survival", "from infusion to death from any cause; censored at last contact"),
+    "DOR": ("Duration of response", "among responders (PR or better), from first response to progression or "
+            "death; censored at the last response assessment"),
+}
 
 
 def time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFrame:
@@ -128,20 +137,28 @@ def logrank(times: pd.Series, events: pd.Series, groups: pd.Series) -> float:
     return float(multivariate_logrank_test(times.astype(float), groups, events.astype(int)).p_value)
 
 
+def survival_estimates(tte: pd.DataFrame, endpoint: str, strata: pd.Series | None = None, overall: bool = True,
+                       overall_label: str = "All patients") -> list[KMEstimate]:
+    """Kaplan-Meier of one endpoint: overall (when asked) and per stratum (`strata`: subject_id -> level, e.g. the
+    dose level; levels ordered low to high). The Survival page and km_summary.csv both come from here."""
+    data = tte[tte["endpoint"] == endpoint]
+    estimates = []
+    if overall and len(data):
+        estimates.append(kaplan_meier(data["time_days"], data["event"], overall_label))
+    if strata is not None:
+        labels = data["subject_id"].map(strata)
+        for level in ordered_dose_levels(labels.dropna()):
+            group = data[labels == level]
+            estimates.append(kaplan_meier(group["time_days"], group["event"], str(level)))
+    return estimates
+
+
 def km_summary(tte: pd.DataFrame, strata: pd.Series | None = None) -> pd.DataFrame:
     """Per endpoint (and stratum): n, events, median with CI, landmark rates with CIs (the km_summary.csv)."""
     rows = []
     for endpoint in ENDPOINTS:
-        data = tte[tte["endpoint"] == endpoint]
-        if data.empty:
-            continue
-        groups = [("All", data)]
-        if strata is not None:
-            labels = data["subject_id"].map(strata)
-            groups += [(g, data[labels == g]) for g in labels.dropna().unique()]
-        for name, group in groups:
-            km = kaplan_meier(group["time_days"], group["event"], str(name))
-            row = {"endpoint": endpoint, "stratum": name, "n": km.n, "events": km.events,
+        for km in survival_estimates(tte, endpoint, strata, overall_label="All"):
+            row = {"endpoint": endpoint, "stratum": km.label, "n": km.n, "events": km.events,
                    "median_days": km.median_days, "median_ci_lower": km.median_ci[0],
                    "median_ci_upper": km.median_ci[1]}
             for lm in km.landmarks.itertuples():

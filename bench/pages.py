@@ -70,7 +70,10 @@ def main() -> None:
         assert response.status_code == 200, response.data[:500]
         return elapsed, len(response.data)
 
-    key = {"study": "bench", "version": 1}
+    key = {"study": "bench", "version": "1"}
+
+    def page_state(page: str) -> str:  # how Dash names a pattern-matching id in its dependency list
+        return json.dumps({"page": page, "type": "cs-page-state"}, separators=(",", ":")) + ".data"
     measures: dict[str, list[tuple[float, int]]] = {"new patient": [], "new AUC window": [], "cohort update": []}
     windows = [(0, 28), (0, 14), (0, 90), (7, 28), (0, 60)]
     # Warm-up: first requests pay for loading the study into this process.
@@ -84,9 +87,9 @@ def main() -> None:
         start, end = rng.choice(windows)
         measures["new AUC window"].append(call(
             "patient-summary.children", {"patient-auc-start.value": start, "patient-auc-end.value": end,
-                                 "patient-auc-method.value": rng.choice(["linuplogdown", "linear"]),
-                                 "patient-blq.value": "pknca",
-                                 "patient-key.data": {**key, "subject_id": subject, "query": "?study=bench"}},
+                                         "patient-auc-method.value": rng.choice(["linuplogdown", "linear"]),
+                                         "patient-blq.value": "pknca", "patient-days.value": "all",
+                                         page_state("patients"): {**key, "page": "patients", "_subject": subject}},
             "patient-auc-end.value"))
     for i in range(max(args.requests // 4, 20)):
         start, end = windows[i % len(windows)] if i < 2 * len(windows) else rng.choice(windows)
@@ -99,7 +102,8 @@ def main() -> None:
                                    "kinetics-scale.value": rng.choice(["log", "linear"]),
                                    "kinetics-stat.value": rng.choice(["median", "geomean"]),
                                    "kinetics-start.value": start, "kinetics-end.value": end,
-                                   "kinetics-key.data": key}, "kinetics-group.value"))
+                                   "kinetics-method.value": "linuplogdown", "kinetics-blq.value": "pknca",
+                                   page_state("kinetics"): {**key, "page": "kinetics"}}, "kinetics-group.value"))
     targets = {"new patient": 0.050, "new AUC window": 0.050, "cohort update": 0.300}
     print(f"{'update':<16}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'max payload':>13}  target (p95)")
     for name, values in measures.items():

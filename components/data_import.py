@@ -69,6 +69,20 @@ def report_view(report_records: list[dict], stored: dict | None, name: str) -> h
     return html.Div([head, grid])
 
 
+def message(text: str) -> html.Div:
+    """A problem with the request itself (no files, no name), before anything is read."""
+    return html.Div(text, className="cs-result cs-result-error", id="data-result")
+
+
+def identical_view(newest: dict) -> html.Div:
+    """The files are the ones the newest version was imported from: nothing new was stored."""
+    return html.Div(className="cs-result cs-result-ok", id="data-result", children=[
+        html.Strong(f"Not stored: these files are identical to '{newest['name']}' version {newest['version']}"),
+        f" (imported {newest['imported_at']:%Y-%m-%d %H:%M} by {newest['imported_by']}); nothing changed. ",
+        dcc.Link("Open it", href=f"/?study={newest['name']}&version={newest['version']}"),
+    ])
+
+
 def studies_grid(studies: pd.DataFrame) -> dag.AgGrid:
     frame = studies.copy()
     if not frame.empty:

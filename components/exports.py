@@ -36,10 +36,14 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
 
 
-def excel_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
+def excel_bytes(frame: pd.DataFrame, sheet: str = "data", about: dict[str, str] | None = None) -> bytes:
+    """A workbook with the table, and an 'About' sheet (what, from which study, computed how) when given."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         neutralise(frame).to_excel(writer, index=False, sheet_name=sheet[:31])
+        if about:
+            neutralise(pd.DataFrame({"": list(about), "value": list(about.values())})).to_excel(
+                writer, index=False, sheet_name="About")
     return buffer.getvalue()
 
 

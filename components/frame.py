@@ -141,16 +141,15 @@ def legend_entries(data: list[dict]) -> list[str]:
 
 
 def legend_rows(names: list[str], width_px: float, font_px: float) -> int:
-    """Rows a horizontal legend of these entries takes at this width (plotly puts each entry after the last)."""
+    """Rows a horizontal legend of these entries takes: one when they all fit side by side; otherwise plotly sets
+    them in a grid whose columns are as wide as the widest entry."""
     if not names:
         return 0
-    rows, used = 1, 0.0
-    for name in names:
-        item = 44 + _text_width(name, font_px)
-        if used and used + item > width_px:
-            rows, used = rows + 1, 0.0
-        used += item
-    return rows
+    items = [40 + _text_width(name, font_px) for name in names]
+    if sum(items) + 5 * (len(items) - 1) <= width_px:
+        return 1
+    columns = max(int(width_px // (max(items) + 5)), 1)
+    return math.ceil(len(items) / columns)
 
 
 # ---- the frame ----------------------------------------------------------------------------------------------
@@ -207,7 +206,7 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
         right = max(right, round(max(_text_width(n, kind.legend) for n in names) + 64))
         spec.update(orientation="v", x=1, xanchor="left", xref="paper", y=0.5, yanchor="middle", yref="paper")
     elif legend == "top" and names:
-        rows = legend_rows(names, width - 2 * pad, kind.legend)
+        rows = legend_rows(names, width - left - right, kind.legend)  # plotly wraps it at the plot's width
         legend_band = math.ceil(rows * kind.legend * 1.75) + 6
         spec.update(orientation="h", x=0, xanchor="left", xref="container", yanchor="top", yref="container")
     layout["showlegend"] = bool(names)

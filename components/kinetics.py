@@ -1,6 +1,7 @@
-"""Cohort kinetics builders: spaghetti plot with a summary band, NCA grid, group summary, exposure-response.
+"""Cohort kinetics builders: spaghetti plot with a summary band, box panels by group (zeros drawn, not dropped),
+flow against qPCR, the summary-by-group and exposure tables, and the NCA grid.
 
-Figures are plain dicts on the CARTscope theme; lines use WebGL (scattergl) so thousands stay fast.
+Figures are plain dicts framed by components/frame.py; patient lines use WebGL (scattergl) so thousands stay fast.
 """
 from __future__ import annotations
 
@@ -10,119 +11,91 @@ import numpy as np
 import pandas as pd
 from dash import html
 
-from analysis.groups import ordered_dose_levels
-from analysis.responses import RESPONSE_GROUPS
-from components.theme import (
-    CRS_GROUP_COLORS,
-    INK,
-    MUTED,
-    OKABE_ITO,
-    RESPONSE_GROUP_COLORS,
-    dose_colors,
-    fmt_sig,
-    hex_to_rgba,
-    template_json,
-    wrap_note,
-)
+from analysis.kinetics import BLQ_LEVEL_RULE, GroupValues
+from analysis.nca.options import AUC_METHOD_LABELS, BLQ_RULE_LABELS
+from analysis.nca.parameters import parameter
+from analysis.views.kinetics import STATISTICS, CohortView
+from components.frame import Canvas, frame
+from components.number_format import BLANK, fmt_count, fmt_day, fmt_range, fmt_sig
+from components.theme import INK, MUTED, OKABE_ITO, group_colors, hex_to_rgba
+from data_access.schema import ANALYTES
 
-GROUPINGS = {"none": "All patients", "dose_level": "Dose level", "response_group": "Best response",
-             "crs_group": "Worst CRS grade"}
-CRS_LABELS = {0: "No CRS", 1: "CRS grade 1", 2: "CRS grade 2", 3: "CRS grade ≥3"}
+ZERO_LABEL = "0 (all BLQ)"
 
 
-def crs_group(worst_grade: pd.Series) -> pd.Series:
-    return worst_grade.clip(upper=3).map(CRS_LABELS)
+def nca_method_note(start: float, end: float, auc_method: str, blq: str) -> str:
+    """How the NCA was computed, as every kinetics footnote and export states it."""
+    return (f"NCA: AUC day {start:g}–{end:g}, {AUC_METHOD_LABELS[auc_method].lower()}; BLQ rule: "
+            f"{BLQ_RULE_LABELS[blq]} (docs/nca.md).")
 
 
-def group_order_and_colors(grouping: str, values: pd.Series) -> tuple[list[str], dict[str, str]]:
-    """Groups in their natural order (dose low->high, best response first, CRS none->severe) and their colours."""
-    present = set(values.dropna())
-    if grouping == "dose_level":
-        order = ordered_dose_levels(present)
-        return order, dose_colors(order)
-    if grouping == "response_group":
-        order = [g for g in RESPONSE_GROUPS if g in present]
-        return order, {g: RESPONSE_GROUP_COLORS[g] for g in order}
-    if grouping == "crs_group":
-        colors = {label: CRS_GROUP_COLORS[grade] for grade, label in CRS_LABELS.items() if label in present}
-        return list(colors), colors
-    return ["All patients"], {"All patients": OKABE_ITO[0]}
+# ---- profiles --------------------------------------------------------------------------------------------------
+
+def spaghetti_title(view: CohortView) -> str:
+    return f"{view.where}: every patient's profile"
 
 
-def _base_layout(height: int, footnote: str) -> dict:
-    """Theme, margins and the footnote under the x-axis title; the bottom margin (and the figure) grows with
-    the footnote's lines so none is clipped (the simulated-data line is often the last)."""
-    note = wrap_note(footnote, 95 if height < 500 else 140)
-    bottom = max(110, 88 + 14 * (note.count("<br>") + 1))
-    return {"template": template_json(), "height": height + bottom - 110,
-            "margin": {"l": 80, "r": 24, "t": 70, "b": bottom}, "hovermode": "closest", "annotations": [
-                {"text": note, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -80,
-                 "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
-                 "font": {"size": 11, "color": MUTED}}]}
-
-
-def spaghetti_figure(samples: pd.DataFrame, summary: pd.DataFrame, groups: list[str], colors: dict[str, str],
-                     facet: bool, log: bool, y_title: str, statistic_label: str, title: str, footnote: str) -> dict:
-    """Every patient's profile (thin WebGL lines; click one to open the patient) with the summary line and band.
-
-    `samples`: subject_id, day, level, group. `summary`: group, nominal_day, centre, lower, upper.
-    """
+def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, log: bool) -> dict:
+    """Every patient's profile (thin WebGL lines; click one to open the patient) with the summary line and band by
+    nominal day, per group (colours, or one panel per group)."""
+    s = view.settings
+    groups = view.groups
+    colors = group_colors(s.grouping, groups)
     panels = groups if facet else [None]
-    layout = _base_layout(520, footnote)
-    layout["title"] = {"text": title}
-    layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}
-    traces = []
     gap = 0.03
     width = (1 - gap * (len(panels) - 1)) / len(panels)
+    layout: dict = {"hovermode": "closest", "uirevision": "cohort", "annotations": []}
+    traces = []
+    statistic = "median" if s.statistic == "median" else "geometric mean"
+    analyte = ANALYTES[s.analyte]
     for p, panel in enumerate(panels):
         suffix = "" if p == 0 else str(p + 1)
         xname, yname = f"x{suffix}", f"y{suffix}"
         layout[f"xaxis{suffix}"] = {"domain": [p * (width + gap), p * (width + gap) + width], "anchor": yname,
-                                    "title": {"text": "Days since CAR-T infusion"}, "zeroline": False,
-                                    **({} if p == 0 else {"matches": "x"})}
+                                    "title": {"text": "Days since CAR-T infusion" if p == len(panels) // 2 else ""},
+                                    "zeroline": False, **({} if p == 0 else {"matches": "x"})}
         layout[f"yaxis{suffix}"] = {"anchor": xname, "type": "log" if log else "linear",
-                                    "title": {"text": y_title if p == 0 else None},
-                                    "exponentformat": "power", **({} if p == 0 else {"matches": "y",
-                                                                                      "showticklabels": False})}
+                                    "title": {"text": f"{analyte.label} ({analyte.unit})" if p == 0 else ""},
+                                    "exponentformat": "power", **({"dtick": 1} if log else {}),
+                                    **({} if p == 0 else {"matches": "y", "showticklabels": False})}
         if facet:
             layout["annotations"].append({"text": f"<b>{panel}</b>", "xref": f"{xname} domain", "yref": "paper",
                                           "x": 0.5, "y": 1.0, "yshift": 4, "showarrow": False, "yanchor": "bottom",
                                           "font": {"size": 13, "color": colors[panel]}})
         for group in groups if not facet else [panel]:
             color = colors[group]
-            rows = samples[samples["group"] == group] if group != "All patients" or facet else samples
+            rows = view.samples[view.samples["group"] == group]
             if rows.empty:
                 continue
             x, y, ids = _line_arrays(rows)
-            n = rows["subject_id"].nunique()
+            n = view.patients_by_group.get(group, 0)
             traces.append({"type": "scattergl", "mode": "lines", "x": x, "y": y, "customdata": ids,
                            "name": f"{group} (n={n})", "legendgroup": group, "showlegend": False,
-                           "line": {"color": hex_to_rgba(color, 0.22),
-                                    "width": 1},
-                           "hovertemplate": "%{customdata}<br>day %{x}: %{y:.4g}<extra>click to open</extra>",
+                           "line": {"color": hex_to_rgba(color, 0.22), "width": 1},
+                           "hovertemplate": "%{customdata}<br>day %{x}: %{y:.3~s}<extra>click to open</extra>",
                            "xaxis": xname, "yaxis": yname})
-            s = summary[summary["group"] == group] if "group" in summary else summary
-            if len(s):
-                traces.append({"type": "scatter", "mode": "lines", "x": s["nominal_day"].tolist(),
-                               "y": s["upper"].tolist(), "line": {"width": 0}, "showlegend": False,
-                               "hoverinfo": "skip", "legendgroup": group, "xaxis": xname, "yaxis": yname})
-                traces.append({"type": "scatter", "mode": "lines", "x": s["nominal_day"].tolist(),
-                               "y": s["lower"].tolist(), "line": {"width": 0}, "fill": "tonexty",
-                               "fillcolor": hex_to_rgba(color, 0.18),
-                               "showlegend": False, "hoverinfo": "skip", "legendgroup": group,
-                               "xaxis": xname, "yaxis": yname})
-                traces.append({"type": "scatter", "mode": "lines+markers", "x": s["nominal_day"].tolist(),
-                               "y": s["centre"].tolist(), "name": f"{group} (n={n})",
-                               "legendgroup": group, "showlegend": not facet,
-                               "line": {"color": color, "width": 4}, "marker": {"size": 7, "color": color,
-                                                                                 "line": {"color": "white",
-                                                                                          "width": 1}},
-                               "customdata": s["n"].tolist(),
-                               "hovertemplate": f"<b>{group}</b> {statistic_label}<br>day %{{x}}: %{{y:.4g}} "
-                                                "(n=%{customdata})<extra></extra>",
-                               "xaxis": xname, "yaxis": yname})
-    layout["uirevision"] = "cohort"
-    return {"data": traces, "layout": layout}
+            band = view.by_day[view.by_day["group"] == group]
+            if band.empty:
+                continue
+            days = band["nominal_day"].tolist()
+            traces.append({"type": "scatter", "mode": "lines", "x": days, "y": band["upper"].tolist(),
+                           "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip", "legendgroup": group,
+                           "xaxis": xname, "yaxis": yname})
+            traces.append({"type": "scatter", "mode": "lines", "x": days, "y": band["lower"].tolist(),
+                           "line": {"width": 0}, "fill": "tonexty", "fillcolor": hex_to_rgba(color, 0.18),
+                           "showlegend": False, "hoverinfo": "skip", "legendgroup": group, "xaxis": xname,
+                           "yaxis": yname})
+            traces.append({"type": "scatter", "mode": "lines+markers", "x": days, "y": band["centre"].tolist(),
+                           "name": f"{group} (n={n})", "legendgroup": group, "showlegend": not facet,
+                           "line": {"color": color, "width": canvas.scale(4)},
+                           "marker": {"size": canvas.scale(7), "color": color, "line": {"color": "white", "width": 1}},
+                           "customdata": band["n"].tolist(),
+                           "hovertemplate": f"<b>{group}</b> {statistic}<br>day %{{x}}: %{{y:.3~s}} "
+                                            "(n=%{customdata})<extra></extra>", "xaxis": xname, "yaxis": yname})
+    footnote = [f"Thin lines: each patient; bold: {STATISTICS[s.statistic]} by nominal visit day (days with ≥ 3 "
+                f"patients). {BLQ_LEVEL_RULE}."]
+    return frame({"data": traces, "layout": layout}, title=spaghetti_title(view), canvas=canvas, plot_height=440,
+                 top_extra=22 if facet else 0, footnote=footnote, note=note)
 
 
 def _line_arrays(rows: pd.DataFrame) -> tuple[list, list, list]:
@@ -141,117 +114,221 @@ def _line_arrays(rows: pd.DataFrame) -> tuple[list, list, list]:
     return x.tolist(), y.tolist(), ids.tolist()
 
 
-def box_figure(panels: list[tuple[str, pd.Series, pd.Series, str]], groups: list[str], colors: dict[str, str],
-               log: bool, title: str, footnote: str) -> dict:
-    """Side-by-side panels of box + every point per group, each titled with its test's p-value.
+# ---- groups ----------------------------------------------------------------------------------------------------
 
-    `panels`: (y title, values, group labels, test text)."""
-    layout = _base_layout(430, footnote)
-    layout["title"] = {"text": title}
-    layout["showlegend"] = False
+def zero_floor(values: list[np.ndarray]) -> float:
+    """Where a log axis draws zeros: a decade below the smallest positive value."""
+    positive = np.concatenate([v[v > 0] for v in values]) if values else np.zeros(0)
+    if not len(positive):
+        return 1.0
+    return 10 ** (math.floor(math.log10(positive.min())) - 1)
+
+
+def group_tick(panel: GroupValues, group: str) -> str:
+    """'CRS<br>grade 1<br>n=24, 3 at 0': the group (broken into short lines, never rotated), n and zeros."""
+    words, lines = group.split(" "), []
+    for word in words:
+        if lines and len(lines[-1]) + len(word) < 8:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    zeros = panel.n_zero(group)
+    return "<br>".join(lines) + f"<br>n={panel.n(group)}" + (f"<br>{zeros} at 0" if zeros else "")
+
+
+def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, canvas: Canvas, log: bool = True,
+               footnote: str = "") -> dict:
+    """Side-by-side panels of a box and every patient per group, each headed by its test. Every patient with a
+    value is drawn: on a log axis a 0 (a profile that was all BLQ) sits on a dotted line a decade below the
+    smallest value, labelled '0 (all BLQ)'; the box statistics count it as the lowest value. Each group's tick
+    says n and how many are 0."""
+    layout: dict = {"showlegend": False, "annotations": [], "shapes": [], "boxgap": 0.35}
     traces = []
-    gap = 0.1
-    width = (1 - gap * (len(panels) - 1)) / len(panels)
-    for p, (y_title, values, labels, test) in enumerate(panels):
+    gap = 0.12
+    width = (1 - gap * (len(panels) - 1)) / max(len(panels), 1)
+    any_zero = False
+    for p, panel in enumerate(panels):
         suffix = "" if p == 0 else str(p + 1)
         xname, yname = f"x{suffix}", f"y{suffix}"
+        colors = group_colors(grouping, panel.groups)
+        floor = zero_floor(list(panel.values.values())) if log else 0.0
+        ticks = [group_tick(panel, g) for g in panel.groups]
         layout[f"xaxis{suffix}"] = {"domain": [p * (width + gap), p * (width + gap) + width], "anchor": yname,
-                                    "categoryorder": "array", "categoryarray": groups, "type": "category"}
+                                    "type": "category", "categoryorder": "array", "categoryarray": ticks,
+                                    "tickfont": {"size": 12}, "tickangle": 0}
         layout[f"yaxis{suffix}"] = {"anchor": xname, "type": "log" if log else "linear",
-                                    "title": {"text": y_title}, "exponentformat": "power"}
-        layout["annotations"].append({"text": test, "xref": f"{xname} domain", "yref": f"{yname} domain", "x": 0.5,
-                                      "y": 1.0, "yshift": 6, "showarrow": False, "yanchor": "bottom",
+                                    "title": {"text": panel.label}, "exponentformat": "power",
+                                    **({"dtick": 1} if log else {})}
+        layout["annotations"].append({"text": panel.test_text, "xref": f"{xname} domain", "yref": f"{yname} domain",
+                                      "x": 0.5, "y": 1.0, "yshift": 6, "showarrow": False, "yanchor": "bottom",
                                       "font": {"size": 12, "color": INK}})
-        frame = pd.DataFrame({"value": values, "group": labels}).dropna()
-        if log:
-            frame = frame[frame["value"] > 0]
-        for group in groups:
-            v = frame.loc[frame["group"] == group, "value"]
-            traces.append({"type": "box", "y": v.tolist(), "x": [group] * len(v), "name": group,
+        has_zero = False
+        for group, tick in zip(panel.groups, ticks, strict=True):
+            values = panel.values[group]
+            zero = values == 0
+            has_zero |= bool(zero.any()) and log
+            drawn = np.where(zero, floor, values) if log else values
+            color = colors[group]
+            traces.append({"type": "box", "y": drawn.tolist(), "x": [tick] * len(drawn), "name": group,
                            "boxpoints": "all", "jitter": 0.35, "pointpos": 0, "xaxis": xname, "yaxis": yname,
-                           "marker": {"color": colors[group], "size": 6, "opacity": 0.8},
-                           "line": {"color": colors[group]}, "fillcolor": hex_to_rgba(colors[group], 0.12),
-                           "hovertemplate": f"{group}: %{{y:.4g}}<extra></extra>"})
-    return {"data": traces, "layout": layout}
+                           "customdata": [[sid, "0 (all BLQ)" if z else fmt_sig(v)] for sid, z, v in
+                                          zip(panel.subjects[group], zero, values, strict=True)],
+                           "marker": {"color": color, "size": canvas.scale(6), "opacity": 0.8},
+                           "line": {"color": color}, "fillcolor": hex_to_rgba(color, 0.12),
+                           "hovertemplate": f"{group}: %{{customdata[0]}}, %{{customdata[1]}}<extra></extra>"})
+        if has_zero:
+            any_zero = True
+            layout["shapes"].append({"type": "line", "xref": f"{xname} domain", "yref": yname, "x0": 0, "x1": 1,
+                                     "y0": floor, "y1": floor, "line": {"color": MUTED, "width": 1, "dash": "dot"},
+                                     "layer": "below"})
+            layout["annotations"].append({"text": ZERO_LABEL, "xref": f"{xname} domain", "yref": yname, "x": 1,
+                                          "xanchor": "right", "y": math.log10(floor), "yanchor": "bottom",
+                                          "showarrow": False, "font": {"size": 11, "color": MUTED}})
+            top = max((v.max() for v in panel.values.values() if len(v)), default=floor)
+            layout[f"yaxis{suffix}"]["range"] = [math.log10(floor) - 0.3, math.log10(max(top, floor)) + 0.3]
+    notes = ["Box: median and quartiles; points: every patient; ticks: patients per group."]
+    if any_zero:
+        notes.append("A 0 is a profile with every sample BLQ; it counts in n, the box and the test, not in "
+                     "geometric means.")
+    if footnote:
+        notes.append(footnote)
+    tick_lines = max((t.count("<br>") + 1 for p in panels for t in (group_tick(p, g) for g in p.groups)), default=2)
+    return frame({"data": traces, "layout": layout}, title=title, canvas=canvas, plot_height=360,
+                 below_axis=20 + 16 * tick_lines, top_extra=22, legend="none", footnote=notes, note=note)
 
 
-def scatter_figure(x: pd.Series, y: pd.Series, ids: pd.Series, x_title: str, y_title: str, test: str,
-                   title: str, footnote: str) -> dict:
-    layout = _base_layout(430, footnote)
-    layout["title"] = {"text": title}
-    layout["xaxis"] = {"type": "log", "title": {"text": x_title}, "exponentformat": "power"}
-    layout["yaxis"] = {"type": "log", "title": {"text": y_title}, "exponentformat": "power"}
-    layout["annotations"].append({"text": test, "xref": "paper", "yref": "paper", "x": 0.02, "y": 0.98,
-                                  "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 13}})
-    keep = (x > 0) & (y > 0)
-    return {"data": [{"type": "scattergl", "mode": "markers", "x": x[keep].tolist(), "y": y[keep].tolist(),
-                      "customdata": ids[keep].tolist(), "marker": {"color": OKABE_ITO[0], "size": 6, "opacity": 0.6},
-                      "hovertemplate": "%{customdata}<br>%{x:.4g}, %{y:.4g}<extra></extra>"}], "layout": layout}
+def flow_figure(view: CohortView, note: str, canvas: Canvas) -> dict:
+    pairs = view.flow_pairs
+    rho, p, n = view.flow_test
+    if n >= 3:
+        p_text = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
+        test = f"Spearman ρ = {rho:.2f}, {p_text}, n = {n} samples"
+    else:
+        test = "too few paired samples"
+    keep = (pairs["car_copies"] > 0) & (pairs["car_t_pct"] > 0)
+    body = {"data": [{"type": "scattergl", "mode": "markers", "x": pairs.loc[keep, "car_copies"].tolist(),
+                      "y": pairs.loc[keep, "car_t_pct"].tolist(), "customdata": pairs.loc[keep, "subject_id"].tolist(),
+                      "marker": {"color": OKABE_ITO[0], "size": canvas.scale(6), "opacity": 0.6},
+                      "hovertemplate": "%{customdata}<br>%{x:.3~s}, %{y:.3~s}<extra></extra>"}],
+            "layout": {"showlegend": False,
+                       "xaxis": {"type": "log", "title": {"text": "CAR transgene, blood (copies/µg gDNA)"},
+                                 "exponentformat": "power", "dtick": 1},
+                       "yaxis": {"type": "log", "title": {"text": "CAR+ T cells, blood (% of CD3+)"},
+                                 "exponentformat": "power", "dtick": 1},
+                       "annotations": [{"text": test, "xref": "paper", "yref": "paper", "x": 0.02, "y": 0.98,
+                                        "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 13},
+                                        "bgcolor": "rgba(255,255,255,0.8)"}]}}
+    return frame(body, title="Flow cytometry against qPCR (same-day blood samples)", canvas=canvas, plot_height=360,
+                 legend="none", footnote=["Quantified samples after Day 0 (BLQ left out: no pair)."], note=note)
 
 
-def p_text(test: str, p: float) -> str:
-    if not test or p != p:
-        return "too few patients for a test"
-    return f"{test} p = {p:.2g}" if p >= 0.001 else f"{test} p < 0.001"
+# ---- tables ----------------------------------------------------------------------------------------------------
+
+def _fmt(parameter_name: str):
+    return fmt_day if parameter(parameter_name).unit_kind == "time" else fmt_sig
 
 
-DAY_PARAMETERS = ("tmax", "tlast")
-
-
-def summary_table(summary: pd.DataFrame, labels: dict[str, str]) -> tuple[html.Table, pd.DataFrame]:
-    """n, median (range), geometric mean and geometric CV % per group and parameter (HTML, and a frame)."""
-    head = ["Group", "Parameter", "n", "Median", "Range", "Geometric mean", "Geometric CV %"]
+def summary_frame(view: CohortView) -> pd.DataFrame:
+    """n, median (range), geometric mean and CV of each parameter per group, as text, with units."""
     records = []
-    for r in summary.itertuples(index=False):
-        fmt = (lambda v: "–" if v != v else f"{v:g}") if r.parameter in DAY_PARAMETERS else fmt_sig
-        records.append([r.group, labels.get(r.parameter, r.parameter), str(r.n), fmt(r.median),
-                        f"{fmt(r.min)} – {fmt(r.max)}", fmt_sig(r.geometric_mean), fmt_sig(r.geometric_cv_pct)])
-    frame = pd.DataFrame(records, columns=head)
-    rows = [html.Tr([html.Td(v, className="num" if i >= 2 else None) for i, v in enumerate(record)])
-            for record in records]
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="cs-table",
-                      id="kinetics-summary-table"), frame
+    for r in view.group_summary.itertuples(index=False):
+        fmt = _fmt(r.parameter)
+        geometric = parameter(r.parameter).unit_kind != "time"
+        records.append({"Group": r.group, "Parameter": parameter(r.parameter).header(view.unit),
+                        "n": fmt_count(r.n), "n at 0": fmt_count(r.n_zero) if geometric else BLANK,
+                        "Median": fmt(r.median), "Range": fmt_range(r.min, r.max, fmt),
+                        "Geometric mean (values > 0)": fmt_sig(r.geometric_mean) if geometric else BLANK,
+                        "Geometric CV %": fmt_sig(r.geometric_cv_pct) if geometric else BLANK})
+    return pd.DataFrame(records)
 
 
-def grid_columns(auc_column: str, unit: str) -> list[dict]:
-    number = {"function": "params.value == null ? '–' : d3.format(',.4~r')(params.value)"}
-    day = {"function": "params.value == null ? '–' : d3.format('~g')(params.value)"}
-
-    def col(field, header, formatter=number, width=120, **extra):
-        return {"field": field, "headerName": header, "valueFormatter": formatter, "type": "numericColumn",
-                "filter": "agNumberColumnFilter", "width": width, **extra}
-
-    return [
-        {"field": "subject_id", "headerName": "Patient", "pinned": "left", "width": 110, "cellRenderer": "markdown",
-         "filter": "agTextColumnFilter"},
-        {"field": "dose_level", "headerName": "Dose level", "width": 160},
-        {"field": "response_group", "headerName": "Best response", "width": 130},
-        {"field": "worst_crs_grade", "headerName": "Worst CRS", "width": 110, "type": "numericColumn"},
-        col("cmax", f"Cmax ({unit})"), col("tmax", "Tmax (day)", day, 105),
-        col(auc_column, f"AUC {auc_column[4:].replace('_', '–')} ({unit}·day)", width=170),
-        col("auclast", f"AUClast ({unit}·day)", width=160), col("tlast", "Tlast (day)", day, 105),
-        col("half_life", "Half-life (days)", width=130), col("lambda_z_n_points", "λz points", day, 100),
-        col("r2_adj", "Adj. R²", width=100),
-        {"field": "reason", "headerName": "Notes", "width": 320, "tooltipField": "reason"},
-    ]
+def exposure_frame(view: CohortView) -> pd.DataFrame:
+    t = view.exposure_table
+    return pd.DataFrame({"Figure": t["figure"], "Parameter": t["parameter"], "Group": t["group"],
+                         "n": t["n"].map(fmt_count), "n at 0 (all BLQ)": t["n_zero"].map(fmt_count),
+                         "Median": t["median"].map(fmt_sig),
+                         "Range": [fmt_range(a, b) for a, b in zip(t["min"], t["max"], strict=True)],
+                         "Geometric mean (values > 0)": t["geometric_mean"].map(fmt_sig), "Test": t["test"]})
 
 
-def grid_rows(table: pd.DataFrame, query: str) -> list[dict]:
-    """Grid records: the patient as a link, blanks as None (JSON null). Built column by column with
-    `tolist()`, which is several times faster than `to_dict("records")` on a cohort-sized table."""
-    columns = {}
-    for name in table.columns:
-        values, blank = table[name].tolist(), table[name].isna().to_numpy()
-        if blank.any():
-            values = [None if is_blank else v for v, is_blank in zip(values, blank, strict=True)]
-        columns[name] = values
-    columns["subject_id"] = [f"[{s}](/patients/{s}{query})" for s in table["subject_id"]]
+def html_table(frame_: pd.DataFrame, table_id: str, numeric_from: int = 2) -> html.Table:
+    head = html.Thead(html.Tr([html.Th(c, className="num" if i >= numeric_from else None)
+                               for i, c in enumerate(frame_.columns)]))
+    rows = [html.Tr([html.Td(v, className="num" if i >= numeric_from else None) for i, v in enumerate(row)])
+            for row in frame_.itertuples(index=False)]
+    return html.Table([head, html.Tbody(rows)], className="cs-table", id=table_id)
+
+
+#: The grid's columns after the patient: the patient facts, then parameters from the registry.
+GRID_FACTS = (("dose_level", "Dose level", 150), ("response_group", "Best response", 120),
+              ("worst_crs_grade", "Worst CRS grade", 100))
+GRID_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life", "lambda_z_n_points", "r2_adj")
+
+
+def grid_parameters(view: CohortView) -> list[str]:
+    return [view.settings.auc_column if name == "<auc>" else name for name in GRID_PARAMETERS]
+
+
+def grid_columns(view: CohortView) -> list[dict]:
+    """Column definitions: headers with units from the registry; numbers shown as the one formatter wrote them
+    (the `<field>_text` of each row) while sorting and filtering use the values."""
+    columns = [{"field": "subject_id", "headerName": "Patient", "pinned": "left", "width": 110,
+                "cellRenderer": "markdown", "filter": "agTextColumnFilter"}]
+    columns += [{"field": f, "headerName": h, "width": w} for f, h, w in GRID_FACTS]
+    for name in grid_parameters(view):
+        columns.append({"field": name, "headerName": parameter(name).header(view.unit), "type": "numericColumn",
+                        "filter": "agNumberColumnFilter", "width": 130,
+                        "valueFormatter": {"function": f"params.data ? params.data['{name}_text'] : ''"}})
+    columns.append({"field": "reason", "headerName": "Notes", "width": 320, "tooltipField": "reason"})
+    return columns
+
+
+def grid_rows(view: CohortView, query: str) -> list[dict]:
+    """Grid records: the patient as a link, blanks as None (JSON null), each number with its formatted text.
+    Built column by column, several times faster than `to_dict("records")` on a cohort-sized table."""
+    table = view.table
+    columns = {"subject_id": [f"[{s}](/patients/{s}{query})" for s in table["subject_id"]]}
+    for name, *_ in GRID_FACTS:
+        columns[name] = [None if v is None or v != v else v for v in table[name].tolist()]
+    for name in grid_parameters(view):
+        values = table[name].to_numpy(dtype=float)
+        columns[name] = [None if v != v else v for v in values.tolist()]
+        columns[f"{name}_text"] = [_fmt(name)(v) for v in values]
+    columns["reason"] = table["reason"].tolist()
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def safe_float(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
+def nca_export_frame(view: CohortView) -> pd.DataFrame:
+    """The NCA table as downloaded: the grid's columns (patient facts, then every parameter) with units in the
+    headers, and the options it was computed with on every row."""
+    s = view.settings
+    table = view.table
+    out = pd.DataFrame({"Patient": table["subject_id"], "Analyte": ANALYTES[s.analyte].label,
+                        "Specimen": table["specimen"]})
+    for field, header, _ in GRID_FACTS:
+        out[header] = table[field]
+    for name in table.columns:
+        if name in ("subject_id", "analyte", "specimen", "reason", *(f for f, *_ in GRID_FACTS)):
+            continue
+        out[parameter(name).header(view.unit)] = table[name]
+    out["Notes"] = table["reason"]
+    out["AUC window (days)"] = f"{s.start:g} to {s.end:g}"
+    out["AUC method"] = AUC_METHOD_LABELS[s.auc_method]
+    out["BLQ rule"] = BLQ_RULE_LABELS[s.blq]
+    return out
+
+
+#: The NCA table's parameters on a slide (the download has them all).
+DECK_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life")
+
+
+def nca_text_frame(view: CohortView) -> pd.DataFrame:
+    """Every patient's main NCA parameters as text, as a slide shows them."""
+    table = view.table
+    out = pd.DataFrame({"Patient": table["subject_id"]})
+    for field, header, _ in GRID_FACTS:
+        out[header] = [BLANK if v != v else str(v) for v in table[field]]
+    for name in DECK_PARAMETERS:
+        name = view.settings.auc_column if name == "<auc>" else name
+        out[parameter(name).header(view.unit)] = [_fmt(name)(v) for v in table[name]]
+    return out

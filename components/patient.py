@@ -1,7 +1,5 @@
-"""Patient page builders: facts header, stacked kinetics panels on one time axis, kinetics summary table.
-
-Figures are plain dicts on the CARTscope theme (no plotly validation), so a callback stays fast.
-"""
+"""Patient builders: the patient list, the facts header, stacked kinetics and clinical panels on one time axis
+(days since infusion), and the kinetics summary table. Figures are plain dicts framed by components/frame.py."""
 from __future__ import annotations
 
 import math
@@ -10,41 +8,71 @@ import numpy as np
 import pandas as pd
 from dash import dcc, html
 
-from analysis.kinetics import display_level
+from analysis.kinetics import BLQ_LEVEL_RULE, plotted_level
 from analysis.nca.engine import sample_curve
+from analysis.nca.parameters import BY_NAME, interval_parameter, parameter
 from analysis.overview import DAYS_PER_MONTH
 from analysis.patients import status_text
-from components.layout import SIMULATED_NOTE
+from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, PatientView
+from components.frame import Canvas, frame
+from components.kinetics import nca_method_note
+from components.number_format import BLANK, fmt_day, fmt_sig
 from components.theme import (
+    AFTER_PROGRESSION,
     GRADE_COLORS,
     INK,
     MUTED,
+    RESPONSE_COLORS,
     SPECIMEN_COLORS,
-    fmt_sig,
     hex_to_rgba,
-    template_json,
 )
-from data_access.schema import ANALYTES, SPECIMEN_LABELS
+from data_access.schema import ANALYTES, CRS_TERM, ICANS_TERM, SPECIMEN_LABELS
 
-#: The stacked panels, top to bottom: (analyte, y-axis title, log scale, relative height).
+#: The stacked panels, top to bottom: (analyte, y-axis title, short title for slides, log scale, relative height).
 PANELS = (
-    ("car_copies", "CAR transgene<br>(copies/µg gDNA)", True, 0.27),
-    ("car_t_pct", "CAR+ T cells<br>(% of CD3+)", False, 0.16),
-    ("plasma_cells_pct", "Marrow plasma<br>cells (%)", False, 0.14),
-    ("il6", "Serum IL-6<br>(pg/mL)", True, 0.17),
-    ("clinical", "", False, 0.26),
+    ("car_copies", "CAR transgene<br>(copies/µg gDNA)", "CAR transgene (copies/µg gDNA)", True, 0.27),
+    ("car_t_pct", "CAR+ T cells<br>(% of CD3+)", "CAR+ T cells (% of CD3+)", False, 0.16),
+    ("plasma_cells_pct", "Marrow plasma<br>cells (%)", "Marrow plasma cells (%)", False, 0.14),
+    ("il6", "Serum IL-6<br>(pg/mL)", "Serum IL-6 (pg/mL)", True, 0.17),
+    ("clinical", "", "", False, 0.26),
 )
 PANEL_GAP = 0.035
+#: On a slide each panel is too short for a rotated axis title: its name goes in the gap above it instead.
+SLIDE_PANEL_GAP = 0.075
+#: Day ranges the page offers (the x axis of the figure and of its exports).
+DAY_RANGES = {"28": ("Day −7 to 28", (-7.0, 30.0)), "90": ("Day −7 to 90", (-7.0, 95.0)),
+              "all": ("All follow-up", None)}
+GRADE_LABEL = {0: "None"} | {g: f"Grade {g}" for g in range(1, 6)}
+CLINICAL_SHORT = {CRS_TERM: "CRS", ICANS_TERM: "ICANS"}
 
 
-def _domains() -> list[tuple[float, float]]:
+def kinetics_title(view: PatientView) -> str:
+    return f"Patient {view.subject_id}: kinetics and clinical course"
+
+
+def x_range_for(view: PatientView, days: str = "all") -> tuple[float, float]:
+    """The figure's x range: one of DAY_RANGES, or all follow-up (first sample to last contact, at least day 28)."""
+    if days in DAY_RANGES and DAY_RANGES[days][1] is not None:
+        return DAY_RANGES[days][1]
+    rows = view.measurements
+    first = float(min(rows["day"].min(), 0)) if len(rows) else 0.0
+    last = float(max(view.facts["last_contact_day"], rows["day"].max() if len(rows) else 0, 28))
+    pad = 0.02 * (last - first)
+    return first - pad, last + pad
+
+
+#: On a slide the clinical rows get more of the height, so each AE row stays readable.
+SLIDE_SHARES = (0.22, 0.13, 0.11, 0.14, 0.40)
+
+
+def _domains(gap: float = PANEL_GAP, shares=None) -> list[tuple[float, float]]:
     """Panel y-domains, top to bottom."""
-    usable = 1 - PANEL_GAP * (len(PANELS) - 1)
+    usable = 1 - gap * (len(PANELS) - 1)
     top, out = 1.0, []
-    for *_, share in PANELS:
+    for share in shares or [panel[-1] for panel in PANELS]:
         height = usable * share
         out.append((max(top - height, 0.0), top))
-        top -= height + PANEL_GAP
+        top -= height + gap
     return out
 
 
@@ -53,37 +81,41 @@ def _axis_names(i: int) -> tuple[str, str, str, str]:
     return f"x{suffix}", f"y{suffix}", f"xaxis{suffix}", f"yaxis{suffix}"
 
 
-def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd.DataFrame, window: tuple[float, float],
-                    x_range: tuple[float, float], footnote: str, clinical: dict | None = None) -> dict:
+def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "all") -> dict:
     """Stacked panels sharing the x axis (days since infusion); zooming one zooms all.
 
-    `params` is the NCA of this patient (one row per analyte x specimen) and `curves` the curves it was
-    computed on; the AUC window is shaded under the blood transgene curve, Cmax is starred and the
-    lambda-z points are ringed.
-    """
+    The AUC window is shaded under the blood transgene curve, Cmax is starred and the lambda-z points are ringed;
+    the bottom panel has the response at each assessment, MRD results, CRS, ICANS and other AEs by grade, and
+    progression, death or last contact."""
+    compact = canvas.is_slide
+    x_range = x_range_for(view, days)
+    clinical_rows: list[str] = []
     traces: list[dict] = []
-    layout: dict = {"template": template_json(), "height": 1060, "barmode": "overlay",
-                    "margin": {"l": 96, "r": 28, "t": 96, "b": 96},
-                    "hovermode": "closest", "showlegend": True,
-                    "legend": {"orientation": "h", "x": 0, "y": 1.015, "yanchor": "bottom"}, "annotations": [],
-                    "shapes": []}
-    start, end = window
-    for i, ((analyte, title, log, _), (low, high)) in enumerate(zip(PANELS, _domains(), strict=True)):
+    layout: dict = {"barmode": "overlay", "hovermode": "closest", "annotations": [], "shapes": []}
+    start, end = view.window
+    domains = _domains(SLIDE_PANEL_GAP, SLIDE_SHARES) if compact else _domains()
+    for i, ((analyte, title, short, log, _), (low, high)) in enumerate(zip(PANELS, domains, strict=True)):
         xname, yname, xaxis, yaxis = _axis_names(i)
         last = i == len(PANELS) - 1
         layout[xaxis] = {"domain": [0, 1], "anchor": yname, "range": list(x_range), "showticklabels": last,
                          "title": {"text": "Days since CAR-T infusion"} if last else None, "zeroline": False,
                          **({} if i == 0 else {"matches": "x"})}
+        if compact:  # the panel's name above it, horizontal
+            layout["annotations"].append({"text": f"<b>{short or 'Clinical course'}</b>", "xref": "paper",
+                                          "yref": "paper", "x": 0, "xanchor": "left", "y": high, "yanchor": "bottom",
+                                          "yshift": 2, "showarrow": False, "font": {"size": 11, "color": INK}})
         if analyte == "clinical":
             layout[yaxis] = {"domain": [low, high], "anchor": xname, "type": "category", "showgrid": False,
                              "tickfont": {"size": 11}}
-            _clinical_panel(traces, layout, clinical or {}, xname, yname, yaxis)
+            clinical_rows = _clinical_panel(traces, layout, view, xname, yname, yaxis, compact)
             continue
-        data = measurements[measurements["analyte"] == analyte]
-        levels = display_level(data)
+        data = view.measurements[view.measurements["analyte"] == analyte]
+        levels = plotted_level(data)
         positive = levels[levels > 0]
-        layout[yaxis] = {"domain": [low, high], "anchor": xname, "title": {"text": title, "font": {"size": 13}},
-                         "type": "log" if log else "linear", "exponentformat": "power" if log else "none"}
+        layout[yaxis] = {"domain": [low, high], "anchor": xname,
+                         "title": {"text": "" if compact else title, "font": {"size": 13}},
+                         "type": "log" if log else "linear", "exponentformat": "power" if log else "none",
+                         **({"dtick": 2 if compact else 1} if log else {"nticks": 3 if compact else 6})}
         if log and len(positive):
             lo = math.floor(math.log10(positive.min() / 2))
             hi = math.ceil(math.log10(positive.max() * 1.5))
@@ -95,74 +127,86 @@ def kinetics_figure(measurements: pd.DataFrame, params: pd.DataFrame, curves: pd
             rows = data[data["specimen"] == specimen].sort_values("day")
             if rows.empty:
                 continue
-            traces.append(_sample_trace(rows, levels.loc[rows.index], analyte, specimen, xname, yname,
-                                        show_legend=analyte in ("car_copies", "il6", "plasma_cells_pct")
-                                        and not any(t.get("legendgroup") == specimen for t in traces)))
+            traces.append(_sample_trace(rows, levels.loc[rows.index], analyte, specimen, xname, yname, canvas,
+                                        show_legend=not any(t.get("legendgroup") == specimen for t in traces)))
             lloq = rows["lloq"].dropna()
             if len(lloq):
                 layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, SPECIMEN_COLORS[specimen]))
         if analyte == "plasma_cells_pct":
             layout["shapes"].append(_hline(5.0, xname, yname, INK, dash="dot"))
-            layout["annotations"].append({"text": "5 %: IMWG CR requires < 5 % plasma cells", "x": 1,
+            layout["annotations"].append({"text": "5%: IMWG CR needs < 5% plasma cells", "x": 1,
                                           "xref": f"{xname} domain", "y": 5, "yref": yname, "xanchor": "right",
                                           "yanchor": "bottom", "showarrow": False,
                                           "font": {"size": 11, "color": MUTED}})
-        _mark_parameters(traces, layout, params, curves, analyte, xname, yname, window, log)
+        _mark_parameters(traces, layout, view, analyte, xname, yname, log, canvas)
     layout["shapes"].append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0, "y1": 1,
                              "fillcolor": "rgba(0,114,178,0.05)", "line": {"width": 0}, "layer": "below"})
-    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "BLQ (drawn at LLOQ)",
-                   "marker": {"symbol": "circle-open", "color": INK, "size": 8}, "xaxis": "x", "yaxis": "y"})
-    layout["annotations"].append({"text": footnote, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -78,
-                                  "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
-                                  "font": {"size": 11, "color": MUTED}})
-    layout["updatemenus"] = [_range_buttons(x_range)]
-    return {"data": traces, "layout": layout}
+    traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "BLQ (at LLOQ/2)",
+                   "marker": {"symbol": "circle-open", "color": INK, "size": canvas.scale(8)}, "xaxis": "x",
+                   "yaxis": "y"})
+    o = view.options
+    footnote = [f"{nca_method_note(start, end, o.auc_method, o.blq)} Hollow markers: below the LLOQ (dashed line); "
+                f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."]
+    left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
+    return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
+                 plot_height=900, left=left, top_extra=22 if compact else 10, footnote=footnote, note=note)
 
 
-def _clinical_panel(traces: list, layout: dict, clinical: dict, xname: str, yname: str, yaxis: str) -> None:
-    """Response at each assessment as coloured blocks, AE bars from onset to resolution coloured by grade (CRS and
-    ICANS on their own rows), and markers for progression, death and last contact."""
-    from components.efficacy import AFTER_PROGRESSION, RESPONSE_COLORS
-    from data_access.schema import CRS_TERM, ICANS_TERM
-
-    responses = clinical.get("responses", pd.DataFrame(columns=["day", "response"]))
-    events = clinical.get("adverse_events", pd.DataFrame(columns=["term", "grade", "onset_day", "resolution_day"]))
-    last_contact = clinical.get("last_contact_day", 0.0)
-    short = {CRS_TERM: "CRS", ICANS_TERM: "ICANS"}
-    others = events[~events["term"].isin(short)].sort_values("onset_day")["term"].drop_duplicates().tolist()
-    rows = ["Response", "CRS", "ICANS", *[t if len(t) <= 26 else t[:25] + "…" for t in others[:8]]]
-    layout[yaxis]["categoryarray"] = rows[::-1]
-    layout[yaxis]["categoryorder"] = "array"
-    r = responses.sort_values("day")
+def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, yname: str, yaxis: str,
+                    compact: bool) -> list[str]:
+    """Response at each assessment as coloured blocks with MRD results, AE bars from onset to resolution coloured
+    by grade (CRS and ICANS on their own rows), and markers for progression, death and last contact. Returns the
+    panel's rows (top to bottom)."""
+    facts = view.facts
+    events = view.adverse_events
+    last_contact = float(facts["last_contact_day"])
+    others = events[~events["term"].isin(CLINICAL_SHORT)].sort_values("onset_day")["term"].drop_duplicates()
+    n_other = 3 if compact else 8
+    limit = 22 if compact else 26
+    rows = ["Response", "CRS", "ICANS", *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
+    layout[yaxis].update(categoryarray=rows[::-1], categoryorder="array", tickmode="array", tickvals=rows,
+                         ticktext=rows)  # every row labelled
+    label_font = 11 if compact else 10
+    r = view.responses.sort_values("day")
     days = r["day"].tolist()
     for i, (day, response) in enumerate(zip(days, r["response"], strict=True)):
-        end = days[i + 1] if i + 1 < len(days) else max(last_contact, day + 1)
+        stop = days[i + 1] if i + 1 < len(days) else max(last_contact, day + 1)
         color = AFTER_PROGRESSION if response == "PD" else RESPONSE_COLORS.get(response, "#ccc")
-        traces.append({"type": "bar", "orientation": "h", "y": ["Response"], "base": [day], "x": [end - day],
+        traces.append({"type": "bar", "orientation": "h", "y": ["Response"], "base": [day], "x": [stop - day],
                        "marker": {"color": color, "line": {"color": "white", "width": 1}},
                        "text": ["after PD" if response == "PD" else response], "textposition": "inside",
-                       "insidetextanchor": "middle",
-                       "textfont": {"size": 10, "color": "white" if response in ("sCR", "CR") else INK},
+                       "insidetextanchor": "middle", "constraintext": "none",
+                       "textfont": {"size": label_font, "color": "white" if response in ("sCR", "CR") else INK},
                        "width": 0.7, "showlegend": False, "xaxis": xname, "yaxis": yname,
                        "hovertemplate": f"Day {day:g}: {response}<extra></extra>"})
     for event in events.itertuples(index=False):
-        row = short.get(event.term, event.term if len(event.term) <= 26 else event.term[:25] + "…")
+        row = CLINICAL_SHORT.get(event.term, event.term if len(event.term) <= limit else event.term[:limit - 1] + "…")
         if row not in rows:
             continue
         ongoing = pd.isna(event.resolution_day)
-        end = last_contact if ongoing else event.resolution_day
+        stop = last_contact if ongoing else event.resolution_day
+        grade = int(event.grade)
         traces.append({"type": "bar", "orientation": "h", "y": [row], "base": [event.onset_day],
-                       "x": [max(end - event.onset_day, 1)], "width": 0.6, "showlegend": False,
-                       "marker": {"color": GRADE_COLORS[int(event.grade)]}, "text": [f"G{int(event.grade)}"],
-                       "textposition": "inside",
-                       "textfont": {"size": 10, "color": INK if event.grade <= 2 else "white"},
-                       "xaxis": xname, "yaxis": yname,
-                       "hovertemplate": f"{event.term}: grade {int(event.grade)}, day {event.onset_day:g} to "
+                       "x": [max(stop - event.onset_day, 1)], "width": 0.6, "showlegend": False,
+                       "marker": {"color": GRADE_COLORS[grade]}, "text": [f"G{grade}"], "textposition": "outside"
+                       if compact or stop - event.onset_day < 6 else "inside", "constraintext": "none",
+                       "cliponaxis": False,
+                       "textfont": {"size": label_font, "color": INK if grade <= 2 else "white"},
+                       "outsidetextfont": {"size": label_font, "color": INK}, "xaxis": xname, "yaxis": yname,
+                       "hovertemplate": f"{event.term}: grade {grade}, day {event.onset_day:g} to "
                                         + ("ongoing" if ongoing else f"{event.resolution_day:g}") + "<extra></extra>"})
-    marks = [("Progression", clinical.get("progression_day"), "x", "#D55E00"),
-             ("Death", clinical.get("death_day"), "square", INK),
-             ("Last contact", None if clinical.get("death_day") == clinical.get("death_day")
-              and clinical.get("death_day") is not None else last_contact, "line-ns-open", MUTED)]
+    for negative, name, symbol in ((True, "MRD negative", "diamond"), (False, "MRD positive", "diamond-open")):
+        tested = view.mrd[view.mrd["mrd_negative"] == negative]
+        if len(tested):
+            traces.append({"type": "scatter", "mode": "markers", "x": tested["day"].tolist(),
+                           "y": ["Response"] * len(tested), "name": name, "xaxis": xname, "yaxis": yname,
+                           "marker": {"symbol": symbol, "size": 12, "color": "#CC79A7",
+                                      "line": {"width": 2, "color": "#CC79A7" if not negative else "white"}},
+                           "hovertemplate": f"{name}: day %{{x}}<extra></extra>"})
+    died = pd.notna(facts["death_day"])
+    marks = [("Progression", facts["progression_day"], "x", "#D55E00"),
+             ("Death", facts["death_day"], "square", INK),
+             ("Last contact", None if died else last_contact, "line-ns-open", MUTED)]
     for name, day, symbol, color in marks:
         if day is None or pd.isna(day):
             continue
@@ -171,20 +215,21 @@ def _clinical_panel(traces: list, layout: dict, clinical: dict, xname: str, ynam
                        "xaxis": xname, "yaxis": yname, "hovertemplate": f"{name}: day {day:g}<extra></extra>"})
         layout["shapes"].append({"type": "line", "xref": xname, "yref": "paper", "x0": day, "x1": day, "y0": 0,
                                  "y1": 1, "line": {"color": color, "width": 1, "dash": "dot"}, "layer": "below"})
+    return rows
 
 
 def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: str, specimen: str, xname: str, yname: str,
-                  show_legend: bool) -> dict:
+                  canvas: Canvas, show_legend: bool) -> dict:
     unit = ANALYTES[analyte].unit
     blq = rows["blq"].to_numpy()
-    text = [f"< LLOQ ({fmt_sig(lloq)} {unit})" if b else f"{v:.4g} {unit}"
+    text = [f"< LLOQ ({fmt_sig(lloq)} {unit})" if b else f"{fmt_sig(v)} {unit}"
             for b, v, lloq in zip(blq, rows["value"], rows["lloq"], strict=True)]
     return {
         "type": "scatter", "x": rows["day"].tolist(), "y": levels.tolist(), "mode": "lines+markers",
         "name": SPECIMEN_LABELS[specimen], "legendgroup": specimen, "showlegend": show_legend,
         "xaxis": xname, "yaxis": yname,
-        "line": {"color": SPECIMEN_COLORS[specimen], "width": 2},
-        "marker": {"color": SPECIMEN_COLORS[specimen], "size": 8,
+        "line": {"color": SPECIMEN_COLORS[specimen], "width": canvas.scale(2)},
+        "marker": {"color": SPECIMEN_COLORS[specimen], "size": canvas.scale(8),
                    "symbol": ["circle-open" if b else "circle" for b in blq], "line": {"width": 2}},
         "customdata": [[t, "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
         "hovertemplate": (f"<b>{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()}</b><br>"
@@ -197,34 +242,36 @@ def _hline(y: float, xname: str, yname: str, color: str, dash: str = "dash") -> 
             "line": {"color": color, "width": 1, "dash": dash}, "layer": "below"}
 
 
-def _mark_parameters(traces, layout, params, curves, analyte, xname, yname, window, log) -> None:
+def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, log, canvas: Canvas) -> None:
     """Shade the AUC window under the blood curve, star Cmax, ring the lambda-z points (blood only)."""
     specimen = "serum" if analyte == "il6" else "PB" if analyte != "plasma_cells_pct" else None
     if specimen is None:
         return
+    params = view.params
     row = params[(params["analyte"] == analyte) & (params["specimen"] == specimen)]
     if row.empty:
         return
     row = row.iloc[0]
     color = SPECIMEN_COLORS[specimen]
+    start, end = view.window
     if analyte == "car_copies":
-        curve = curves[(curves["analyte"] == analyte) & (curves["specimen"] == specimen)]
+        curve = view.curves[(view.curves["analyte"] == analyte) & (view.curves["specimen"] == specimen)]
         x, y = sample_curve(curve["day"].to_numpy(), curve["conc"].to_numpy(), curve["log_to_next"].to_numpy(),
-                            *window)
+                            start, end)
         if len(x):
             floor = 10 ** layout[f"yaxis{'' if yname == 'y' else yname[1:]}"].get("range", [0])[0] if log else 0
             y = np.maximum(y, floor)
             traces.append({"type": "scatter", "x": [x[0], *x.tolist(), x[-1]], "y": [floor, *y.tolist(), floor],
                            "fill": "toself", "fillcolor": hex_to_rgba(color, 0.18), "line": {"width": 0},
-                           "mode": "lines", "name": f"AUC day {window[0]:g}–{window[1]:g}", "hoverinfo": "skip",
+                           "mode": "lines", "name": f"AUC day {start:g}–{end:g}", "hoverinfo": "skip",
                            "xaxis": xname, "yaxis": yname, "showlegend": True})
         if pd.notna(row["lambda_z"]):
             data = curve[(curve["day"] >= row["lambda_z_start"]) & (curve["day"] <= row["lambda_z_end"])
                          & (curve["conc"] > 0)]
             traces.append({"type": "scatter", "x": data["day"].tolist(), "y": data["conc"].tolist(), "mode": "markers",
                            "name": f"λz points (t½ {fmt_sig(row['half_life'])} d)", "xaxis": xname, "yaxis": yname,
-                           "marker": {"symbol": "circle-open", "size": 16, "color": INK, "line": {"width": 1.5}},
-                           "hoverinfo": "skip"})
+                           "marker": {"symbol": "circle-open", "size": canvas.scale(16), "color": INK,
+                                      "line": {"width": 1.5}}, "hoverinfo": "skip"})
             days = np.array([row["lambda_z_start"], row["lambda_z_end"]])
             intercept = math.log(float(data["conc"].iloc[-1])) + row["lambda_z"] * float(data["day"].iloc[-1])
             traces.append({"type": "scatter", "x": days.tolist(),
@@ -236,59 +283,41 @@ def _mark_parameters(traces, layout, params, curves, analyte, xname, yname, wind
         unit = ANALYTES[analyte].unit
         traces.append({"type": "scatter", "x": [peak_day], "y": [peak], "mode": "markers",
                        "name": "Peak (Cmax)", "legendgroup": "peak", "showlegend": analyte == "car_copies",
-                       "marker": {"symbol": "star", "size": 15, "color": GRADE_COLORS[3], "line": {"width": 0}},
-                       "xaxis": xname, "yaxis": yname,
+                       "marker": {"symbol": "star", "size": canvas.scale(15), "color": GRADE_COLORS[3],
+                                  "line": {"width": 0}}, "xaxis": xname, "yaxis": yname,
                        "hovertemplate": f"Peak {fmt_sig(peak)} {unit} on day {peak_day:g}<extra></extra>"})
-
-
-def _range_buttons(x_range: tuple[float, float]) -> dict:
-    def button(label, lo, hi):
-        return {"label": label, "method": "relayout", "args": [{"xaxis.range": [lo, hi]}]}
-
-    return {"type": "buttons", "direction": "right", "x": 1, "xanchor": "right", "y": 1.075, "yanchor": "bottom",
-            "showactive": False, "bgcolor": "white", "bordercolor": "#c5ced8", "font": {"size": 12},
-            "buttons": [button("Day −7 to 28", -7, 30), button("Day −7 to 90", -7, 95),
-                        button("All follow-up", *x_range)]}
-
-
-def x_range_for(measurements: pd.DataFrame, last_contact_day: float) -> tuple[float, float]:
-    first = float(min(measurements["day"].min(), 0)) if len(measurements) else 0.0
-    last = float(max(last_contact_day, measurements["day"].max() if len(measurements) else 0, 28))
-    pad = 0.02 * (last - first)
-    return first - pad, last + pad
 
 
 # ---- header and summary -------------------------------------------------------------------------------------
 
 
-def fmt_day(value) -> str:
-    """Days as recorded: 10, 10.5; blank -> '–'."""
-    return "–" if value is None or pd.isna(value) else f"{float(value):g}"
+def mrd_text(view: PatientView) -> str:
+    """'Negative (day 90)', 'Positive (day 28)', 'Not tested'."""
+    if view.mrd.empty:
+        return "Not tested"
+    negative = view.mrd[view.mrd["mrd_negative"]]
+    if len(negative):
+        return f"Negative (first day {fmt_day(negative['day'].iloc[0])})"
+    return f"Positive (last day {fmt_day(view.mrd['day'].iloc[-1])})"
 
 
-def fact(label: str, value: str, fact_id: str | None = None) -> html.Div:
-    extra = {"id": fact_id} if fact_id else {}
-    return html.Div([html.Div(label, className="cs-fact-label"), html.Div(value, className="cs-fact-value")],
-                    className="cs-fact", **extra)
-
-
-def patient_facts(row: pd.Series, covariates: list[str]) -> list[tuple[str, str, str | None]]:
+def patient_facts(view: PatientView) -> list[tuple[str, str, str | None]]:
     """(label, value, element id) for everything the header says about a patient."""
+    row = view.facts
     sex = {"M": "male", "F": "female", "U": "sex unknown"}.get(row["sex"], "sex unknown")
     age = f"{row['age']:g} y" if pd.notna(row["age"]) else "age unknown"
     best = row["best_response"] + (f" (day {row['day_best_response']:g})" if pd.notna(row["day_best_response"])
                                    else "")
     follow = f"{row['last_contact_day'] / DAYS_PER_MONTH:.1f} months (day {row['last_contact_day']:g})"
-    grade = {0: "None"} | {g: f"Grade {g}" for g in range(1, 6)}
     facts = [("Dose level", row["dose_level"], "patient-dose"), ("Age / sex", f"{age}, {sex}", None),
-             ("Best response", best, "patient-best-response"),
-             ("Worst CRS", grade[int(row["worst_crs_grade"])], "patient-worst-crs"),
-             ("Worst ICANS", grade[int(row["worst_icans_grade"])], "patient-worst-icans"),
+             ("Best response", best, "patient-best-response"), ("MRD", mrd_text(view), "patient-mrd"),
+             ("Worst CRS", GRADE_LABEL[int(row["worst_crs_grade"])], "patient-worst-crs"),
+             ("Worst ICANS", GRADE_LABEL[int(row["worst_icans_grade"])], "patient-worst-icans"),
              ("Follow-up", follow, None), ("Status", status_text(row), "patient-status")]
-    for column in covariates:
+    for column in view.covariates:
         value = row[column]
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            text = "–"
+            text = BLANK
         elif isinstance(value, (bool, np.bool_)):
             text = "yes" if value else "no"
         else:
@@ -297,70 +326,149 @@ def patient_facts(row: pd.Series, covariates: list[str]) -> list[tuple[str, str,
     return facts
 
 
-def patient_header(row: pd.Series, covariates: list[str]) -> html.Div:
-    return html.Div([fact(label, value, fact_id) for label, value, fact_id in patient_facts(row, covariates)],
-                    className="cs-facts", id="patient-facts")
+def fact(label: str, value: str, fact_id: str | None = None) -> html.Div:
+    extra = {"id": fact_id} if fact_id else {}
+    return html.Div([html.Div(label, className="cs-fact-label"), html.Div(value, className="cs-fact-value")],
+                    className="cs-fact", **extra)
 
 
-SUMMARY_ROWS = (("car_copies", "PB"), ("car_copies", "BM"), ("car_t_pct", "PB"), ("car_t_pct", "BM"))
+def patient_header(view: PatientView, header_id: str) -> html.Div:
+    return html.Div([fact(label, value, fact_id) for label, value, fact_id in patient_facts(view)],
+                    className="cs-facts", id=header_id)
 
 
-def summary_frame(params: pd.DataFrame, window: tuple[float, float], auc_column: str) -> pd.DataFrame:
-    """Cmax, Tmax, AUC over the window, AUClast, Tlast and half-life per analyte and specimen, as text."""
-    start, end = window
-    rows = []
-    indexed = params.set_index(["analyte", "specimen"])
-    for analyte, specimen in SUMMARY_ROWS:
-        if (analyte, specimen) not in indexed.index:
-            continue
-        r = indexed.loc[(analyte, specimen)]
+#: The summary table's parameters, in order; the AUC window's partial AUC follows Tmax.
+SUMMARY_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life")
+
+
+def summary_frames(view: PatientView) -> list[tuple[str, pd.DataFrame]]:
+    """Per analyte, its specimens' Cmax, Tmax, AUC over the window, AUClast, Tlast and half-life as text, with
+    the units in the headers (from the parameter registry)."""
+    names = [view.auc_column if n == "<auc>" else n for n in SUMMARY_PARAMETERS]
+    out = []
+    summary = view.summary()
+    for analyte, rows in summary.groupby("analyte", sort=False) if len(summary) else []:
         unit = ANALYTES[analyte].unit
-        rows.append({"": f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()} ({unit}; AUC in {unit}·day)",
-                     "Cmax": fmt_sig(r["cmax"]), "Tmax (day)": fmt_day(r["tmax"]),
-                     f"AUC day {start:g}–{end:g}": fmt_sig(r[auc_column]), "AUClast": fmt_sig(r["auclast"]),
-                     "Tlast (day)": fmt_day(r["tlast"]), "Half-life (days)": fmt_sig(r["half_life"]),
-                     "_id": f"summary-{analyte}-{specimen}"})
-    return pd.DataFrame(rows)
+        records = []
+        for r in rows.itertuples(index=False):
+            record = {"Specimen": SPECIMEN_LABELS[r.specimen]}
+            for name in names:
+                p = parameter(name)
+                record[p.header(unit)] = (fmt_day if p.unit_kind == "time" else fmt_sig)(getattr(r, name))
+            record["_id"] = f"summary-{analyte}-{r.specimen}"
+            records.append(record)
+        out.append((analyte, pd.DataFrame(records)))
+    return out
 
 
-def kinetics_summary(params: pd.DataFrame, window: tuple[float, float], auc_column: str) -> html.Div:
-    """The summary table, with IL-6 and marrow plasma-cell extras underneath."""
-    frame = summary_frame(params, window, auc_column)
-    columns = [c for c in frame.columns if c != "_id"]
-    head = html.Thead(html.Tr([html.Th(c, className="num" if c else None) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(row[c], className="num" if c else None) for c in columns], id=row["_id"])
-                       for _, row in frame.iterrows()])
-    table = html.Table([head, body], className="cs-table", id="patient-summary-table")
-    indexed = params.set_index(["analyte", "specimen"])
-    extras = []
+def kinetics_summary(view: PatientView, table_id: str) -> html.Div:
+    """One summary table per analyte, with IL-6 and marrow plasma-cell extras underneath."""
+    tables = []
+    for analyte, frame_ in summary_frames(view):
+        columns = [c for c in frame_.columns if c != "_id"]
+        head = html.Thead(html.Tr([html.Th(c, className="num" if i else None) for i, c in enumerate(columns)]))
+        body = html.Tbody([html.Tr([html.Td(row[c], className="num" if i else None) for i, c in enumerate(columns)],
+                                   id=row["_id"]) for _, row in frame_.iterrows()])
+        tables.append(html.Div([html.H3(ANALYTES[analyte].label, className="cs-table-title"),
+                                html.Table([head, body], className="cs-table", id=f"{table_id}-{analyte}")]))
+    return html.Div([html.Div(tables, className="cs-summary-tables", id=table_id),
+                     html.P(extras(view), className="cs-extras")])
+
+
+def extras(view: PatientView) -> list:
+    indexed = view.params.set_index(["analyte", "specimen"])
+    out = []
     if ("il6", "serum") in indexed.index:
         r = indexed.loc[("il6", "serum")]
-        extras.append(html.Span([html.B("IL-6: "), f"baseline {fmt_sig(r['baseline'])} pg/mL, peak ",
-                                 html.Span(fmt_sig(r["peak"]), id="patient-il6-peak"),
-                                 f" pg/mL on day {fmt_day(r['peak_day'])}, ",
-                                 html.Span(fmt_sig(r["peak_fold_change"]), id="patient-il6-fold"),
-                                 "-fold over baseline."]))
+        out.append(html.Span([html.B("IL-6: "), f"baseline {fmt_sig(r['baseline'])} pg/mL, peak ",
+                              html.Span(fmt_sig(r["peak"]), id="patient-il6-peak"),
+                              f" pg/mL on day {fmt_day(r['peak_day'])}, ",
+                              html.Span(fmt_sig(r["peak_fold_change"]), id="patient-il6-fold"),
+                              "-fold over baseline."]))
     if ("plasma_cells_pct", "BM") in indexed.index:
         r = indexed.loc[("plasma_cells_pct", "BM")]
-        extras.append(html.Span([html.B("Marrow plasma cells: "),
-                                 f"baseline {fmt_sig(r['baseline'])} %, nadir {fmt_sig(r['nadir'])} % on day "
-                                 f"{fmt_day(r['nadir_day'])} ({fmt_sig(r['nadir_percent_reduction'])} % reduction)."]))
-    return html.Div([table, html.P(extras, className="cs-extras")])
+        out.append(html.Span([html.B("Marrow plasma cells: "),
+                              f"baseline {fmt_sig(r['baseline'])}%, nadir {fmt_sig(r['nadir'])}% on day "
+                              f"{fmt_day(r['nadir_day'])} ({fmt_sig(r['nadir_percent_reduction'])}% reduction)."]))
+    return out
 
 
-def nca_footnote(study_label: str, simulated: bool, method: str, blq: str) -> str:
-    methods = {"linuplogdown": "linear-up/log-down trapezoids", "linear": "linear trapezoids"}
-    note = (f"{study_label}. NCA: {methods[method]}, BLQ rule '{blq}' (docs/nca.md); hollow markers: below the "
-            "LLOQ (dashed line), drawn at the LLOQ.")
-    return note + ("<br>" + SIMULATED_NOTE if simulated else "")
-
-
-def patient_picker(subject_ids: list[str], current: str, prev_href: str | None, next_href: str | None) -> html.Div:
+def patient_picker(view: PatientView, query: str, select_id: str, prev_id: str, next_id: str) -> html.Div:
+    prev_href = f"/patients/{view.previous_id}{query}" if view.previous_id else None
+    next_href = f"/patients/{view.next_id}{query}" if view.next_id else None
     return html.Div(className="cs-picker", children=[
-        dcc.Link("← Previous", href=prev_href or "#", id="patient-prev",
+        dcc.Link("← Previous", href=prev_href or "#", id=prev_id,
                  className="cs-button cs-button-secondary" + ("" if prev_href else " disabled")),
-        dcc.Dropdown(id="patient-select", options=subject_ids, value=current, clearable=False, searchable=True,
-                     placeholder="Search patient ID", className="cs-patient-select"),
-        dcc.Link("Next →", href=next_href or "#", id="patient-next",
+        dcc.Dropdown(id=select_id, options=view.subject_ids, value=view.subject_id, clearable=False,
+                     searchable=True, placeholder="Search patient ID", className="cs-patient-select"),
+        dcc.Link("Next →", href=next_href or "#", id=next_id,
                  className="cs-button cs-button-secondary" + ("" if next_href else " disabled")),
+        dcc.Link("All patients", href=f"/patients{query}", className="cs-button cs-button-secondary",
+                 id="patient-all"),
     ])
+
+
+# ---- the patient list ---------------------------------------------------------------------------------------
+
+def _status(days, event, what: str, censored: str) -> str:
+    if days != days:
+        return BLANK
+    return f"{what} day {fmt_day(days)}" if event else f"{censored} day {fmt_day(days)}"
+
+
+def patient_list_rows(table: pd.DataFrame, query: str) -> list[dict]:
+    """Rows of the patient list grid: values for sorting and filtering, text as the one formatter writes it."""
+    rows = []
+    for r in table.itertuples(index=False):
+        rows.append({
+            "subject_id": f"[{r.subject_id}](/patients/{r.subject_id}{query})", "id": r.subject_id,
+            "dose_level": r.dose_level, "best_response": r.best_response,
+            "worst_crs_grade": int(r.worst_crs_grade), "worst_icans_grade": int(r.worst_icans_grade),
+            "pfs_days": None if r.pfs_days != r.pfs_days else r.pfs_days,
+            "pfs_text": _status(r.pfs_days, r.pfs_event, "Progressed" if r.pfs_days == r.progression_day else "Died",
+                                "No event, censored"),
+            "os_days": None if r.os_days != r.os_days else r.os_days,
+            "os_text": _status(r.os_days, r.os_event, "Died", "Alive, last contact"),
+            "mrd": "negative" if r.mrd_negative is True else "positive" if r.mrd_negative is False else "not tested",
+            "cmax": None if r.cmax != r.cmax else r.cmax, "cmax_text": fmt_sig(r.cmax),
+            "auc_0_28": None if r.auc_0_28 != r.auc_0_28 else r.auc_0_28, "auc_0_28_text": fmt_sig(r.auc_0_28),
+        })
+    return rows
+
+
+def patient_list_columns() -> list[dict]:
+    """The list's columns; Cmax and AUC are of LIST_PROFILE (blood CAR transgene), as the page says above it."""
+    unit = ANALYTES[LIST_PROFILE[0]].unit
+
+    def number(field, header, width=150):
+        return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",
+                "width": width, "valueFormatter": {"function": f"params.data ? params.data['{field}_text'] : ''"}}
+
+    return [
+        {"field": "subject_id", "headerName": "Patient", "cellRenderer": "markdown", "pinned": "left", "width": 110,
+         "filter": "agTextColumnFilter", "comparator": {"function": "(a, b, na, nb) => na.data.id < nb.data.id ? -1 "
+                                                                    ": na.data.id > nb.data.id ? 1 : 0"}},
+        {"field": "dose_level", "headerName": "Dose level", "width": 160},
+        {"field": "best_response", "headerName": "Best response", "width": 120},
+        {"field": "mrd", "headerName": "MRD", "width": 110},
+        {"field": "worst_crs_grade", "headerName": "Worst CRS grade", "type": "numericColumn", "width": 110},
+        {"field": "worst_icans_grade", "headerName": "Worst ICANS grade", "type": "numericColumn", "width": 115},
+        {"field": "pfs_days", "headerName": "PFS", "width": 230, "valueFormatter": {"function": "params.data ? "
+                                                                                   "params.data.pfs_text : ''"}},
+        {"field": "os_days", "headerName": "OS", "width": 200, "valueFormatter": {"function": "params.data ? "
+                                                                                 "params.data.os_text : ''"}},
+        number("cmax", BY_NAME["cmax"].header(unit)),
+        number("auc_0_28", interval_parameter(*LIST_WINDOW).header(unit), 170),
+    ]
+
+
+def facts_frame(view: PatientView) -> pd.DataFrame:
+    return pd.DataFrame([{"Fact": label, "Value": value} for label, value, _ in patient_facts(view)])
+
+
+def patient_list_frame(rows: list[dict]) -> pd.DataFrame:
+    """The patient list as text, as a slide shows it."""
+    return pd.DataFrame([{"Patient": r["id"], "Dose level": r["dose_level"], "Best response": r["best_response"],
+                          "MRD": r["mrd"], "CRS": r["worst_crs_grade"], "ICANS": r["worst_icans_grade"],
+                          "PFS": r["pfs_text"], "OS": r["os_text"], "Cmax": r["cmax_text"],
+                          "AUC day 0–28": r["auc_0_28_text"]} for r in rows])

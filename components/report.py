@@ -15,18 +15,21 @@ td{border-bottom:1px solid #dde2e8;padding:5px 8px}td.num,th.num{text-align:righ
 .facts td:first-child{color:#6b7785;text-transform:uppercase;font-size:12px}"""
 
 
-def patient_report_html(title: str, subtitle: str, facts: list[tuple[str, str, str | None]], summary: pd.DataFrame,
-                        extras: str, figure: dict, simulated_note: str | None) -> str:
-    """One HTML file with plotly.js inlined, so the report works without a network."""
+def patient_report_html(title: str, subtitle: str, facts: list[tuple[str, str, str | None]],
+                        summaries: list[tuple[str, pd.DataFrame]], figure: dict, simulated_note: str | None) -> str:
+    """One HTML file with plotly.js inlined, so the report works without a network. `summaries`: (heading, table
+    of text) pairs."""
     e = escape_html.escape
     fact_rows = "".join(f"<tr><td>{e(label)}</td><td>{e(value)}</td></tr>" for label, value, _ in facts)
-    columns = [c for c in summary.columns if c != "_id"]
-    head = "".join(f"<th class='{'num' if c else ''}'>{e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td class='{'num' if c else ''}'>{e(str(row[c]))}</td>" for c in columns)
-                   + "</tr>" for _, row in summary.iterrows())
+    tables = []
+    for heading, summary in summaries:
+        columns = [c for c in summary.columns if c != "_id"]
+        head = "".join(f"<th class='{'num' if i else ''}'>{e(c)}</th>" for i, c in enumerate(columns))
+        body = "".join("<tr>" + "".join(f"<td class='{'num' if i else ''}'>{e(str(row[c]))}</td>"
+                                        for i, c in enumerate(columns)) + "</tr>" for _, row in summary.iterrows())
+        tables.append(f"<h3>{e(heading)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     chart = pio.to_html(figure, full_html=False, include_plotlyjs=True, config={"displaylogo": False})
     sim = f"<div class='sim'>{e(simulated_note)}</div>" if simulated_note else ""
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{STYLE}</style>"
             f"</head><body><h1>{e(title)}</h1><p class='sub'>{e(subtitle)}</p>{sim}"
-            f"<table class='facts'>{fact_rows}</table><h2>Kinetics</h2><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table><p>{e(extras)}</p>{chart}</body></html>")
+            f"<table class='facts'>{fact_rows}</table><h2>Kinetics</h2>{''.join(tables)}{chart}</body></html>")

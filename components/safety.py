@@ -5,10 +5,16 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import html
 
-from components.theme import GRADE_COLORS, INK, MUTED, template_json, wrap_note
+from analysis.views.safety import SafetyView
+from components.frame import Canvas, frame
+from components.kinetics import box_figure
+from components.number_format import fmt_day
+from components.theme import GRADE_COLORS, INK
+from data_access.schema import CRS_TERM, ICANS_TERM
 
 
-def ae_grid(table: pd.DataFrame) -> dag.AgGrid:
+def ae_grid(view: SafetyView, grid_id: str) -> dag.AgGrid:
+    table = view.ae
     rows = table.assign(any_grade_text=[f"{n} ({p:.0f}%)" for n, p in zip(table["any_grade"],
                                                                           table["any_grade_pct"], strict=True)],
                         grade_3_text=[f"{n} ({p:.0f}%)" for n, p in zip(table["grade_3_plus"],
@@ -22,41 +28,60 @@ def ae_grid(table: pd.DataFrame) -> dag.AgGrid:
     columns += [{"field": f"worst_grade_{g}", "headerName": f"G{g}", "width": 80, "type": "numericColumn",
                  "headerTooltip": f"patients whose worst grade is {g}"}
                 for g in range(1, 6)]
-    return dag.AgGrid(id="safety-ae-grid", rowData=rows.to_dict("records"), columnDefs=columns,
+    return dag.AgGrid(id=grid_id, rowData=rows.to_dict("records"), columnDefs=columns,
                       defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                      dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True},
-                                       "domLayout": "autoHeight"},
+                      dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True,
+                                                        "checkboxes": False}, "domLayout": "autoHeight"},
                       style={"width": "100%"})
 
 
-def grade_by_term_figure(table: pd.DataFrame, n_patients: int, title: str, footnote: str, top: int = 15) -> dict:
+GRADES_TITLE = "Patients by worst grade"
+CRS_TITLE = "Worst CRS grade against IL-6 peak and CAR-T expansion"
+
+
+def short_term(term: str) -> str:
+    return "ICANS (immune effector cell neurotoxicity)" if term == ICANS_TERM else \
+        "CRS (cytokine release syndrome)" if term == CRS_TERM else term
+
+
+def grades_title(view: SafetyView) -> str:
+    return f"{GRADES_TITLE}: {view.attribution}"
+
+
+def grade_by_term_figure(view: SafetyView, note: str, canvas: Canvas, top: int = 15) -> dict:
     """Horizontal stacked bars: % of patients by worst grade, for the most frequent terms (CRS and ICANS first)."""
-    shown = table.head(top)
-    terms = [t if len(t) < 40 else t.replace("Immune effector cell-associated neurotoxicity syndrome",
-                                             "ICANS (immune effector cell neurotoxicity)") for t in shown["term"]]
+    shown = view.ae.head(top)
+    terms = [short_term(t) for t in shown["term"]]
     traces = []
     for grade in range(1, 6):
         counts = shown[f"worst_grade_{grade}"]
         if not counts.any():
             continue
         traces.append({"type": "bar", "orientation": "h", "name": f"Grade {grade}", "y": terms,
-                       "x": (100 * counts / n_patients).tolist(), "customdata": counts.tolist(),
+                       "x": (100 * counts / view.n_patients).tolist(), "customdata": counts.tolist(),
                        "marker": {"color": GRADE_COLORS[grade], "line": {"color": "white", "width": 0.5}},
                        "hovertemplate": f"%{{y}}: %{{customdata}} patients with worst grade {grade} "
                                         "(%{x:.0f}%)<extra></extra>"})
-    height = 160 + 28 * len(shown)
-    return {"data": traces, "layout": {
-        "template": template_json(), "height": height, "barmode": "stack", "title": {"text": title},
-        "margin": {"l": 300, "r": 30, "t": 80, "b": 100},
+    left = 34 + 7 * max((len(t) for t in terms), default=10)
+    body = {"data": traces, "layout": {
+        "barmode": "stack", "legend": {"traceorder": "normal"},
         "xaxis": {"title": {"text": "Patients (%)"}, "range": [0, 100]},
-        "yaxis": {"categoryorder": "array", "categoryarray": terms[::-1], "type": "category", "showgrid": False},
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "traceorder": "normal"},
-        "annotations": [{"text": wrap_note(footnote, 140), "xref": "paper", "yref": "paper", "x": 0, "y": 0,
-                         "yshift": -60, "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
-                         "font": {"size": 11, "color": MUTED}}]}}
+        "yaxis": {"categoryorder": "array", "categoryarray": terms[::-1], "type": "category", "showgrid": False,
+                  "tickmode": "array", "tickvals": terms, "ticktext": terms}}}
+    which = view.attribution[0].upper() + view.attribution[1:]
+    return frame(body, title=grades_title(view), canvas=canvas, plot_height=24 * max(len(shown), 3), left=left,
+                 footnote=[f"{which} by CTCAE v5 (CRS and ICANS by ASTCT); each patient counted once per term at the "
+                           f"worst grade; {len(shown)} most frequent terms; n = {view.n_patients}."], note=note)
 
 
-def onset_table(summaries: list[dict]) -> html.Table:
+def crs_figure(view: SafetyView, note: str, canvas: Canvas) -> dict:
+    return box_figure(view.crs_panels, "crs_group", CRS_TITLE, note, canvas,
+                      footnote="Worst CRS grade (ASTCT) per patient; Cmax from the cohort NCA.")
+
+
+def onset_table(view: SafetyView, table_id: str) -> html.Table:
+    """CRS and ICANS: patients, onset and duration of the first episode, ongoing."""
+    summaries = view.onsets
     def describe(values, unit="day"):
         median, low, high = values
         return "–" if median != median else f"{unit} {median:g} ({low:g}–{high:g})" if unit == "day" else \
@@ -68,23 +93,31 @@ def onset_table(summaries: list[dict]) -> html.Table:
                      html.Td(describe(s["duration"], "days")), html.Td(s["ongoing"], className="num")])
             for s in summaries]
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], className="cs-table",
-                      id="safety-onset-table")
+                      id=table_id)
+
+
+def grade3_text(view: SafetyView) -> str:
+    g = view.grade3
+    if not len(g):
+        return "No grade ≥3 events."
+    return (f"{len(g)} grade ≥3 events in {g['subject_id'].nunique()} patients; median onset day "
+            f"{fmt_day(g['onset_day'].median())}.")
 
 
 def patient_links(subjects: pd.DataFrame, term: str, query: str) -> html.Div:
     """Patients with one term, worst grade first, each linking to the patient page."""
     from dash import dcc
 
-    items = [html.Strong(f"Patients with {term}: ")]
+    items = [html.Strong(f"Patients with {term} ({len(subjects)}): ")]
     for i, row in enumerate(subjects.itertuples(index=False)):
         items += [", " if i else "", dcc.Link(f"{row.subject_id} (G{row.grade})",
                                               href=f"/patients/{row.subject_id}{query}")]
     return html.Div(items, className="cs-extras", style={"color": INK})
 
 
-def deck_ae_table(table: pd.DataFrame, top: int = 14) -> pd.DataFrame:
-    """The most frequent terms as a compact table for a slide."""
-    shown = table.head(top)
+def ae_table_frame(view: SafetyView) -> pd.DataFrame:
+    """Every term, as a compact text table (the deck continues it over slides)."""
+    shown = view.ae
     return pd.DataFrame({"Term": shown["term"],
                          "Any grade, n (%)": [f"{n} ({p:.0f}%)" for n, p in zip(shown["any_grade"],
                                                                               shown["any_grade_pct"], strict=True)],

@@ -1,4 +1,6 @@
-"""The one figure theme: white, large type for slides, a colour-blind-safe palette used the same way everywhere."""
+"""The one figure theme: white, a colour-blind-safe palette used the same way everywhere, and the colours of
+things that recur (dose levels, response groups, CTCAE grades, specimens, IMWG responses). Type sizes, titles,
+footnotes and margins are the frame's (components/frame.py)."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -18,8 +20,14 @@ SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73"}
 RESPONSE_GROUP_COLORS = {"≥CR": "#0072B2", "VGPR/PR": "#56B4E9", "<PR": "#D55E00"}
 #: CTCAE grades, light to dark (ordered by lightness, so they read without hue too).
 GRADE_COLORS = {1: "#FDAE61", 2: "#F46D43", 3: "#D73027", 4: "#7F0000", 5: "#000000"}
-#: Worst-CRS groups in the cohort figures (0 = no CRS, 3 = grade ≥3), in the grade colours.
-CRS_GROUP_COLORS = {0: "#9AA5B1", 1: GRADE_COLORS[1], 2: GRADE_COLORS[2], 3: GRADE_COLORS[3]}
+#: Worst-CRS groups in the cohort figures, in the grade colours (labels from analysis.kinetics.CRS_GROUPS).
+CRS_GROUP_COLORS = {"No CRS": "#9AA5B1", "CRS grade 1": GRADE_COLORS[1], "CRS grade 2": GRADE_COLORS[2],
+                    "CRS grade ≥3": GRADE_COLORS[3]}
+#: IMWG response categories, darkest for the deepest response.
+RESPONSE_COLORS = {"sCR": "#08306B", "CR": "#2171B5", "VGPR": "#6BAED6", "PR": "#BDD7EE", "MR": "#FDD0A2",
+                   "SD": "#BDBDBD", "PD": "#D55E00", "NE": "#EEEEEE"}
+NOT_ASSESSED = "#F4F6F8"
+AFTER_PROGRESSION = "#E3E6EA"
 
 TEMPLATE_NAME = "cartscope"
 
@@ -52,22 +60,6 @@ def dose_colors(dose_levels: list[str]) -> dict[str, str]:
     return dict(zip(ordered, shades, strict=False))
 
 
-def footnote(fig: go.Figure, text: str) -> go.Figure:
-    """Put a footnote (method, data source, 'simulated data') under the plot area, left-aligned."""
-    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yshift=-66, showarrow=False,
-                       xanchor="left", yanchor="top", align="left", font=dict(size=11, color=MUTED))
-    fig.update_layout(margin=dict(b=max(fig.layout.margin.b or 60, 100)))
-    return fig
-
-
-def new_figure(title: str | None = None, height: int = 420) -> go.Figure:
-    """An empty figure on the CARTscope template."""
-    fig = go.Figure(layout=dict(template=TEMPLATE_NAME, height=height))
-    if title:
-        fig.update_layout(title=dict(text=title))
-    return fig
-
-
 _TEMPLATE_JSON: dict | None = None
 
 
@@ -77,23 +69,6 @@ def template_json() -> dict:
     if _TEMPLATE_JSON is None:
         _TEMPLATE_JSON = pio.templates[TEMPLATE_NAME].to_plotly_json()
     return _TEMPLATE_JSON
-
-
-def fmt_sig(value, digits: int = 3) -> str:
-    """Numbers as people read them: 3 significant digits, thousands separators, no exponent; blank -> '–'."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if x != x:
-        return "–"
-    if x == 0:
-        return "0"
-    from math import floor, log10
-
-    rounded = float(f"{x:.{digits}g}")
-    decimals = max(digits - 1 - floor(log10(abs(rounded))), 0)
-    return f"{rounded:,.{decimals}f}"
 
 
 def hex_to_rgba(color: str, alpha: float) -> str:
@@ -106,8 +81,12 @@ def hex_to_rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def wrap_note(text: str, width: int = 110) -> str:
-    """Break a footnote into lines of at most `width` characters (keeping existing <br> breaks)."""
-    import textwrap
-
-    return "<br>".join("<br>".join(textwrap.wrap(part, width)) or part for part in text.split("<br>"))
+def group_colors(grouping: str, groups: list[str]) -> dict[str, str]:
+    """The colour of each group of a grouping (analysis.kinetics.GROUPINGS), in the app's fixed colours."""
+    if grouping == "dose_level":
+        return dose_colors(groups)
+    if grouping == "response_group":
+        return {g: RESPONSE_GROUP_COLORS[g] for g in groups}
+    if grouping == "crs_group":
+        return {g: CRS_GROUP_COLORS[g] for g in groups}
+    return {g: OKABE_ITO[i % len(OKABE_ITO)] for i, g in enumerate(groups)}

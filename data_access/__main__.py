@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "import":
         result = import_path(args.path, args.name, source="cli", simulated=args.simulated)
+        if result.identical_to is not None:
+            r = result.identical_to
+            print(f"Not stored: the files are identical to '{r.name}' version {r.version} "
+                  f"(imported {r.imported_at:%Y-%m-%d %H:%M}); nothing changed.")
+            return 0
         if not result.stored:
             print(f"NOT STORED: '{args.name}' failed validation.\n{result.report.to_text()}", file=sys.stderr)
             return 1

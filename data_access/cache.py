@@ -1,7 +1,8 @@
 """Cached study reads for the web app (flask-caching; filesystem by default, see settings.cache_config).
 
 A stored study version never changes, so a version is cached for as long as the cache keeps it;
-only the name -> newest-version lookup goes to the database each time.
+only the name -> newest-version lookup goes to the database each time. Caches of computed results (the
+cohort NCA) belong to the app layer: pages/_context.py.
 """
 from __future__ import annotations
 
@@ -30,13 +31,3 @@ def cached_study(name: str, version: int | None = None) -> Study | None:
     if record is None:
         return None
     return _load_version(settings.database_url(), record.name, record.version)
-
-
-def cached_nca(name: str, version: int, start: float, end: float, compute):
-    """A stored version's cohort NCA for one window, from the flask cache or computed by `compute()`."""
-    key = f"nca:{settings.database_url()}:{name}:{version}:{start:g}:{end:g}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value)
-    return value

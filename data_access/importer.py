@@ -18,10 +18,12 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
 
 @dataclass
 class ImportResult:
-    """The full validation report, and the stored version when the import went through."""
+    """The full validation report, and the stored version when the import went through; `identical_to` is the
+    newest version when the files are the same as the ones it was imported from (nothing new is stored)."""
 
     report: ValidationReport
     record: store.StudyRecord | None
+    identical_to: store.StudyRecord | None = None
 
     @property
     def stored(self) -> bool:
@@ -40,6 +42,9 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
                      "letters, digits, spaces, '.', '_' or '-' (at most 100 characters)")
     if not report.ok or study is None:
         return ImportResult(report, None)
+    newest = store.newest_checksum(study.name, engine=engine)
+    if newest is not None and newest[1] == store.checksum(raw.files) and newest[0].simulated == simulated:
+        return ImportResult(report, None, identical_to=newest[0])
     study.simulated = simulated
     record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine)
     return ImportResult(report, record)

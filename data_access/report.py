@@ -59,12 +59,19 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.errors
 
+    @staticmethod
+    def _order(issue: Issue) -> tuple:
+        """By file, then row (problems of a whole file or column first), then column."""
+        return issue.file, -1 if issue.row is None else issue.row, issue.column or ""
+
     def to_records(self) -> list[dict]:
-        return [asdict(i) for i in self.issues]
+        """Every issue, sorted by file and row."""
+        return [asdict(i) for i in sorted(self.issues, key=self._order)]
 
     def to_text(self) -> str:
         head = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
-        return "\n".join([head, *(str(i) for i in self.errors), *(str(i) for i in self.warnings)])
+        return "\n".join([head, *(str(i) for i in sorted(self.errors, key=self._order)),
+                          *(str(i) for i in sorted(self.warnings, key=self._order))])
 
 
 class ImportRejected(Exception):

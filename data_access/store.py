@@ -212,6 +212,18 @@ def find_study(name: str, version: int | None = None, engine: Engine | None = No
                        row["imported_by"], row["n_subjects"], row["n_rows"])
 
 
+def newest_checksum(name: str, engine: Engine | None = None) -> tuple[StudyRecord, str] | None:
+    """The newest version of `name` and the checksum of the files it was imported from, or None."""
+    engine = engine or get_engine()
+    record = find_study(name, engine=engine)
+    if record is None:
+        return None
+    with engine.connect() as conn:
+        value = conn.execute(select(import_log_table.c.checksum).where(import_log_table.c.study_id ==
+                                                                       record.study_id)).scalar()
+    return record, value
+
+
 def load_study(name: str, version: int | None = None, engine: Engine | None = None) -> Study:
     """Read one stored study version back into typed DataFrames (covariates as columns)."""
     engine = engine or get_engine()

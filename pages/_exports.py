@@ -1,34 +1,117 @@
-"""Export callbacks shared by every page: server-side PNG/SVG/PDF of one figure, the page as PowerPoint,
-and the slide-mode switch. Figures and tables are found by the ids components/figures.py gives them."""
+"""Exports shared by every page: a figure as PNG/SVG/PDF and the page as PowerPoint, both rebuilt on the server
+from the page's state (its `cs-page-state` store) by the same view functions and builders the page uses, at the
+slide size; the slide-mode switch; and the state -> address bar link.
+
+Each page registers what it exports with `register_exports(page, ...)`: a function giving its figures for a
+context, a state and a canvas, and one giving its tables."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import dash
-from dash import ALL, MATCH, Dash, Input, Output, State, ctx, dcc
+from dash import ALL, MATCH, Dash, Input, Output, State, clientside_callback, ctx, dcc
 
-from components.deck import DeckFigure, DeckTable, build_deck
+from components.deck import DeckFigure, DeckTable, build_deck, picture_pixels
 from components.exports import IMAGE_FORMATS, ImageExportError, figure_image
-from components.figures import file_stem, is_footnote, slide_figure
-from pages._study import load_selected, query_params, query_string
+from components.figures import file_stem
+from components.frame import Canvas, slide
+from pages._context import PageContext, context_from_state
+
+PAGE_STATE = "cs-page-state"
+PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
-def slide_note(search: str | None) -> str:
-    """The line every slide carries: study, data cut-off and, for the demo, SIMULATED DATA."""
-    params = query_params(search)
-    study, _ = load_selected(params.get("study"), params.get("version"))
-    if study is None:
-        return ""
-    cutoff = study.subjects["last_contact_day"].max()
-    return f"{study.label}; data cut-off: day {cutoff:g} of follow-up." + (" SIMULATED DATA." if study.simulated
-                                                                           else "")
+def page_state_id(page: str) -> dict:
+    return {"type": PAGE_STATE, "page": page}
 
 
-def split_footnote(figure: dict) -> tuple[dict, str]:
-    """The figure without its footnote annotation, and the footnote text (for a slide's text box)."""
-    layout = dict(figure.get("layout", {}))
-    notes = [a for a in layout.get("annotations", []) if is_footnote(a)]
-    layout["annotations"] = [a for a in layout.get("annotations", []) if not is_footnote(a)]
-    text = " ".join(a["text"].replace("<br>", " ") for a in notes)
-    return {**figure, "layout": layout}, text
+FROM_URL = "_from_url"
+
+
+def page_state(page: str, data: dict) -> dcc.Store:
+    """The store a page keeps its state in (URL parameters as strings; keys starting with '_' stay out of the URL,
+    e.g. the patient, who is in the path); exports and the address bar read it. Drawn from the URL, it is marked
+    so, and the address bar is left as it is."""
+    return dcc.Store(id=page_state_id(page), data={"page": page, **data, FROM_URL: True})
+
+
+def changed_state(previous: dict, **changes) -> dict:
+    """A page's state after the user changed its settings: the address bar follows it."""
+    return {**{k: v for k, v in previous.items() if k != FROM_URL}, **changes}
+
+
+@dataclass
+class ExportFigure:
+    name: str
+    title: str
+    figure: dict
+
+
+@dataclass
+class PageExports:
+    title: str
+    figures: Callable[[PageContext, dict, Canvas, bool], list[ExportFigure]]  # (context, state, canvas, for_deck)
+    tables: Callable[[PageContext, dict], list[DeckTable]]
+
+
+EXPORTS: dict[str, PageExports] = {}
+
+
+def register_exports(page: str, title: str, figures, tables=lambda context, state: []) -> None:
+    EXPORTS[page] = PageExports(title, figures, tables)
+
+
+def deck_bytes(state: dict) -> tuple[bytes, str]:
+    """The page of `state` as a .pptx, and its file name. Pictures are drawn for their box on the slide."""
+    page = state["page"]
+    exports = EXPORTS[page]
+    context = context_from_state(state)
+    aspect = context.slide or "16:9"
+    first = exports.figures(context, state, slide(aspect, chrome=False), True)
+    figures = []
+    if first:
+        meta = [item.figure["layout"]["meta"] for item in first]
+        longest = max(meta, key=lambda m: sum(len(line) for line in m["cs_footnote"]))["cs_footnote"]
+        title = max((item.title for item in first), key=len)
+        width, height = picture_pixels(aspect, title, longest)
+        drawn = exports.figures(context, state, slide(aspect, chrome=False, height=height), True)
+        for item in drawn:
+            png = figure_image(item.figure, "png", width=width, height=height, scale=2)
+            figures.append(DeckFigure(item.title, png, item.figure["layout"]["meta"]["cs_footnote"]))
+    tables = exports.tables(context, state)
+    data = build_deck(f"CARTscope: {exports.title}", context.note, figures, tables, aspect)
+    return data, f"cartscope_{file_stem(exports.title)}.pptx"
+
+
+#: Slide mode changes the URL the browser shows (which every page keeps its settings in), so the page is drawn
+#: again with every setting kept. The address bar is read directly: pages update it without a page load.
+SLIDE_MODE_JS = """function(value) {
+    const params = new URLSearchParams(window.location.search);
+    const current = params.get('slide') === '1' ? '16x9' : (params.get('slide') || '');
+    const wanted = value || '';
+    if (current === wanted) { return window.dash_clientside.no_update; }
+    if (wanted) { params.set('slide', wanted); } else { params.delete('slide'); }
+    const search = params.toString();
+    return search ? '?' + search : '';
+}"""
+
+#: A page's state store -> the address bar (without drawing the page again), so a copied link reproduces the
+#: view; the browser's back button draws the previous state from its URL.
+PUSH_STATE_JS = """function(states) {
+    const state = (states || []).find(s => s);
+    // a page drawn from its URL (first render, back button, study selector) leaves the address bar as it is
+    if (!state || state._from_url) { return window.dash_clientside.no_update; }
+    const params = new URLSearchParams();
+    Object.entries(state).forEach(([k, v]) => {
+        if (k !== 'page' && !k.startsWith('_') && v !== null && v !== '') { params.set(k, v); }
+    });
+    const search = '?' + params.toString();
+    if (search !== window.location.search) {
+        window.history.pushState(null, '', window.location.pathname + search);
+    }
+    return window.dash_clientside.no_update;
+}"""
 
 
 def register_export_callbacks(app: Dash) -> None:
@@ -38,61 +121,48 @@ def register_export_callbacks(app: Dash) -> None:
         Output({"type": "cs-export-download", "page": MATCH, "name": MATCH}, "data"),
         Output({"type": "cs-export-status", "page": MATCH, "name": MATCH}, "children"),
         Input({"type": "cs-export", "page": MATCH, "name": MATCH, "format": ALL}, "n_clicks"),
-        State({"type": "cs-graph", "page": MATCH, "name": MATCH}, "figure"),
-        State({"type": "cs-graph-title", "page": MATCH, "name": MATCH}, "data"),
-        State("url", "search"),
+        State({"type": PAGE_STATE, "page": ALL}, "data"),
         running=[(Output({"type": "cs-export-status", "page": MATCH, "name": MATCH}, "children"), "preparing…", "")],
         prevent_initial_call=True,
     )
-    def export_figure(clicks, figure, title, search):
-        """One figure as a 16:9 PNG (2560 x 1440), SVG or PDF, rendered on the server."""
-        if not any(clicks) or figure is None:
+    def export_figure(clicks, states):
+        """One figure as a PNG (2x the slide size), SVG or PDF at the slide size, drawn on the server."""
+        if not any(clicks) or not states:
             return dash.no_update, dash.no_update
-        fmt = ctx.triggered_id["format"]
+        trigger = ctx.triggered_id
+        state = states[0]
+        context = context_from_state(state)
+        canvas = context.export_canvas()
+        chosen = [f for f in EXPORTS[trigger["page"]].figures(context, state, canvas, False)
+                  if f.name == trigger["name"]]
+        if not chosen:
+            return dash.no_update, "This figure cannot be exported."
+        fmt = trigger["format"]
         try:
-            data = figure_image(slide_figure(figure, slide_note(search)), fmt, scale=2 if fmt == "png" else 1)
+            data = figure_image(chosen[0].figure, fmt, width=canvas.width, height=canvas.height,
+                                scale=2 if fmt == "png" else 1)
         except ImageExportError as error:
             return dash.no_update, str(error)
-        return dcc.send_bytes(data, f"{file_stem(title)}.{fmt}", type=IMAGE_FORMATS[fmt]), ""
+        return dcc.send_bytes(data, f"{file_stem(chosen[0].title)}.{fmt}", type=IMAGE_FORMATS[fmt]), ""
 
     @app.callback(
         Output("deck-download", "data"), Output("deck-status", "children"),
-        Input("deck-export", "n_clicks"),
-        State({"type": "cs-graph", "page": ALL, "name": ALL}, "figure"),
-        State({"type": "cs-graph-title", "page": ALL, "name": ALL}, "data"),
-        State({"type": "cs-table", "page": ALL, "name": ALL}, "data"),
-        State("url", "pathname"), State("url", "search"),
+        Input("deck-export", "n_clicks"), State({"type": PAGE_STATE, "page": ALL}, "data"),
         running=[(Output("deck-export", "disabled"), True, False),
                  (Output("deck-status", "children"), "Building slides…", "")],
         prevent_initial_call=True,
     )
-    def export_deck(_clicks, figures, titles, tables, pathname, search):
-        """The current page as a .pptx: a 16:9 slide per figure (picture, title, footnote), tables as tables."""
-        note = slide_note(search)
-        deck_figures = []
-        for figure, title in zip(figures, titles, strict=True):
-            picture, footnote = split_footnote(slide_figure(figure, None))
-            deck_figures.append(DeckFigure(title, picture, f"{footnote} {note}".strip()))
-        deck_tables = [DeckTable(t["title"], t["columns"], t["rows"], note) for t in tables if t]
-        if not deck_figures and not deck_tables:
+    def export_deck(_clicks, states):
+        """The current page as a .pptx: a slide per figure (title, picture, footnote), tables as tables."""
+        if not states or states[0]["page"] not in EXPORTS:
             return dash.no_update, "Nothing to export on this page."
-        page = (pathname or "/").strip("/").replace("/", " ") or "overview"
         try:
-            data = build_deck(f"CARTscope: {page}", note, deck_figures, deck_tables)
+            data, name = deck_bytes(states[0])
         except ImageExportError as error:
             return dash.no_update, str(error)
-        return dcc.send_bytes(data, f"cartscope_{file_stem(page)}.pptx",
-                              type="application/vnd.openxmlformats-officedocument.presentationml.presentation"), ""
+        return dcc.send_bytes(data, name, type=PPTX_TYPE), ""
 
-    @app.callback(Output("url", "search", allow_duplicate=True), Input("slide-mode", "value"), State("url", "search"),
-                  prevent_initial_call=True)
-    def toggle_slide_mode(value, search):
-        """Slide mode lives in the URL (?slide=1), so pages render their figures for slides and links keep it."""
-        params = query_params(search)
-        wanted = "1" if value else None
-        if params.get("slide") == wanted:
-            return dash.no_update
-        params.pop("slide", None)
-        if wanted:
-            params["slide"] = wanted
-        return query_string(params)
+    clientside_callback(SLIDE_MODE_JS, Output("url", "search", allow_duplicate=True), Input("slide-mode", "value"),
+                        prevent_initial_call=True)
+    clientside_callback(PUSH_STATE_JS, Output("page-state-sink", "children"),
+                        Input({"type": PAGE_STATE, "page": ALL}, "data"), prevent_initial_call=True)

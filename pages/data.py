@@ -5,10 +5,10 @@ import base64
 import binascii
 
 import dash
-from dash import Input, Output, State, callback, html
+from dash import Input, Output, State, callback
 from flask import request
 
-from components.data_import import data_layout, import_log_grid, report_view, studies_grid
+from components.data_import import data_layout, identical_view, import_log_grid, message, report_view, studies_grid
 from data_access import store
 from data_access.importer import import_files
 from data_access.readers import SourceFile
@@ -49,10 +49,14 @@ def show_selected(filenames):
 )
 def run_import(_clicks, contents, filenames, name):
     if not filenames:
-        return html.Div("Choose the study's files first.", className="cs-result cs-result-error",
-                        id="data-result"), dash.no_update, dash.no_update
+        return message("Choose the study's files first."), dash.no_update, dash.no_update
     name = (name or "").strip()
+    if not name:
+        return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
+                       "was read or stored."), dash.no_update, dash.no_update
     result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader())
+    if result.identical_to is not None:
+        return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
     return (report_view(result.report.to_records(), stored, name), studies_grid(store.list_studies()),
             import_log_grid(store.import_log()))

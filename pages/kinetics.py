@@ -1,271 +1,294 @@
 """Cohort kinetics: every patient's profile, NCA table, group summaries and exposure-response; state in the URL."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import math
 
 import dash
 import dash_ag_grid as dag
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
-from analysis.kinetics import (
-    cohort_samples,
-    cohort_summary,
-    compare_groups,
-    group_summary,
-    paired_flow_qpcr,
-    spearman,
-)
-from analysis.nca.options import interval_name
+from analysis.kinetics import GROUPINGS
+from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
+from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view
+from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
-from components.figures import graph, graph_id, present, table_store
+from components.figures import graph, graph_id, loading, shown
 from components.kinetics import (
-    GROUPINGS,
     box_figure,
-    crs_group,
+    exposure_frame,
+    flow_figure,
     grid_columns,
     grid_rows,
-    group_order_and_colors,
-    p_text,
-    scatter_figure,
+    html_table,
+    nca_export_frame,
+    nca_method_note,
+    nca_text_frame,
     spaghetti_figure,
-    summary_table,
+    spaghetti_title,
+    summary_frame,
 )
-from components.layout import SIMULATED_NOTE, card, page_header
+from components.layout import card, page_header, page_root
 from data_access.schema import ANALYTES, SPECIMEN_LABELS
-from pages._exports import slide_note
-from pages._study import PUSH_QUERY_JS, cohort_nca, load_selected, study_bundle
+from pages._context import PageContext, cohort_nca, context_from_state, page_context
+from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
+PAGE = "kinetics"
 dash.register_page(__name__, path="/kinetics", name="Kinetics", order=2, title="Kinetics · CARTscope")
 
 DEFAULTS = {"analyte": "car_copies", "specimen": "PB", "group": "dose_level", "display": "colour", "scale": "log",
-            "stat": "median", "start": 0.0, "end": 28.0}
-STATISTICS = {"median": "median and interquartile range", "geomean": "geometric mean and 90 % interval"}
+            "stat": "median", "start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca"}
+WINDOW_ERROR = "The AUC window needs a start day before its end day."
+EXPOSURE = {"by_response": "Exposure by best response", "by_crs": "Exposure by worst CRS grade",
+            "il6": "IL-6 peak by worst CRS grade"}
 
 
-def clean_state(raw: dict) -> dict:
-    """URL query / control values -> a valid page state (unknown values fall back to the defaults)."""
+class ID:
+    ANALYTE = "kinetics-analyte"
+    SPECIMEN = "kinetics-specimen"
+    GROUP = "kinetics-group"
+    DISPLAY = "kinetics-display"
+    SCALE = "kinetics-scale"
+    STAT = "kinetics-stat"
+    START = "kinetics-start"
+    END = "kinetics-end"
+    METHOD = "kinetics-method"
+    BLQ = "kinetics-blq"
+    WINDOW_ERROR = "kinetics-window-error"
+    SUMMARY = "kinetics-summary"
+    EXPOSURE_TABLE = "kinetics-exposure-table"
+    GRID = "kinetics-grid"
+    DOWNLOAD = "kinetics-download"
+    EXPORT_CSV = "kinetics-export-csv"
+    EXPORT_XLSX = "kinetics-export-xlsx"
+    LOCATION = "kinetics-location"
+
+
+#: The controls in the order the update callback takes them, and the state key of each.
+CONTROLS = (("analyte", ID.ANALYTE), ("specimen", ID.SPECIMEN), ("group", ID.GROUP), ("display", ID.DISPLAY),
+            ("scale", ID.SCALE), ("stat", ID.STAT), ("start", ID.START), ("end", ID.END), ("method", ID.METHOD),
+            ("blq", ID.BLQ))
+
+
+def _day(value) -> float | None:
+    try:
+        day = float(value)
+    except (TypeError, ValueError):
+        return None
+    return day if math.isfinite(day) else None
+
+
+def clean_state(raw: dict) -> tuple[dict, str | None]:
+    """URL query / control values -> a valid page state (strings, as in the URL; unknown values fall back to the
+    defaults), and a message when the AUC window was not start < end (the default window is used instead)."""
     state = dict(DEFAULTS)
     for key, allowed in (("analyte", ANALYTES), ("group", GROUPINGS), ("display", ("colour", "facet")),
-                         ("scale", ("log", "linear")), ("stat", STATISTICS)):
+                         ("scale", ("log", "linear")), ("stat", STATISTICS), ("method", AUC_METHODS),
+                         ("blq", BLQ_RULES)):
         if raw.get(key) in allowed:
             state[key] = raw[key]
-    if raw.get("specimen") in ANALYTES[state["analyte"]].specimens:
-        state["specimen"] = raw["specimen"]
-    else:
-        state["specimen"] = ANALYTES[state["analyte"]].specimens[0]
-    try:
-        start, end = float(raw.get("start", state["start"])), float(raw.get("end", state["end"]))
-        if start < end:
-            state["start"], state["end"] = start, end
-    except (TypeError, ValueError):
-        pass
-    return state
+    specimens = ANALYTES[state["analyte"]].specimens
+    state["specimen"] = raw["specimen"] if raw.get("specimen") in specimens else specimens[0]
+    error = None
+    if raw.get("start") not in (None, "") or raw.get("end") not in (None, ""):
+        start, end = _day(raw.get("start", state["start"])), _day(raw.get("end", state["end"]))
+        if start is None or end is None or start >= end:
+            error = WINDOW_ERROR
+        else:
+            state["start"], state["end"] = f"{start:g}", f"{end:g}"
+    return state, error
 
 
-def cohort_view(bundle, state: dict, query: str, nca=None) -> dict:
-    """Everything the page shows for one state: figures, tables, grid rows. `nca` defaults to the cached
-    cohort NCA of the bundle's study for the state's window."""
-    study = bundle.study
-    patients = bundle.patients.assign(crs_group=crs_group(bundle.patients["worst_crs_grade"]),
-                                      none="All patients")
-    grouping = state["group"]
-    group_column = "none" if grouping == "none" else grouping
-    if nca is None:
-        nca = cohort_nca(study.name, study.version, state["start"], state["end"])
-    auc = interval_name(state["start"], state["end"])
-    facts = patients[["subject_id", "dose_level", "response_group", "worst_crs_grade", "crs_group", "none"]]
-    selected = nca[(nca["analyte"] == state["analyte"]) & (nca["specimen"] == state["specimen"])]
-    table = selected.merge(facts, on="subject_id", how="left")
-    table["group"] = table[group_column]
-    samples = cohort_samples(study.measurements, state["analyte"], state["specimen"])
-    samples = samples.merge(facts[["subject_id", group_column]], on="subject_id", how="left")
-    samples["group"] = samples[group_column]
-    groups, colors = group_order_and_colors(grouping, samples["group"])
-    summary = cohort_summary(samples, state["stat"], None if grouping == "none" else "group")
-    if grouping == "none":
-        summary["group"] = "All patients"
-    analyte = ANALYTES[state["analyte"]]
-    where = f"{analyte.label}, {SPECIMEN_LABELS[state['specimen']].lower()}"
-    note = (f"{study.label}. Lines: each patient (BLQ drawn at the LLOQ); bold: {STATISTICS[state['stat']]} by "
-            "nominal visit day (BLQ counted as LLOQ/2; days with ≥ 3 patients).")
-    note += "<br>" + SIMULATED_NOTE if study.simulated else ""
-    spaghetti = spaghetti_figure(samples, summary, groups, colors, state["display"] == "facet",
-                                 state["scale"] == "log", f"{analyte.label} ({analyte.unit})",
-                                 "median" if state["stat"] == "median" else "geometric mean", where, note)
-    labels = {"cmax": f"Cmax ({analyte.unit})", auc: f"AUC day {state['start']:g}–{state['end']:g}",
-              "tmax": "Tmax (day)", "tlast": "Tlast (day)"}
-    by_group = group_summary(table, ["cmax", auc, "tmax", "tlast"], None if grouping == "none" else "group")
-    rank = {name: i for i, name in enumerate(groups)}  # the legend's order (dose low->high, CRS none->severe)
-    by_group = by_group.sort_values("group", key=lambda g: g.map(rank), kind="stable")
-    return {
-        "spaghetti": spaghetti,
-        "summary": summary_table(by_group, labels),
-        "rows": grid_rows(table.drop(columns=["group", "none", "crs_group"]), query),
-        "columns": grid_columns(auc, analyte.unit),
-        **exposure_figures(nca, patients, state, auc, study),
-    }
+def settings_of(state: dict) -> CohortSettings:
+    return CohortSettings(analyte=state["analyte"], specimen=state["specimen"], grouping=state["group"],
+                          statistic=state["stat"], start=float(state["start"]), end=float(state["end"]),
+                          auc_method=state["method"], blq=state["blq"])
 
 
-def exposure_figures(nca, patients, state, auc, study) -> dict:
-    """Cmax and AUC by response group and by CRS grade; IL-6 peak by CRS grade; flow against qPCR."""
-    analyte = state["analyte"] if state["analyte"] in ("car_copies", "car_t_pct") else "car_copies"
-    specimen = state["specimen"] if analyte == state["analyte"] else "PB"
-    unit = ANALYTES[analyte].unit
-    rows = nca[(nca["analyte"] == analyte) & (nca["specimen"] == specimen)].merge(patients, on="subject_id")
-    note = f"{study.label}. Box: median and quartiles; points: patients." + (" SIMULATED DATA." if study.simulated
-                                                                           else "")
-    where = f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()}"
-    figures = {}
-    for key, column in (("by_response", "response_group"), ("by_crs", "crs_group")):
-        groups, colors = group_order_and_colors(column, rows[column])
-        panels = [(f"Cmax ({unit})", rows["cmax"], rows[column], p_text(*compare_groups(rows["cmax"], rows[column]))),
-                  (f"AUC day {state['start']:g}–{state['end']:g} ({unit}·day)", rows[auc], rows[column],
-                   p_text(*compare_groups(rows[auc], rows[column])))]
-        title = f"{where}: exposure by {'best response' if key == 'by_response' else 'worst CRS grade'}"
-        figures[key] = box_figure(panels, groups, colors, True, title, note)
-    il6 = nca[nca["analyte"] == "il6"].merge(patients, on="subject_id")
-    groups, colors = group_order_and_colors("crs_group", il6["crs_group"])
-    figures["il6"] = box_figure([("IL-6 peak (pg/mL)", il6["peak"], il6["crs_group"],
-                                  p_text(*compare_groups(il6["peak"], il6["crs_group"])))], groups, colors, True,
-                                "Serum IL-6 peak by worst CRS grade", note)
-    pairs = paired_flow_qpcr(study.measurements)
-    rho, p, n = spearman(pairs["car_copies"], pairs["car_t_pct"])
-    test = f"Spearman ρ = {rho:.2f}, {p_text('p', p).replace('p p', 'p')}, n = {n} samples" if n >= 3 else \
-        "too few paired samples"
-    figures["flow"] = scatter_figure(pairs["car_copies"], pairs["car_t_pct"], pairs["subject_id"],
-                                     "CAR transgene, blood (copies/µg gDNA)", "CAR+ T cells, blood (% of CD3+)", test,
-                                     "Flow cytometry against qPCR (same-day blood samples)", f"{study.label}." +
-                                     (" SIMULATED DATA." if study.simulated else ""))
-    return figures
+def view_of(context: PageContext, state: dict):
+    s = settings_of(state)
+    return cohort_view(context.data, cohort_nca(context, s.start, s.end, s.auc_method, s.blq), s)
 
 
-def _controls(state: dict) -> html.Div:
+def page_figures(context: PageContext, state: dict, view, canvas, half) -> dict[str, dict]:
+    """Every figure of the page for one state: spaghetti at full width, the rest in two columns."""
+    s = view.settings
+    method = nca_method_note(s.start, s.end, s.auc_method, s.blq)
+    out = {"spaghetti": spaghetti_figure(view, context.note, canvas, state["display"] == "facet",
+                                         state["scale"] == "log")}
+    for key, exposure in view.exposure.items():
+        grouping = "response_group" if key == "by_response" else "crs_group"
+        out[key] = box_figure(exposure.panels, grouping, exposure.title, context.note, half, footnote=method)
+    out["flow"] = flow_figure(view, context.note, half)
+    return out
+
+
+def summary_note(view) -> str:
+    s = view.settings
+    return nca_method_note(s.start, s.end, s.auc_method, s.blq) + " Geometric means and CVs are of the values above 0."
+
+
+def _select(control_id, value, options, class_name="cs-select"):
+    return dcc.Dropdown(id=control_id, value=value, clearable=False, searchable=False, options=options,
+                        className=class_name)
+
+
+def _controls(state: dict, error: str | None) -> html.Div:
     specimens = ANALYTES[state["analyte"]].specimens
     return html.Div(className="cs-controls", children=[
-        html.Label(["Analyte ", dcc.Dropdown(id="kinetics-analyte", value=state["analyte"], clearable=False,
-                                             options=[{"label": a.label, "value": k} for k, a in ANALYTES.items()],
-                                             className="cs-select-wide")]),
-        html.Label(["Specimen ", dcc.Dropdown(id="kinetics-specimen", value=state["specimen"], clearable=False,
-                                              options=[{"label": SPECIMEN_LABELS[s], "value": s} for s in specimens],
-                                              className="cs-select")]),
-        html.Label(["Group by ", dcc.Dropdown(id="kinetics-group", value=state["group"], clearable=False,
-                                              options=[{"label": v, "value": k} for k, v in GROUPINGS.items()],
-                                              className="cs-select")]),
-        dcc.RadioItems(id="kinetics-display", value=state["display"], inline=True, className="cs-radio",
+        html.Label(["Analyte ", _select(ID.ANALYTE, state["analyte"], [{"label": a.label, "value": k}
+                                                                        for k, a in ANALYTES.items()],
+                                        "cs-select-wide")]),
+        html.Label(["Specimen ", _select(ID.SPECIMEN, state["specimen"], [{"label": SPECIMEN_LABELS[s], "value": s}
+                                                                          for s in specimens])]),
+        html.Label(["Group by ", _select(ID.GROUP, state["group"], [{"label": v, "value": k}
+                                                                    for k, v in GROUPINGS.items()])]),
+        dcc.RadioItems(id=ID.DISPLAY, value=state["display"], inline=True, className="cs-radio",
                        options=[{"label": "colour", "value": "colour"}, {"label": "facets", "value": "facet"}]),
-        dcc.RadioItems(id="kinetics-scale", value=state["scale"], inline=True, className="cs-radio",
+        dcc.RadioItems(id=ID.SCALE, value=state["scale"], inline=True, className="cs-radio",
                        options=[{"label": "log", "value": "log"}, {"label": "linear", "value": "linear"}]),
-        dcc.RadioItems(id="kinetics-stat", value=state["stat"], inline=True, className="cs-radio",
+        dcc.RadioItems(id=ID.STAT, value=state["stat"], inline=True, className="cs-radio",
                        options=[{"label": "median + IQR", "value": "median"},
-                                {"label": "geo. mean + 90 %", "value": "geomean"}]),
-        html.Label(["AUC day ", dcc.Input(id="kinetics-start", type="number", value=state["start"], debounce=True,
-                                          className="cs-input cs-input-day"),
-                    " to ", dcc.Input(id="kinetics-end", type="number", value=state["end"], debounce=True,
-                                      className="cs-input cs-input-day")]),
+                                {"label": "geo. mean + 90%", "value": "geomean"}]),
+        html.Div(className="cs-controls-row", children=[
+            html.Label(["AUC from day ", dcc.Input(id=ID.START, type="number", value=float(state["start"]),
+                                                   debounce=True, className="cs-input cs-input-day"),
+                        " to day ", dcc.Input(id=ID.END, type="number", value=float(state["end"]), debounce=True,
+                                              className="cs-input cs-input-day")]),
+            dcc.RadioItems(id=ID.METHOD, value=state["method"], inline=True, className="cs-radio",
+                           options=[{"label": AUC_METHOD_LABELS[m].lower(), "value": m} for m in AUC_METHODS]),
+            html.Label(["BLQ rule ", _select(ID.BLQ, state["blq"], [{"label": BLQ_RULE_LABELS[k], "value": k,
+                                                                     "title": v} for k, v in BLQ_RULES.items()],
+                                             "cs-blq-select")]),
+            html.Span(error or "", id=ID.WINDOW_ERROR, className="cs-error"),
+        ]),
     ])
 
 
-GRAPHS = {"spaghetti": "Cohort profiles", "by_response": "Exposure by best response",
-          "by_crs": "Exposure by worst CRS grade", "il6": "IL-6 peak by worst CRS grade",
-          "flow": "Flow cytometry against qPCR"}
-
-
-def _graph(name: str, figure: dict, note: str | None):
-    return html.Div(graph("kinetics", name, figure, GRAPHS[name], note), id=f"kinetics-{name.replace('_', '-')}")
+def _graph(context, name: str, figure: dict, canvas, title: str):
+    return html.Div(graph(PAGE, name, figure, canvas, title), id=f"kinetics-{name.replace('_', '-')}")
 
 
 def layout(study: str | None = None, version: str | None = None, slide: str | None = None, **query):
-    selected, problem = load_selected(study, version)
+    context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
-    state = clean_state(query)
-    study_params = {"study": selected.name, "version": selected.version}
-    note = slide_note("?" + urlencode(study_params)) if slide == "1" else None
-    view = cohort_view(study_bundle(selected.name, selected.version), state,
-                       "?" + urlencode({"study": selected.name, "version": selected.version}))
-    return html.Div([
-        dcc.Store(id="kinetics-key", data={**study_params, "slide_note": note}),
-        dcc.Store(id="kinetics-url-state"), html.Span(id="kinetics-url-sink", hidden=True),
-        dcc.Location(id="kinetics-location", refresh="callback-nav"),
-        dcc.Download(id="kinetics-download"),
-        page_header("Cohort kinetics", f"{selected.label} · click a line to open that patient", selected.simulated),
-        card("Profiles", _controls(state), _graph("spaghetti", view["spaghetti"], note)),
-        card("Summary by group", html.Div(view["summary"][0], id="kinetics-summary"),
-             table_store("kinetics", "summary", "Summary by group", view["summary"][1])),
+    state, error = clean_state(query)
+    if error:
+        error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
+                 f"its end day; showing day {state['start']} to {state['end']}.")
+    view = view_of(context, state)
+    canvas, half = context.canvas(), context.canvas(half=True)
+    figures = page_figures(context, state, view, canvas, half)
+    return page_root([
+        page_state(PAGE, {**context.params(), **state}),
+        dcc.Location(id=ID.LOCATION, refresh="callback-nav"),
+        dcc.Download(id=ID.DOWNLOAD),
+        page_header("Cohort kinetics", f"{context.label} · click a line to open that patient", context.simulated),
+        card("Profiles", _controls(state, error),
+             _graph(context, "spaghetti", figures["spaghetti"], canvas, spaghetti_title(view))),
+        card("Summary by group", loading(html.Div(html_table(summary_frame(view), "kinetics-summary-table"),
+                                                  id=ID.SUMMARY)),
+             html.P(summary_note(view), className="cs-muted", id="kinetics-summary-note")),
         card("NCA of every patient", html.Div(className="cs-form-row", children=[
-            html.Button("Download CSV", id="kinetics-export-csv", className="cs-button cs-button-secondary"),
-            html.Button("Download Excel", id="kinetics-export-xlsx", className="cs-button cs-button-secondary"),
-        ]), dag.AgGrid(id="kinetics-grid", rowData=view["rows"], columnDefs=view["columns"],
-                       defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                       dashGridOptions={"tooltipShowDelay": 300, "pagination": True, "paginationPageSize": 20},
-                       style={"height": "560px", "width": "100%"})),
+            html.Button("Download CSV", id=ID.EXPORT_CSV, className="cs-button cs-button-secondary"),
+            html.Button("Download Excel", id=ID.EXPORT_XLSX, className="cs-button cs-button-secondary"),
+            html.Span("Units in the column headers; the download also records the AUC window, method and BLQ rule.",
+                      className="cs-muted"),
+        ]), loading(dag.AgGrid(id=ID.GRID, rowData=grid_rows(view, context.query()), columnDefs=grid_columns(view),
+                               defaultColDef={"sortable": True, "filter": True, "resizable": True,
+                                              "wrapHeaderText": True, "autoHeaderHeight": True},
+                               dashGridOptions={"tooltipShowDelay": 300, "pagination": True,
+                                                "paginationPageSize": 20},
+                               style={"height": "600px", "width": "100%"}))),
         card("Exposure and response", html.Div(className="cs-grid-2-even", children=[
-            _graph("by_response", view["by_response"], note), _graph("by_crs", view["by_crs"], note),
-            _graph("il6", view["il6"], note), _graph("flow", view["flow"], note),
-        ])),
-    ])
-
-
-STATE_INPUTS = [Input(f"kinetics-{name}", "value") for name in ("analyte", "specimen", "group", "display", "scale",
-                                                                  "stat", "start", "end")]
+            _graph(context, key, figures[key], half, view.exposure[key].title) for key in EXPOSURE
+        ] + [_graph(context, "flow", figures["flow"], half, "Flow cytometry against qPCR")]),
+            loading(html.Div(html_table(exposure_frame(view), ID.EXPOSURE_TABLE, numeric_from=3),
+                             id="kinetics-exposure"))),
+    ], context.slide)
 
 
 @callback(
-    Output(graph_id("kinetics", "spaghetti"), "figure"), Output("kinetics-summary", "children"),
-    Output({"type": "cs-table", "page": "kinetics", "name": "summary"}, "data"),
-    Output("kinetics-grid", "rowData"), Output("kinetics-grid", "columnDefs"),
-    Output(graph_id("kinetics", "by_response"), "figure"), Output(graph_id("kinetics", "by_crs"), "figure"),
-    Output(graph_id("kinetics", "il6"), "figure"), Output(graph_id("kinetics", "flow"), "figure"),
-    Output("kinetics-url-state", "data"),
-    *STATE_INPUTS, State("kinetics-key", "data"), prevent_initial_call=True,
+    Output(graph_id(PAGE, "spaghetti"), "figure"), Output(ID.SUMMARY, "children"),
+    Output(ID.GRID, "rowData"), Output(ID.GRID, "columnDefs"),
+    *[Output(graph_id(PAGE, key), "figure") for key in (*EXPOSURE, "flow")],
+    Output("kinetics-exposure", "children"), Output("kinetics-summary-note", "children"),
+    Output(ID.WINDOW_ERROR, "children"), Output(page_state_id(PAGE), "data"),
+    *[Input(control, "value") for _, control in CONTROLS], State(page_state_id(PAGE), "data"),
+    prevent_initial_call=True,
 )
-def update_cohort(analyte, specimen, group, display, scale, stat, start, end, key):
-    """Recompute the cohort view for new controls, and put the state in the URL."""
-    state = clean_state({"analyte": analyte, "specimen": specimen, "group": group, "display": display,
-                         "scale": scale, "stat": stat, "start": start, "end": end})
-    query = {"study": key["study"], "version": key["version"]}
-    view = cohort_view(study_bundle(key["study"], key["version"]), state, "?" + urlencode(query))
-    url = "?" + urlencode({**query, **{k: (f"{v:g}" if isinstance(v, float) else v) for k, v in state.items()},
-                           **({"slide": "1"} if key.get("slide_note") is not None else {})})
-    note = key.get("slide_note")
-    return (present(view["spaghetti"], note), view["summary"][0],
-            table_store("kinetics", "summary", "Summary by group", view["summary"][1]).data, view["rows"],
-            view["columns"], present(view["by_response"], note), present(view["by_crs"], note),
-            present(view["il6"], note), present(view["flow"], note), url)
+def update_cohort(*values):
+    """Recompute the cohort view for new controls, and keep the state (the address bar follows it)."""
+    *controls, previous = values
+    raw = dict(zip([key for key, _ in CONTROLS], controls, strict=True))
+    state, error = clean_state(raw)
+    if error:
+        return *([dash.no_update] * 10), error, dash.no_update
+    context = context_from_state(previous)
+    view = view_of(context, state)
+    canvas, half = context.canvas(), context.canvas(half=True)
+    figures = page_figures(context, state, view, canvas, half)
+    return (shown(figures["spaghetti"], canvas), html_table(summary_frame(view), "kinetics-summary-table"),
+            grid_rows(view, context.query()), grid_columns(view),
+            *[shown(figures[key], half) for key in (*EXPOSURE, "flow")],
+            html_table(exposure_frame(view), ID.EXPOSURE_TABLE, numeric_from=3),
+            summary_note(view), "", changed_state(previous, **state))
 
 
-@callback(Output("kinetics-specimen", "options"), Output("kinetics-specimen", "value"),
-          Input("kinetics-analyte", "value"), State("kinetics-specimen", "value"), prevent_initial_call=True)
+@callback(Output(ID.SPECIMEN, "options"), Output(ID.SPECIMEN, "value"), Input(ID.ANALYTE, "value"),
+          State(ID.SPECIMEN, "value"), prevent_initial_call=True)
 def specimens_for_analyte(analyte, specimen):
     specimens = ANALYTES[analyte].specimens
     return ([{"label": SPECIMEN_LABELS[s], "value": s} for s in specimens],
             specimen if specimen in specimens else specimens[0])
 
 
-@callback(Output("kinetics-location", "href"), Input(graph_id("kinetics", "spaghetti"), "clickData"),
-          State("kinetics-key", "data"), prevent_initial_call=True)
-def open_clicked_patient(click, key):
+@callback(Output(ID.LOCATION, "href"), Input(graph_id(PAGE, "spaghetti"), "clickData"),
+          State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def open_clicked_patient(click, state):
     """Clicking a patient's line opens that patient."""
     subject = (click or {}).get("points", [{}])[0].get("customdata")
     if not isinstance(subject, str):
         return dash.no_update
-    return f"/patients/{subject}?" + urlencode({"study": key["study"], "version": key["version"]})
+    return f"/patients/{subject}" + context_from_state(state).query()
 
 
-@callback(Output("kinetics-download", "data"), Input("kinetics-export-csv", "n_clicks"),
-          Input("kinetics-export-xlsx", "n_clicks"), State("kinetics-url-state", "data"),
-          State("kinetics-analyte", "value"), State("kinetics-specimen", "value"), State("kinetics-start", "value"),
-          State("kinetics-end", "value"), State("kinetics-key", "data"), prevent_initial_call=True)
-def export_table(_csv, _xlsx, _url, analyte, specimen, start, end, key):
-    """The NCA table as shown (every patient, selected analyte and specimen) as CSV or Excel."""
-    state = clean_state({"analyte": analyte, "specimen": specimen, "start": start, "end": end})
-    nca = cohort_nca(key["study"], key["version"], state["start"], state["end"])
-    table = nca[(nca["analyte"] == state["analyte"]) & (nca["specimen"] == state["specimen"])]
-    name = f"nca_{key['study']}_v{key['version']}_{state['analyte']}_{state['specimen']}"
-    if dash.ctx.triggered_id == "kinetics-export-xlsx":
-        return dcc.send_bytes(excel_bytes(table, "NCA"), f"{name}.xlsx")
+@callback(Output(ID.DOWNLOAD, "data"), Input(ID.EXPORT_CSV, "n_clicks"), Input(ID.EXPORT_XLSX, "n_clicks"),
+          State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def export_table(_csv, _xlsx, state):
+    """The NCA table as the grid shows it (every patient, the selected analyte and specimen), with units and the
+    options it was computed with, as CSV or Excel."""
+    context = context_from_state(state)
+    view = view_of(context, state)
+    table = nca_export_frame(view)
+    s = view.settings
+    name = f"nca_{context.name}_v{context.version}_{s.analyte}_{s.specimen}"
+    if dash.ctx.triggered_id == ID.EXPORT_XLSX:
+        about = {"Study": context.label, "Note": context.note, "Analyte": ANALYTES[s.analyte].label,
+                 "Specimen": SPECIMEN_LABELS[s.specimen], "Unit": ANALYTES[s.analyte].unit,
+                 "AUC window (days)": f"{s.start:g} to {s.end:g}", "AUC method": AUC_METHOD_LABELS[s.auc_method],
+                 "BLQ rule": BLQ_RULE_LABELS[s.blq], "Rules": "docs/nca.md"}
+        return dcc.send_bytes(excel_bytes(table, "NCA", about), f"{name}.xlsx")
     return dcc.send_bytes(csv_bytes(table), f"{name}.csv")
 
 
-clientside_callback(PUSH_QUERY_JS, Output("kinetics-url-sink", "children"), Input("kinetics-url-state", "data"),
-                    prevent_initial_call=True)
+def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:
+    state, _ = clean_state(state)
+    view = view_of(context, state)
+    built = page_figures(context, state, view, canvas, canvas)
+    titles = {"spaghetti": spaghetti_title(view), **{k: view.exposure[k].title for k in EXPOSURE},
+              "flow": "Flow cytometry against qPCR"}
+    return [ExportFigure(name, titles[name], figure) for name, figure in built.items()]
+
+
+def tables(context: PageContext, state: dict) -> list[DeckTable]:
+    state, _ = clean_state(state)
+    view = view_of(context, state)
+    s = view.settings
+    notes = [nca_method_note(s.start, s.end, s.auc_method, s.blq), context.note]
+    return [DeckTable(f"{view.where}: summary by group", summary_frame(view), notes),
+            DeckTable(f"{view.where}: NCA of every patient", nca_text_frame(view), notes),
+            DeckTable("Exposure by group", exposure_frame(view), notes)]
+
+
+register_exports(PAGE, "kinetics", figures, tables)

@@ -1,19 +1,60 @@
 """Overview: what the selected study holds (patients, doses, follow-up, samples)."""
+from __future__ import annotations
+
 import dash
+from dash import html
 
-from analysis.overview import summarise_study
-from components.overview import overview_layout
-from pages._exports import slide_note
-from pages._study import load_selected
+from analysis.views.overview import overview_view
+from components.deck import DeckTable
+from components.figures import graph
+from components.layout import card, page_header, page_root
+from components.overview import (
+    FOLLOW_UP_TITLE,
+    dose_table,
+    follow_up_figure,
+    overview_kpis,
+    overview_tables,
+    sample_table,
+)
+from pages._context import PageContext, page_context
+from pages._exports import ExportFigure, page_state, register_exports
 
+PAGE = "overview"
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview · CARTscope")
 
 
+class ID:
+    FOLLOW_UP = "overview-follow-up"
+
+
 def layout(study: str | None = None, version: str | None = None, slide: str | None = None, **_):
-    selected, problem = load_selected(study, version)
+    context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
-    summary = summarise_study(selected.subjects, selected.measurements, selected.adverse_events,
-                              selected.responses)
-    note = slide_note(f"?study={selected.name}&version={selected.version}") if slide == "1" else None
-    return overview_layout(summary, selected.subjects, selected.label, selected.simulated, note)
+    view = overview_view(context.data)
+    s = view.summary
+    return page_root([
+        page_state(PAGE, context.params()),
+        page_header(f"Study overview: {context.label}", "All times are days since CAR-T infusion (day 0).",
+                    context.simulated),
+        overview_kpis(view),
+        overview_tables(view),
+        card("Follow-up", html.Div(graph(PAGE, "follow-up", follow_up_figure(view, context.note, context.canvas()),
+                                         context.canvas(), FOLLOW_UP_TITLE), id=ID.FOLLOW_UP)),
+        html.P(f"{s.n_adverse_events} adverse events and {s.n_response_assessments} response assessments recorded.",
+               className="cs-muted"),
+    ], context.slide)
+
+
+def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:
+    view = overview_view(context.data)
+    return [ExportFigure("follow-up", FOLLOW_UP_TITLE, follow_up_figure(view, context.note, canvas))]
+
+
+def tables(context: PageContext, state: dict) -> list[DeckTable]:
+    view = overview_view(context.data)
+    return [DeckTable("Patients by dose level", dose_table(view), [context.note]),
+            DeckTable("Samples by analyte", sample_table(view), [context.note])]
+
+
+register_exports(PAGE, "overview", figures, tables)

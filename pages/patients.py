@@ -1,180 +1,257 @@
-"""Patient page: one patient's facts and kinetics on one time axis, with NCA recomputed live."""
+"""Patients: a searchable, sortable list of every patient (/patients), and one patient's facts, kinetics and clinical
+course on one time axis with NCA recomputed live (/patients/<id>)."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+import dash_ag_grid as dag
+from dash import Input, Output, State, callback, dcc, html
 
 from analysis.nca import NCAOptionError, NCAOptions
-from analysis.nca.engine import curves, run_nca
-from analysis.nca.options import AUC_METHODS, BLQ_RULES
-from components.figures import graph, graph_id, present
-from components.layout import SIMULATED_NOTE, card, notice, page_header
+from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
+from analysis.views.patients import LIST_WINDOW, patient_list, patient_view
+from components.deck import DeckTable
+from components.figures import graph, graph_id, loading, shown
+from components.frame import screen
+from components.kinetics import nca_method_note
+from components.layout import card, notice, page_header, page_root
 from components.patient import (
+    DAY_RANGES,
+    facts_frame,
     kinetics_figure,
     kinetics_summary,
-    nca_footnote,
+    kinetics_title,
     patient_facts,
     patient_header,
+    patient_list_columns,
+    patient_list_frame,
+    patient_list_rows,
     patient_picker,
-    summary_frame,
-    x_range_for,
+    summary_frames,
 )
 from components.report import patient_report_html
-from pages._exports import slide_note
-from pages._study import PUSH_QUERY_JS, load_selected, study_bundle, study_query
+from data_access.schema import ANALYTES
+from pages._context import PageContext, cohort_nca, context_from_state, page_context
+from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
+PAGE = "patients"
 dash.register_page(__name__, path="/patients", path_template="/patients/<subject_id>", name="Patients", order=1,
-                   title="Patient · CARTscope")
+                   title="Patients · CARTscope")
 
-DEFAULTS = {"start": 0.0, "end": 28.0, "method": "linuplogdown", "blq": "pknca"}
-
-
-def patient_view(bundle, subject_id: str, start: float, end: float, method: str, blq: str, full: bool = False):
-    """Everything the page shows for one patient and one set of NCA options: (figure, summary); with `full`
-    also the NCA parameters."""
-    study = bundle.study
-    rows = bundle.measurements_by_subject.get(subject_id, study.measurements.iloc[:0])
-    options = NCAOptions(intervals=((start, end),), auc_method=method, blq=blq)
-    params = run_nca(rows, options)
-    facts = bundle.patients.set_index("subject_id").loc[subject_id]
-    clinical = {"responses": study.responses[study.responses["subject_id"] == subject_id],
-                "adverse_events": study.adverse_events[study.adverse_events["subject_id"] == subject_id],
-                "last_contact_day": float(facts["last_contact_day"]), "death_day": facts["death_day"],
-                "progression_day": facts["progression_day"]}
-    figure = kinetics_figure(rows, params, curves(rows, options), (start, end),
-                             x_range_for(rows, facts["last_contact_day"]),
-                             nca_footnote(f"{study.label}, patient {subject_id}", study.simulated, method, blq),
-                             clinical)
-    summary = kinetics_summary(params, (start, end), options.interval_names[0])
-    return (figure, summary, params, options) if full else (figure, summary)
+DEFAULTS = {"start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca", "days": "all"}
+WINDOW_ERROR = "The AUC window needs a start day before its end day."
 
 
-def _number(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
+class ID:
+    START = "patient-auc-start"
+    END = "patient-auc-end"
+    METHOD = "patient-auc-method"
+    BLQ = "patient-blq"
+    DAYS = "patient-days"
+    ERROR = "patient-options-error"
+    SUMMARY = "patient-summary"
+    SUMMARY_TABLE = "patient-summary-table"
+    FACTS = "patient-facts"
+    FIGURE = "patient-kinetics"
+    REPORT = "patient-report"
+    REPORT_DOWNLOAD = "patient-report-download"
+    LOCATION = "patient-location"
+    SELECT = "patient-select"
+    PREVIOUS = "patient-prev"
+    NEXT = "patient-next"
+    LIST = "patient-list"
+    SEARCH = "patient-list-search"
 
 
-def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None, start=None,
-           end=None, method=None, blq=None, slide=None, **_):
-    selected, problem = load_selected(study, version)
+def clean_state(raw: dict) -> tuple[dict, str | None]:
+    """URL query / control values -> a valid state (strings, as in the URL), and a message when the AUC window
+    was not start < end (the default window is used instead)."""
+    state = dict(DEFAULTS)
+    for key, allowed in (("method", AUC_METHODS), ("blq", BLQ_RULES), ("days", DAY_RANGES)):
+        if raw.get(key) in allowed:
+            state[key] = raw[key]
+    error = None
+    if raw.get("start") not in (None, "") or raw.get("end") not in (None, ""):
+        try:
+            start, end = float(raw.get("start", state["start"])), float(raw.get("end", state["end"]))
+            NCAOptions(intervals=((start, end),))
+            state["start"], state["end"] = f"{start:g}", f"{end:g}"
+        except (TypeError, ValueError, NCAOptionError):
+            error = WINDOW_ERROR
+    return state, error
+
+
+def method_note(view) -> str:
+    start, end = view.window
+    return nca_method_note(start, end, view.options.auc_method, view.options.blq)
+
+
+def options_of(state: dict) -> NCAOptions:
+    return NCAOptions(intervals=((float(state["start"]), float(state["end"])),), auc_method=state["method"],
+                      blq=state["blq"])
+
+
+def view_of(context: PageContext, state: dict):
+    return patient_view(context.data, state["_subject"], options_of(state))
+
+
+def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None,
+           slide: str | None = None, **query):
+    context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
-    bundle = study_bundle(selected.name, selected.version)
-    ids = bundle.patients["subject_id"].tolist()
-    query = study_query(f"?{urlencode({k: v for k, v in (('study', study), ('version', version)) if v})}")
     if subject_id is None:
-        subject_id = ids[0]
+        return list_layout(context)
+    ids = context.data.patients["subject_id"].tolist()
     if subject_id not in ids:
-        return html.Div([page_header("Patient"), notice(
-            "No such patient", [f"There is no patient '{subject_id}' in {selected.label}. Patients: ",
-                                *_patient_links(ids, query)], kind="warning")])
-    start, end = _number(start, DEFAULTS["start"]), _number(end, DEFAULTS["end"])
-    method = method if method in AUC_METHODS else DEFAULTS["method"]
-    blq = blq if blq in BLQ_RULES else DEFAULTS["blq"]
-    try:
-        figure, summary = patient_view(bundle, subject_id, start, end, method, blq)
-    except NCAOptionError:
-        start, end = DEFAULTS["start"], DEFAULTS["end"]
-        figure, summary = patient_view(bundle, subject_id, start, end, method, blq)
-    position = ids.index(subject_id)
-    prev_href = f"/patients/{ids[position - 1]}{query}" if position > 0 else None
-    next_href = f"/patients/{ids[position + 1]}{query}" if position < len(ids) - 1 else None
-    covariates = selected.covariate_columns
-    note = slide_note(f"?study={selected.name}&version={selected.version}") if slide == "1" else None
-    return html.Div([
-        dcc.Store(id="patient-key", data={"study": selected.name, "version": selected.version,
-                                          "subject_id": subject_id, "query": query, "slide_note": note}),
-        dcc.Download(id="patient-report-download"),
-        dcc.Location(id="patient-location", refresh="callback-nav"),
+        return page_root([page_header("Patient"), notice(
+            "No such patient", [f"There is no patient '{subject_id}' in {context.label}. ",
+                                dcc.Link("See the list of patients", href=f"/patients{context.query()}"),
+                                f" ({len(ids)} patients)."], kind="warning")], context.slide)
+    state, error = clean_state(query)
+    if error:
+        error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
+                 f"its end day; showing day {state['start']} to {state['end']}.")
+    state["_subject"] = subject_id
+    view = view_of(context, state)
+    canvas = context.canvas()
+    return page_root([
+        page_state(PAGE, {**context.params(), **state}),
+        dcc.Download(id=ID.REPORT_DOWNLOAD),
+        dcc.Location(id=ID.LOCATION, refresh="callback-nav"),
         html.Div(className="cs-page-top", children=[
-            page_header(f"Patient {subject_id}", f"{selected.label} · {position + 1} of {len(ids)} patients",
-                        selected.simulated),
-            patient_picker(ids, subject_id, prev_href, next_href),
+            page_header(f"Patient {subject_id}", f"{context.label} · {view.position + 1} of {len(ids)} patients",
+                        context.simulated),
+            patient_picker(view, context.query(), ID.SELECT, ID.PREVIOUS, ID.NEXT),
         ]),
-        patient_header(bundle.patients.set_index("subject_id").loc[subject_id].rename(subject_id), covariates),
+        patient_header(view, ID.FACTS),
         card("Kinetics", html.Div(className="cs-controls", children=[
-            html.Label(["AUC from day ", dcc.Input(id="patient-auc-start", type="number", value=start, debounce=True,
-                                                    className="cs-input cs-input-day")]),
-            html.Label([" to day ", dcc.Input(id="patient-auc-end", type="number", value=end, debounce=True,
+            html.Label(["AUC from day ", dcc.Input(id=ID.START, type="number", value=float(state["start"]),
+                                                   debounce=True, className="cs-input cs-input-day")]),
+            html.Label([" to day ", dcc.Input(id=ID.END, type="number", value=float(state["end"]), debounce=True,
                                               className="cs-input cs-input-day")]),
-            dcc.RadioItems(id="patient-auc-method", value=method, inline=True, className="cs-radio",
-                           options=[{"label": "linear-up/log-down", "value": "linuplogdown"},
-                                    {"label": "linear", "value": "linear"}]),
-            html.Label(["BLQ rule ", dcc.Dropdown(id="patient-blq", value=blq, clearable=False, searchable=False,
-                                                   options=[{"label": k, "value": k, "title": v}
+            dcc.RadioItems(id=ID.METHOD, value=state["method"], inline=True, className="cs-radio",
+                           options=[{"label": AUC_METHOD_LABELS[m].lower(), "value": m} for m in AUC_METHODS]),
+            html.Label(["BLQ rule ", dcc.Dropdown(id=ID.BLQ, value=state["blq"], clearable=False, searchable=False,
+                                                   options=[{"label": BLQ_RULE_LABELS[k], "value": k, "title": v}
                                                             for k, v in BLQ_RULES.items()],
                                                    className="cs-blq-select")]),
-            html.Span(id="patient-options-error", className="cs-error"),
-            html.Button("Download patient report (HTML)", id="patient-report", className="cs-button "
-                        "cs-button-secondary"),
-        ]), html.Div(summary, id="patient-summary"),
-            html.Div(graph("patients", "kinetics", present(figure, note), f"Patient {subject_id} kinetics"),
-                     id="patient-kinetics"),
+            html.Span(error or "", id=ID.ERROR, className="cs-error"),
+        ]), html.Div(className="cs-controls", children=[
+            html.Span("Show ", className="cs-muted"),
+            dcc.RadioItems(id=ID.DAYS, value=state["days"], inline=True, className="cs-radio",
+                           options=[{"label": label, "value": key} for key, (label, _) in DAY_RANGES.items()]),
+            html.Button("Download patient report (HTML)", id=ID.REPORT, className="cs-button cs-button-secondary"),
+        ]), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
+            html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
+                           kinetics_title(view)), id=ID.FIGURE),
             card_id="patient-kinetics-card"),
-        dcc.Store(id="patient-url-state"), html.Span(id="patient-url-sink", hidden=True),
-    ])
+    ], context.slide)
 
 
-def _patient_links(ids: list[str], query: str) -> list:
-    links = []
-    for i, sid in enumerate(ids):
-        links += [", " if i else "", dcc.Link(sid, href=f"/patients/{sid}{query}")]
-    return links
+def list_layout(context: PageContext) -> html.Div:
+    table = patient_list(context.data, cohort_nca(context, *LIST_WINDOW))
+    return page_root([
+        page_state(PAGE, {**context.params(), "_subject": ""}),
+        dcc.Location(id=ID.LOCATION, refresh="callback-nav"),
+        page_header("Patients", f"{context.label} · {len(table)} patients · search, sort, click a row to open",
+                    context.simulated),
+        card("Every patient", html.Div(className="cs-form-row", children=[
+            dcc.Input(id=ID.SEARCH, type="search", placeholder="Search: id, dose, response, status …",
+                      debounce=False, className="cs-input"),
+            html.Span(f"Cmax and AUC: CAR transgene in blood ({ANALYTES['car_copies'].unit}); PFS and OS in days "
+                      "since infusion.", className="cs-muted"),
+        ]), dag.AgGrid(id=ID.LIST, rowData=patient_list_rows(table, context.query()), columnDefs=patient_list_columns(),
+                       defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapHeaderText": True,
+                                      "autoHeaderHeight": True},
+                       columnSize="responsiveSizeToFit", getRowId="params.data.id",
+                       dashGridOptions={"pagination": True, "paginationPageSize": 25, "animateRows": False,
+                                        "rowStyle": {"cursor": "pointer"}},
+                       style={"height": "720px", "width": "100%"})),
+    ], context.slide)
+
+
+@callback(Output(ID.LIST, "dashGridOptions"), Input(ID.SEARCH, "value"), State(ID.LIST, "dashGridOptions"),
+          prevent_initial_call=True)
+def search_patients(text, options):
+    return {**(options or {}), "quickFilterText": text or ""}
+
+
+@callback(Output(ID.LOCATION, "href", allow_duplicate=True), Input(ID.LIST, "cellClicked"),
+          State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def open_from_list(cell, state):
+    """A click on any cell of a row opens that patient (rows are identified by the patient)."""
+    subject = (cell or {}).get("rowId") if isinstance(cell, dict) else None
+    if not subject:
+        return dash.no_update
+    return f"/patients/{subject}" + context_from_state(state).query()
 
 
 @callback(
-    Output(graph_id("patients", "kinetics"), "figure"), Output("patient-summary", "children"),
-    Output("patient-options-error", "children"), Output("patient-url-state", "data"),
-    Input("patient-auc-start", "value"), Input("patient-auc-end", "value"), Input("patient-auc-method", "value"),
-    Input("patient-blq", "value"), State("patient-key", "data"), prevent_initial_call=True,
+    Output(graph_id(PAGE, "kinetics"), "figure"), Output(ID.SUMMARY, "children"), Output(ID.ERROR, "children"),
+    Output(page_state_id(PAGE), "data"),
+    Input(ID.START, "value"), Input(ID.END, "value"), Input(ID.METHOD, "value"), Input(ID.BLQ, "value"),
+    Input(ID.DAYS, "value"), State(page_state_id(PAGE), "data"), prevent_initial_call=True,
 )
-def update_kinetics(start, end, method, blq, key):
-    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule."""
-    try:
-        figure, summary = patient_view(study_bundle(key["study"], key["version"]), key["subject_id"],
-                                       float(start), float(end), method, blq)
-    except (TypeError, ValueError, NCAOptionError):
-        return dash.no_update, dash.no_update, "The AUC window needs a start day before its end day.", dash.no_update
-    query = {"study": key["study"], "version": key["version"], "start": f"{float(start):g}",
-             "end": f"{float(end):g}", "method": method, "blq": blq,
-             **({"slide": "1"} if key.get("slide_note") is not None else {})}
-    return present(figure, key.get("slide_note")), summary, "", "?" + urlencode(query)
+def update_kinetics(start, end, method, blq, days, previous):
+    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule; or show another day range."""
+    state, error = clean_state({"start": "" if start is None else start, "end": "" if end is None else end,
+                                "method": method, "blq": blq, "days": days})
+    if error or start is None or end is None:
+        return dash.no_update, dash.no_update, WINDOW_ERROR, dash.no_update
+    state = changed_state(previous, **state)
+    context = context_from_state(state)
+    view = view_of(context, state)
+    canvas = context.canvas()
+    return (shown(kinetics_figure(view, context.note, canvas, state["days"]), canvas),
+            kinetics_summary(view, ID.SUMMARY_TABLE), "", state)
 
 
-@callback(Output("patient-report-download", "data"), Input("patient-report", "n_clicks"),
-          State("patient-auc-start", "value"), State("patient-auc-end", "value"),
-          State("patient-auc-method", "value"), State("patient-blq", "value"), State("patient-key", "data"),
-          running=[(Output("patient-report", "disabled"), True, False)], prevent_initial_call=True)
-def download_report(_clicks, start, end, method, blq, key):
+@callback(Output(ID.REPORT_DOWNLOAD, "data"), Input(ID.REPORT, "n_clicks"), State(page_state_id(PAGE), "data"),
+          running=[(Output(ID.REPORT, "disabled"), True, False)], prevent_initial_call=True)
+def download_report(_clicks, state):
     """One self-contained HTML file: header, kinetics summary and the interactive panels (works offline)."""
-    bundle = study_bundle(key["study"], key["version"])
-    try:
-        start, end = float(start), float(end)
-        figure, _, params, options = patient_view(bundle, key["subject_id"], start, end, method, blq, full=True)
-    except (TypeError, ValueError, NCAOptionError):
-        figure, _, params, options = patient_view(bundle, key["subject_id"], 0.0, 28.0, method, blq, full=True)
-        start, end = 0.0, 28.0
-    row = bundle.patients.set_index("subject_id").loc[key["subject_id"]]
-    study = bundle.study
+    context = context_from_state(state)
+    view = view_of(context, state)
     report = patient_report_html(
-        f"Patient {key['subject_id']}", f"{study.label} · kinetics with AUC day {start:g}–{end:g}, {method}, "
-                                        f"BLQ rule {blq}", patient_facts(row, study.covariate_columns),
-        summary_frame(params, (start, end), options.interval_names[0]), "", figure,
-        SIMULATED_NOTE if study.simulated else None)
-    return dcc.send_string(report, f"patient_{key['subject_id']}_report.html", type="text/html")
+        f"Patient {view.subject_id}", f"{context.label} · {method_note(view)}",
+        patient_facts(view), [(ANALYTES[a].label, f) for a, f in summary_frames(view)],
+        kinetics_figure(view, context.note, screen(), state.get("days", "all")),
+        context.note if context.simulated else None)
+    return dcc.send_string(report, f"patient_{view.subject_id}_report.html", type="text/html")
 
 
-@callback(Output("patient-location", "href"), Input("patient-select", "value"), State("patient-key", "data"),
+@callback(Output(ID.LOCATION, "href"), Input(ID.SELECT, "value"), State(page_state_id(PAGE), "data"),
           prevent_initial_call=True)
-def open_patient(subject_id, key):
-    if not subject_id or subject_id == key["subject_id"]:
+def open_patient(subject_id, state):
+    if not subject_id or subject_id == state.get("_subject"):
         return dash.no_update
-    return f"/patients/{subject_id}{key['query']}"
+    return f"/patients/{subject_id}" + context_from_state(state).query()
 
 
-clientside_callback(PUSH_QUERY_JS, Output("patient-url-sink", "children"), Input("patient-url-state", "data"),
-                    prevent_initial_call=True)
+def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:
+    if not state.get("_subject"):
+        return []
+    clean, _ = clean_state(state)
+    state = {**state, **clean}
+    view = view_of(context, state)
+    return [ExportFigure("kinetics", kinetics_title(view), kinetics_figure(view, context.note, canvas,
+                                                                           state["days"]))]
+
+
+def tables(context: PageContext, state: dict) -> list[DeckTable]:
+    if not state.get("_subject"):
+        rows = patient_list_rows(patient_list(context.data, cohort_nca(context, *LIST_WINDOW)), "")
+        return [DeckTable("Every patient", patient_list_frame(rows),
+                          [f"Cmax and AUC day 0–28: CAR transgene in blood ({ANALYTES['car_copies'].unit}).",
+                           context.note])]
+    clean, _ = clean_state(state)
+    state = {**state, **clean}
+    view = view_of(context, state)
+    method = method_note(view)
+    out = [DeckTable(f"Patient {view.subject_id}: facts", facts_frame(view), [context.note])]
+    out += [DeckTable(f"Patient {view.subject_id}: {ANALYTES[a].label} NCA", f.drop(columns="_id"),
+                      [method, context.note]) for a, f in summary_frames(view)]
+    return out
+
+
+register_exports(PAGE, "patients", figures, tables)

@@ -1,6 +1,7 @@
 """Shared test set-up: a throw-away database and cache for the whole run, Chromium for browser tests."""
 import os
 import tempfile
+import time
 from pathlib import Path
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="cartscope-tests-"))
@@ -66,6 +67,91 @@ def pytest_setup_options():
     options = Options()
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--window-size=1400,1000"):
+                 "--window-size=1600,1000"):
         options.add_argument(flag)
     return options
+
+
+# ---- browser tests (dash_duo in headless Chromium) ----------------------------------------------------------
+
+SCREENSHOTS = Path(__file__).parent / "pages" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The real app (pages register with Dash Pages when it is built)."""
+    from dash.testing.application_runners import import_app
+
+    return import_app("app")
+
+
+class Browser:
+    """dash_duo with the helpers every page test uses."""
+
+    def __init__(self, dash_duo):
+        self.duo = dash_duo
+        self.driver = dash_duo.driver
+
+    def open(self, path: str, expected_text: str, timeout: float = 15) -> None:
+        self.duo.wait_for_page(url=self.duo.server_url + path)
+        self.duo.wait_for_contains_text("#_pages_content", expected_text, timeout=timeout)
+
+    def find(self, selector: str):
+        return self.duo.find_element(selector)
+
+    def find_all(self, selector: str):
+        return self.duo.find_elements(selector)
+
+    def text(self, selector: str) -> str:
+        return self.duo.find_element(selector).text
+
+    def wait_for_text(self, selector: str, text: str, timeout: float = 15) -> None:
+        self.duo.wait_for_contains_text(selector, text, timeout=timeout)
+
+    def size(self, width: int, height: int) -> None:
+        self.driver.set_window_size(width, height)
+
+    def idle(self, timeout: float = 30) -> None:
+        """Until no Dash callback is pending and every figure on the page has drawn."""
+        wait_until(lambda: self.driver.execute_script(
+            "return !document.querySelector('[data-dash-is-loading=\"true\"]') && "
+            "[...document.querySelectorAll('.js-plotly-plot')].every(p => p._fullLayout);"), timeout)
+        time.sleep(0.3)
+
+    def severe_logs(self) -> list:
+        return [entry for entry in self.duo.get_logs() or [] if entry["level"] == "SEVERE"]
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def downloaded(self, name: str, timeout: float = 60) -> Path:
+        path = Path(self.duo.download_path) / name
+        wait_until(lambda: path.exists() and path.stat().st_size > 0 and not path.with_suffix(
+            path.suffix + ".crdownload").exists(), timeout=timeout)
+        return path
+
+    @property
+    def url(self) -> str:
+        return self.driver.current_url
+
+    def query(self) -> dict[str, str]:
+        from urllib.parse import parse_qs, urlparse
+
+        return {k: v[0] for k, v in parse_qs(urlparse(self.driver.current_url).query).items()}
+
+
+@pytest.fixture
+def browser(dash_duo, app) -> Browser:
+    """The app served on a free port, and headless Chromium on it."""
+    dash_duo.start_server(app)
+    return Browser(dash_duo)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)

@@ -7,11 +7,19 @@ from dataclasses import dataclass, field
 from analysis.nca.parameters import interval_name
 
 AUC_METHODS = ("linuplogdown", "linear")
+#: What the choices are called on screen and in footnotes and exports (plain words, not codes).
+AUC_METHOD_LABELS = {"linuplogdown": "Linear up, log down", "linear": "Linear trapezoids"}
 BLQ_RULES = {
     "pknca": "BLQ before the first quantifiable value = 0, between quantifiable values dropped, after the last = 0",
     "zero": "every BLQ sample = 0",
     "drop": "every BLQ sample dropped",
     "lloq_half": "every BLQ sample = LLOQ/2 (0 where the LLOQ is unknown)",
+}
+BLQ_RULE_LABELS = {
+    "pknca": "PKNCA default: 0 before the first and after the last value, skipped in between",
+    "zero": "Every BLQ sample counts as 0",
+    "drop": "Leave out every BLQ sample",
+    "lloq_half": "Every BLQ sample counts as half the LLOQ",
 }
 #: Analytes absent before infusion: with `car_day0_zero`, a profile without a Day-0 sample starts at 0 on Day 0.
 CAR_ANALYTES = ("car_copies", "car_t_pct")

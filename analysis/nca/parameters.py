@@ -13,6 +13,7 @@ from dataclasses import dataclass
 UNIT_KINDS = {
     "conc": "{conc}",
     "time": "day",
+    "duration": "day",
     "auc": "{conc}·day",
     "rate": "1/day",
     "ratio": "ratio",
@@ -60,7 +61,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               "AUCALL", "AUC All", "aucall"),
     Parameter("lambda_z", "λz", "rate", "terminal (contraction/persistence) rate constant", "LAMZ", "Lambda z",
               "lambda.z"),
-    Parameter("half_life", "Half-life", "time", "ln 2 / λz", "LAMZHL", "Half-Life Lambda z", "half.life"),
+    Parameter("half_life", "Half-life", "duration", "ln 2 / λz", "LAMZHL", "Half-Life Lambda z", "half.life"),
     Parameter("r2", "R²", "fraction", "R² of the log-linear terminal fit", "R2", "R Squared", "r.squared"),
     Parameter("r2_adj", "Adj. R²", "fraction", "adjusted R² of the terminal fit", "R2ADJ", "R Squared Adjusted",
               "adj.r.squared"),

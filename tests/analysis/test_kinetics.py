@@ -7,9 +7,13 @@ from scipy import stats
 from analysis.kinetics import (
     cohort_samples,
     compare_groups,
+    crs_group,
     geometric_cv,
     geometric_mean,
+    group_order,
     group_summary,
+    group_values,
+    group_values_table,
     nominal_days,
     paired_flow_qpcr,
     spearman,
@@ -40,11 +44,26 @@ def test_geometric_statistics():
     assert np.isnan(geometric_cv([5]))
 
 
-def test_group_summary():
-    frame = pd.DataFrame({"g": ["a", "a", "b"], "cmax": [10.0, 1000.0, 5.0]})
-    out = group_summary(frame, ["cmax"], "g").set_index("group")
-    assert out.loc["a", ["n", "median", "min", "max"]].tolist() == [2, 505.0, 10.0, 1000.0]
-    assert out.loc["a", "geometric_mean"] == pytest.approx(100)
+def test_group_summary_counts_zeros_and_keeps_them_out_of_the_geometric_mean():
+    frame = pd.DataFrame({"g": ["a", "a", "a", "b"], "cmax": [10.0, 1000.0, 0.0, 5.0]})
+    out = group_summary(frame, ["cmax"], "g", order=["b", "a"]).set_index("group")
+    assert list(out.index) == ["b", "a"]
+    assert out.loc["a", ["n", "n_zero", "median", "min", "max"]].tolist() == [3, 1, 10.0, 0.0, 1000.0]
+    assert out.loc["a", "geometric_mean"] == pytest.approx(100)  # of the two positive values
+
+
+def test_group_values_keep_every_patient_with_a_value_zeros_included():
+    frame = pd.DataFrame({"subject_id": list("ABCDEF"), "cmax": [0.0, 0.0, 5.0, 50.0, np.nan, 7.0],
+                          "response_group": ["≥CR", "≥CR", "≥CR", "<PR", "<PR", None]})
+    order = group_order("response_group", frame["response_group"])
+    assert order == ["≥CR", "<PR"]
+    panel = group_values(frame, "cmax", "response_group", order, "Cmax (copies/µg gDNA)")
+    assert [(g, panel.n(g), panel.n_zero(g)) for g in panel.groups] == [("≥CR", 3, 2), ("<PR", 1, 0)]
+    assert panel.subjects["≥CR"] == ["A", "B", "C"] and panel.test == "Mann-Whitney U"
+    table = group_values_table({"by response": [panel]})
+    assert table[["group", "n", "n_zero"]].values.tolist() == [["≥CR", 3, 2], ["<PR", 1, 0]]
+    assert crs_group(pd.Series([0, 1, 2, 3, 5])).tolist() == ["No CRS", "CRS grade 1", "CRS grade 2",
+                                                              "CRS grade ≥3", "CRS grade ≥3"]
 
 
 def test_group_comparisons_match_scipy():
@@ -65,6 +84,6 @@ def test_cohort_samples_levels_and_flow_qpcr_pairs():
                       "specimen": ["PB"] * 4, "day": [7.0, 28.0, 7.0, 28.0], "value": [1000.0, np.nan, 5.0, 0.05],
                       "lloq": [20.0, 20.0, 0.1, 0.1], "blq": [False, True, False, False]})
     samples = cohort_samples(m, "car_copies", "PB")
-    assert samples["level"].tolist() == [1000.0, 20.0] and samples["summary_level"].tolist() == [1000.0, 10.0]
+    assert samples["level"].tolist() == [1000.0, 10.0]  # one rule for lines and summaries: BLQ at LLOQ/2
     pairs = paired_flow_qpcr(m)
     assert pairs[["day", "car_copies", "car_t_pct"]].values.tolist() == [[7.0, 1000.0, 5.0]]

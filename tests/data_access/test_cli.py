@@ -1,5 +1,6 @@
 """`python -m data_access import|list|log` as a user runs them."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -17,7 +18,13 @@ def test_import_then_list(tmp_path):
     done = cli("import", str(DEMO_DIR), "--name", "BCMA-01", db=db)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Stored 'BCMA-01' version 1: 62 subjects,")
-    cli("import", str(DEMO_DIR), "--name", "BCMA-01", db=db)
+    again = cli("import", str(DEMO_DIR), "--name", "BCMA-01", db=db)
+    assert again.returncode == 0 and again.stdout.startswith("Not stored: the files are identical to 'BCMA-01' "
+                                                             "version 1")
+    changed = tmp_path / "v2"
+    shutil.copytree(DEMO_DIR, changed)
+    (changed / "responses.csv").write_text((DEMO_DIR / "responses.csv").read_text() + "DM-001,700,PD,\n")
+    assert cli("import", str(changed), "--name", "BCMA-01", db=db).stdout.startswith("Stored 'BCMA-01' version 2")
     listing = cli("list", db=db)
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["name", "version", "subjects", "rows", "simulated", "imported_at", "imported_by"]

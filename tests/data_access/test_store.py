@@ -12,7 +12,7 @@ from data_access import store
 from data_access.importer import import_files, import_path
 from data_access.readers import read_files
 from data_access.validate import validate
-from tests.conftest import DEMO_DIR, REPO, make_files
+from tests.conftest import DEMO_DIR, REPO, VALID_TABLES, make_files
 
 
 def row_counts(engine) -> dict[str, int]:
@@ -87,8 +87,9 @@ def test_failure_half_way_through_the_write_leaves_the_database_unchanged(engine
         return real_records(frame, table, study_id)
 
     monkeypatch.setattr(store, "_records", failing_records)
+    corrected = VALID_TABLES["subjects.csv"].replace("S1,150e6 CAR+ T cells,60", "S1,150e6 CAR+ T cells,61")
     with pytest.raises(RuntimeError, match="disk full"):
-        import_files(make_files(), "kept", source="test", engine=engine)
+        import_files(make_files({"subjects.csv": corrected}), "kept", source="test", engine=engine)
     assert row_counts(engine) == before
     assert store.find_study("kept", engine=engine).version == 1
 
@@ -133,3 +134,29 @@ def test_bad_study_names_are_rejected(engine):
         result = import_files(make_files(), name, source="test", engine=engine)
         assert not result.stored
         assert [(i.file, i.message) for i in result.report.errors] == [("(study name)", message)]
+
+
+def test_identical_files_make_no_new_version_but_changed_ones_do(engine):
+    first = import_files(make_files(), "same", source="test", engine=engine)
+    again = import_files(make_files(), "same", source="test", engine=engine)
+    assert not again.stored and again.identical_to.version == first.record.version == 1
+    assert len(store.list_studies(engine)) == 1 and row_counts(engine)["import_log"] == 1
+    corrected = VALID_TABLES["subjects.csv"].replace("S1,150e6 CAR+ T cells,60", "S1,150e6 CAR+ T cells,61")
+    changed = import_files(make_files({"subjects.csv": corrected}), "same", source="test", engine=engine)
+    assert changed.record.version == 2 and changed.identical_to is None
+    # the same files as version 1 are new relative to the newest (version 2): stored as version 3
+    assert import_files(make_files(), "same", source="test", engine=engine).record.version == 3
+
+
+def test_report_lists_issues_by_file_then_row():
+    from data_access.report import ValidationReport
+
+    report = ValidationReport()
+    report.error("b.csv", "late", row=9)
+    report.warning("a.csv", "whole file")
+    report.error("a.csv", "row 3", row=3, column="x")
+    report.error("b.csv", "early", row=2)
+    assert [(r["file"], r["row"]) for r in report.to_records()] == [("a.csv", None), ("a.csv", 3), ("b.csv", 2),
+                                                                    ("b.csv", 9)]
+    assert report.to_text().splitlines()[1:] == ["ERROR: a.csv, row 3, column 'x': row 3", "ERROR: b.csv, row 2: early",
+                                                 "ERROR: b.csv, row 9: late", "WARNING: a.csv: whole file"]

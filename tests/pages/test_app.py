@@ -1,16 +1,16 @@
 """The app in a real headless Chromium: every page opens without browser or callback errors."""
+import shutil
 import time
 
-import pytest
-from dash.testing.application_runners import import_app
+import pandas as pd
 
 from data_access.importer import import_path
 from data_access.store import list_studies
-from tests.conftest import DEMO_DIR, VALID_TABLES
+from tests.conftest import DEMO_DIR, wait_until
 
 PAGES = {
     "/": "Study overview: demo v1",
-    "/patients": "Patient DM-001",
+    "/patients": "Every patient",
     "/patients/DM-002": "Patient DM-002",
     "/kinetics": "Cohort kinetics",
     "/safety": "Adverse events",
@@ -20,124 +20,120 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def app():
-    return import_app("app")
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
-def severe_logs(dash_duo):
-    return [entry for entry in dash_duo.get_logs() or [] if entry["level"] == "SEVERE"]
-
-
-def open_page(dash_duo, path, expected_text):
-    dash_duo.wait_for_page(url=dash_duo.server_url + path)
-    dash_duo.wait_for_contains_text("#_pages_content", expected_text, timeout=10)
-
-
-def test_every_page_opens_without_errors(dash_duo, app):
-    dash_duo.start_server(app)
+def test_every_page_opens_without_errors(browser):
     for path, text in PAGES.items():
-        open_page(dash_duo, path, text)
-        assert severe_logs(dash_duo) == [], path
-    nav = [a.text for a in dash_duo.find_elements(".cs-nav-link")]
+        browser.open(path, text)
+        assert browser.severe_logs() == [], path
+    nav = [a.text for a in browser.find_all(".cs-nav-link")]
     assert nav == ["Overview", "Patients", "Kinetics", "Safety", "Efficacy", "Survival", "Data"]
 
 
-def test_overview_summarises_the_demo_study_and_says_it_is_simulated(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/", "Study overview")
-    assert dash_duo.find_element("#kpi-infused .cs-kpi-value").text == "62"
-    assert dash_duo.find_element("#kpi-dose-levels .cs-kpi-value").text == "3"
-    assert dash_duo.find_element("#kpi-follow-up .cs-kpi-value").text.endswith("months")
-    assert "SIMULATED DATA" in dash_duo.find_element("#simulated-banner").text
-    wait_until(lambda: dash_duo.find_element("#simulated-badge").is_displayed())
-    doses = [r.text for r in dash_duo.find_elements("#overview-dose-table tbody tr")]
-    assert doses == ["150e6 CAR+ T cells 12 19 %", "300e6 CAR+ T cells 22 35 %", "450e6 CAR+ T cells 28 45 %"]
-    analytes = dash_duo.find_element("#overview-sample-table").text
+def test_overview_summarises_the_demo_study_and_says_it_is_simulated(browser):
+    browser.open("/", "Study overview")
+    assert browser.text("#kpi-infused .cs-kpi-value") == "62"
+    assert browser.text("#kpi-dose-levels .cs-kpi-value") == "3"
+    assert browser.text("#kpi-follow-up .cs-kpi-value").endswith("months")
+    assert "SIMULATED DATA" in browser.text("#simulated-banner")
+    wait_until(lambda: browser.find("#simulated-badge").is_displayed())
+    doses = [r.text for r in browser.find_all("#overview-dose-table tbody tr")]
+    assert doses == ["150e6 CAR+ T cells 12 19%", "300e6 CAR+ T cells 22 35%", "450e6 CAR+ T cells 28 45%"]
+    analytes = browser.text("#overview-sample-table")
     assert "CAR transgene" in analytes and "Interleukin-6" in analytes and "Clonal plasma cells" in analytes
-    dash_duo.find_element("#overview-follow-up .main-svg")
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "overview.png"))
-    assert severe_logs(dash_duo) == []
+    browser.find("#overview-follow-up .main-svg")
+    browser.idle()
+    browser.screenshot("overview")
+    assert browser.severe_logs() == []
 
 
-def test_unknown_address_shows_the_404_page(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/no/such/page", "Page not found")
-    assert "There is no page at this address." in dash_duo.find_element("#not-found").text
-    assert severe_logs(dash_duo) == []
+def test_unknown_address_shows_the_404_page(browser):
+    browser.open("/no/such/page", "Page not found")
+    assert "There is no page at this address." in browser.text("#not-found")
+    assert browser.severe_logs() == []
 
 
-def test_study_selector_is_kept_in_the_url_and_versions_can_be_picked(dash_duo, app):
+def test_study_selector_is_kept_in_the_url_and_versions_can_be_picked(browser, tmp_path):
     if "second-trial" not in set(list_studies()["name"]):
         import_path(DEMO_DIR, "second-trial", source="test")  # real data, not flagged simulated
-        import_path(DEMO_DIR, "second-trial", source="test")
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/", "demo")
-    dash_duo.select_dcc_dropdown("#study-select", value="second-trial")
-    dash_duo.wait_for_contains_text("#_pages_content", "Study overview: second-trial v2", timeout=10)
-    assert dash_duo.driver.current_url.endswith("/?study=second-trial")
-    wait_until(lambda: not dash_duo.find_element("#simulated-badge").is_displayed())
-    assert not dash_duo.find_elements("#simulated-banner")
-    # the navigation keeps the study; an older version is addressable and selectable
-    assert dash_duo.find_element("#\\{\\\"index\\\"\\:\\\"\\/data\\\"\\,\\\"type\\\"\\:\\\"nav-link\\\"\\}") \
-        .get_attribute("href").endswith("/data?study=second-trial")
-    dash_duo.select_dcc_dropdown("#study-version", value="v1")
-    dash_duo.wait_for_contains_text("#_pages_content", "Study overview: second-trial v1", timeout=10)
-    assert dash_duo.driver.current_url.endswith("/?study=second-trial&version=1")
-    dash_duo.driver.back()
-    dash_duo.wait_for_contains_text("#_pages_content", "Study overview: second-trial v2", timeout=10)
-    open_page(dash_duo, "/?study=nope", "No such study")
-    assert severe_logs(dash_duo) == []
+        changed = tmp_path / "v2"
+        shutil.copytree(DEMO_DIR, changed)
+        subjects = pd.read_csv(changed / "subjects.csv")
+        subjects.loc[0, "age"] += 1  # a corrected age: a new version
+        subjects.to_csv(changed / "subjects.csv", index=False)
+        assert import_path(changed, "second-trial", source="test").record.version == 2
+    browser.open("/", "demo")
+    browser.duo.select_dcc_dropdown("#study-select", value="second-trial")
+    browser.wait_for_text("#_pages_content", "Study overview: second-trial v2")
+    assert browser.url.endswith("/?study=second-trial")
+    wait_until(lambda: not browser.find("#simulated-badge").is_displayed())
+    assert not browser.find_all("#simulated-banner")
+    nav = [a.get_attribute("href") for a in browser.find_all(".cs-nav-link")]
+    assert any(href.endswith("/data?study=second-trial") for href in nav)
+    browser.duo.select_dcc_dropdown("#study-version", value="v1")
+    browser.wait_for_text("#_pages_content", "Study overview: second-trial v1")
+    assert browser.url.endswith("/?study=second-trial&version=1")
+    browser.driver.back()
+    browser.wait_for_text("#_pages_content", "Study overview: second-trial v2")
+    browser.open("/?study=nope", "No such study")
+    assert browser.severe_logs() == []
 
 
-def test_data_page_upload_valid_study_is_stored(dash_duo, app, tmp_path):
+def test_data_page_upload_valid_study_is_stored(browser, tmp_path):
+    from tests.conftest import VALID_TABLES
+
     for name, text in VALID_TABLES.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/data", "Import a study")
-    upload = dash_duo.find_element("#data-upload input[type=file]")
+    browser.open("/data", "Import a study")
+    upload = browser.find("#data-upload input[type=file]")
     upload.send_keys("\n".join(str(tmp_path / name) for name in VALID_TABLES))
-    dash_duo.wait_for_contains_text("#data-selected-files", "subjects.csv", timeout=10)
-    dash_duo.find_element("#data-name").send_keys("uploaded-study")
-    dash_duo.find_element("#data-import").click()
-    dash_duo.wait_for_contains_text("#data-result", "Stored 'uploaded-study' version 1", timeout=15)
-    dash_duo.wait_for_contains_text("#data-studies-grid", "uploaded-study", timeout=10)
-    dash_duo.wait_for_contains_text("#data-log-grid", "upload", timeout=10)
+    browser.wait_for_text("#data-selected-files", "subjects.csv")
+    browser.find("#data-name").send_keys("uploaded-study")
+    browser.find("#data-import").click()
+    browser.wait_for_text("#data-result", "Stored 'uploaded-study' version 1")
+    browser.wait_for_text("#data-studies-grid", "uploaded-study")
+    browser.wait_for_text("#data-log-grid", "upload")
     assert "uploaded-study" in set(list_studies()["name"])
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "data.png"))
-    assert severe_logs(dash_duo) == []
+    browser.screenshot("data")
+    # The same files again: nothing new is stored, and the page says so.
+    browser.find("#data-import").click()
+    browser.wait_for_text("#data-result", "identical to 'uploaded-study' version 1")
+    assert (list_studies()["name"] == "uploaded-study").sum() == 1
+    assert browser.severe_logs() == []
 
 
-def test_data_page_upload_invalid_study_lists_every_error_and_stores_nothing(dash_duo, app, tmp_path):
+def test_data_page_upload_invalid_study_lists_every_error_sorted_and_stores_nothing(browser, tmp_path):
+    from tests.conftest import VALID_TABLES
+
     for name, text in VALID_TABLES.items():
-        (tmp_path / name).write_text(text.replace("250,pg/mL", "250,mg/dL").replace("S1,CRS,2", "S1,CRS,7"),
+        (tmp_path / name).write_text(text.replace("250,pg/mL", "250,mg/dL").replace("S1,CRS,2", "S1,CRS,7")
+                                     .replace("S1,car_copies,PB,7,15000", "S1,car_copies,PB,7,-3"),
                                      encoding="utf-8")
     before = len(list_studies())
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/data", "Import a study")
-    dash_duo.find_element("#data-upload input[type=file]").send_keys(
-        "\n".join(str(tmp_path / name) for name in VALID_TABLES))
-    dash_duo.find_element("#data-name").send_keys("broken-study")
-    dash_duo.find_element("#data-import").click()
-    dash_duo.wait_for_contains_text("#data-result", "Not stored: 'broken-study' has 2 error(s)", timeout=15)
-    grid = dash_duo.find_element("#data-report-grid").text
+    browser.open("/data", "Import a study")
+    browser.find("#data-upload input[type=file]").send_keys("\n".join(str(tmp_path / n) for n in VALID_TABLES))
+    browser.find("#data-name").send_keys("broken-study")
+    browser.find("#data-import").click()
+    browser.wait_for_text("#data-result", "Not stored: 'broken-study' has 3 error(s)")
+    grid = browser.text("#data-report-grid")
     assert "unit 'mg/dL' is not a unit of il6" in grid and "grade '7' is not a CTCAE grade 1-5" in grid
+    rows = browser.driver.execute_script(
+        "const api = dash_ag_grid.getApi('data-report-grid'); const out = [];"
+        "api.forEachNodeAfterFilterAndSort(n => out.push([n.data.file, n.data.row])); return out;")
+    assert rows == sorted(rows, key=lambda r: (r[0], r[1] if isinstance(r[1], int) else -1))
+    assert [r[0] for r in rows] == ["adverse_events.csv", "measurements.csv", "measurements.csv"]
     time.sleep(0.5)
     assert len(list_studies()) == before
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "data-errors.png"))
-    assert severe_logs(dash_duo) == []
+    browser.screenshot("data-errors")
+    assert browser.severe_logs() == []
 
 
-def screenshot_dir():
-    from pathlib import Path
+def test_data_page_empty_study_name_gets_its_own_message(browser, tmp_path):
+    from tests.conftest import VALID_TABLES
 
-    path = Path(__file__).parent / "screenshots"
-    path.mkdir(exist_ok=True)
-    return path
+    for name, text in VALID_TABLES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    browser.open("/data", "Import a study")
+    browser.find("#data-upload input[type=file]").send_keys("\n".join(str(tmp_path / n) for n in VALID_TABLES))
+    browser.find("#data-import").click()
+    browser.wait_for_text("#data-result", "Give the study a name")
+    assert "error(s)" not in browser.text("#data-result")
+    assert browser.severe_logs() == []

@@ -1,66 +1,99 @@
-"""Safety, efficacy and survival pages in headless Chromium: open, change stratification, click through."""
+"""Safety, efficacy and survival pages in headless Chromium, and the numbers they show equal the endpoints CLI's
+files (`python -m analysis endpoints`): one computation, two outputs."""
+import subprocess
+import sys
 import time
 
+import pandas as pd
 import pytest
-from dash.testing.application_runners import import_app
 
-from tests.pages.test_app import open_page, screenshot_dir, severe_logs
+from analysis.survival import DAYS_PER_MONTH
+from tests.conftest import DEMO_DIR, REPO, wait_until
 
 
 @pytest.fixture(scope="module")
-def app():
-    return import_app("app")
+def endpoints_csv(tmp_path_factory):
+    out = tmp_path_factory.mktemp("endpoints")
+    subprocess.run([sys.executable, "-m", "analysis", "endpoints", str(DEMO_DIR), "--out", str(out)], cwd=REPO,
+                   check=True, capture_output=True)
+    return {name: pd.read_csv(out / f"{name}.csv") for name in ("km_summary", "response_rates", "ae_table")}
 
 
-def test_survival_stratified_by_dose(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/survival", "Kaplan-Meier")
-    dash_duo.wait_for_contains_text("#survival-figure", "Progression-free survival", timeout=10)
-    assert "All patients" in dash_duo.find_element("#survival-table").text
-    dash_duo.find_element("#survival-strata input").click()
-    dash_duo.wait_for_contains_text("#survival-figure", "log-rank p", timeout=10)
-    assert "450e6 CAR+ T cells" in dash_duo.find_element("#survival-table").text
-    dash_duo.find_element("#survival-endpoint input[value=OS]").click()
-    dash_duo.wait_for_contains_text("#survival-figure", "Overall survival by dose level", timeout=10)
-    assert "endpoint=OS" in dash_duo.driver.current_url and "strata=dose" in dash_duo.driver.current_url
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "survival.png"))
-    assert severe_logs(dash_duo) == []
+def months(days) -> str:
+    return "NR" if pd.isna(days) else f"{days / DAYS_PER_MONTH:.1f}"
 
 
-def test_efficacy_swimmer_click_opens_the_patient(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/efficacy", "Swimmer plot")
-    assert "ORR (≥PR)" in dash_duo.find_element("#efficacy-rates-table").text
-    dash_duo.find_element("#efficacy-sort input[value=dose]").click()
-    time.sleep(0.5)
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "efficacy.png"))
-    dash_duo.driver.execute_script(
+def table_rows(browser, selector: str) -> list[list[str]]:
+    return [[td.text for td in tr.find_elements("css selector", "td")]
+            for tr in browser.find_all(f"{selector} tbody tr")]
+
+
+def test_survival_medians_on_screen_are_the_csvs(browser, endpoints_csv):
+    km = endpoints_csv["km_summary"]
+    browser.open("/survival", "Kaplan-Meier")
+    for endpoint, label in (("PFS", "Progression-free survival"), ("OS", "Overall survival"),
+                            ("DOR", "Duration of response")):
+        browser.find(f"#survival-endpoint input[value={endpoint}]").click()
+        browser.wait_for_text("#survival-figure", label)
+        wait_until(lambda e=endpoint: browser.query().get("endpoint", "PFS") == e)
+        browser.idle()
+        expected = km[(km["endpoint"] == endpoint) & (km["stratum"] == "All")].iloc[0]
+        row = table_rows(browser, "#survival-table")[0]
+        assert row[0] == "All patients" and int(row[1]) == expected["n"] and int(row[2]) == expected["events"]
+        assert row[3] == (f"{months(expected['median_days'])} ({months(expected['median_ci_lower'])}–"
+                          f"{months(expected['median_ci_upper'])})"), endpoint
+    browser.find("#survival-strata input").click()
+    browser.wait_for_text("#survival-figure", "by dose level")
+    browser.idle()
+    for row in table_rows(browser, "#survival-table"):
+        expected = km[(km["endpoint"] == "DOR") & (km["stratum"] == row[0])].iloc[0]
+        assert row[3].split(" ")[0] == months(expected["median_days"])
+    assert "endpoint=DOR" in browser.url and "strata=dose" in browser.url
+    legend = browser.text("#survival-figure")
+    assert "median" in legend  # medians in the legend, not in a box over the curves
+    browser.screenshot("survival")
+    assert browser.severe_logs() == []
+
+
+def test_efficacy_rates_on_screen_are_the_csvs(browser, endpoints_csv):
+    rates = endpoints_csv["response_rates"]
+    browser.open("/efficacy", "Swimmer plot")
+    shown = table_rows(browser, "#efficacy-rates-table")
+    assert len(shown) == len(rates)
+    for row, expected in zip(shown, rates.itertuples(index=False), strict=True):
+        assert row[:2] == [expected.window, expected.measure]
+        assert row[2] == f"{expected.responders} / {expected.n}"
+        assert row[3] == f"{100 * expected.rate:.1f}%"
+        assert row[4] == f"{100 * expected.ci_lower:.1f}% – {100 * expected.ci_upper:.1f}%"
+    browser.find("#efficacy-sort input[value=dose]").click()
+    wait_until(lambda: browser.query().get("sort") == "dose")
+    browser.idle()
+    browser.screenshot("efficacy")
+    browser.driver.execute_script(
         "window.dash_clientside.set_props({type: 'cs-graph', page: 'efficacy', name: 'swimmer'}, "
         "{clickData: {points: [{customdata: 'DM-007'}]}})")
-    dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-007", timeout=10)
-    assert severe_logs(dash_duo) == []
+    browser.wait_for_text("#_pages_content", "Patient DM-007")
+    assert browser.severe_logs() == []
 
 
-def test_safety_table_click_through_to_a_patient(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/safety", "Adverse events")
-    assert "Showing treatment-related AEs" in dash_duo.find_element("#safety-attribution").text
-    dash_duo.wait_for_contains_text("#safety-ae-grid", "Cytokine release syndrome", timeout=10)
-    cell = dash_duo.find_element("#safety-ae-grid .ag-center-cols-container .ag-row[row-index='0'] .ag-cell")
-    cell.click()
-    dash_duo.wait_for_contains_text("#safety-term-patients", "Patients with Cytokine release syndrome", timeout=10)
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "safety.png"))
-    link = dash_duo.find_element("#safety-term-patients a")
+def test_safety_drill_down_lists_the_csvs_patients_per_term(browser, endpoints_csv):
+    ae = endpoints_csv["ae_table"]
+    browser.open("/safety", "Adverse events")
+    assert "Showing treatment-related AEs" in browser.text("#safety-attribution")
+    browser.wait_for_text("#safety-ae-grid", "Cytokine release syndrome")
+    for index in range(3):
+        cell = browser.find(f"#safety-ae-grid .ag-center-cols-container .ag-row[row-index='{index}'] .ag-cell")
+        term = browser.driver.execute_script(
+            f"return dash_ag_grid.getApi('safety-ae-grid').getDisplayedRowAtIndex({index}).data.term;")
+        cell.click()
+        browser.wait_for_text("#safety-term-patients", f"Patients with {term}")
+        time.sleep(0.3)
+        expected = int(ae.loc[ae["term"] == term, "any_grade"].iloc[0])
+        assert f"({expected}):" in browser.text("#safety-term-patients")
+        assert len(browser.find_all("#safety-term-patients a")) == expected
+    browser.screenshot("safety")
+    link = browser.find("#safety-term-patients a")
     subject = link.text.split(" ")[0]
     link.click()
-    dash_duo.wait_for_contains_text("#_pages_content", f"Patient {subject}", timeout=10)
-    assert severe_logs(dash_duo) == []
-
-
-def test_patient_page_has_the_clinical_tracks(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/patients/DM-003", "Patient DM-003")
-    dash_duo.wait_for_contains_text("#patient-kinetics", "Response", timeout=10)
-    text = dash_duo.find_element("#patient-kinetics").text
-    assert "CRS" in text and "ICANS" in text
-    assert severe_logs(dash_duo) == []
+    browser.wait_for_text("#_pages_content", f"Patient {subject}")
+    assert browser.severe_logs() == []

@@ -1,121 +1,141 @@
-"""Cohort kinetics page: page logic as plain functions, and the page in headless Chromium."""
+"""Cohort kinetics page: state parsing as plain functions, and the page in headless Chromium."""
+import io
 import time
-from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
-from dash.testing.application_runners import import_app
 
 from analysis.nca import nca
-from analysis.patients import patient_table
-from data_access.readers import files_from_path, read_files
-from data_access.validate import validate
-from tests.conftest import DEMO_DIR
-from tests.pages.test_app import open_page, screenshot_dir, severe_logs, wait_until
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    from pages._study import StudyBundle
-
-    study, _ = validate(read_files(files_from_path(DEMO_DIR), 50_000_000), "demo")
-    study.version = 1
-    patients = patient_table(study.subjects, study.responses, study.adverse_events)
-    return StudyBundle(study, patients, dict(tuple(study.measurements.groupby("subject_id"))))
-
-
-@pytest.fixture(scope="module")
-def app():
-    return import_app("app")
+from tests.conftest import wait_until
 
 
 @pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
-def test_state_from_the_url_is_validated():
-    from pages.kinetics import DEFAULTS, clean_state
+def test_state_from_the_url_is_validated_and_a_reversed_window_is_an_error():
+    from pages.kinetics import DEFAULTS, WINDOW_ERROR, clean_state
 
-    assert clean_state({}) == DEFAULTS
-    state = clean_state({"analyte": "il6", "specimen": "PB", "group": "nope", "scale": "linear", "start": "7",
-                         "end": "3"})
+    assert clean_state({}) == (DEFAULTS, None)
+    state, error = clean_state({"analyte": "il6", "specimen": "PB", "group": "nope", "scale": "linear",
+                                "method": "linear", "blq": "lloq_half", "start": "7", "end": "14"})
     assert (state["analyte"], state["specimen"], state["group"], state["scale"]) == ("il6", "serum", "dose_level",
                                                                                       "linear")
-    assert (state["start"], state["end"]) == (0.0, 28.0)
+    assert (state["method"], state["blq"], state["start"], state["end"], error) == ("linear", "lloq_half", "7", "14",
+                                                                                     None)
+    state, error = clean_state({"start": "50", "end": "28"})
+    assert (state["start"], state["end"], error) == ("0", "28", WINDOW_ERROR)
 
 
-@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
-def test_cohort_view_uses_the_engine_and_groups(bundle):
-    from pages.kinetics import clean_state, cohort_view
-
-    state = clean_state({"group": "response_group", "start": "0", "end": "14"})
-    table = nca(bundle.study.measurements, intervals=[(0, 14)])
-    view = cohort_view(bundle, state, "?study=demo", nca=table)
-    blood = table[(table["analyte"] == "car_copies") & (table["specimen"] == "PB")]
-    shown = {r["subject_id"].split("]")[0][1:]: r["auc_0_14"] for r in view["rows"]}
-    assert shown == pytest.approx(dict(zip(blood["subject_id"], blood["auc_0_14"], strict=True)), nan_ok=True)
-    lines = [t for t in view["spaghetti"]["data"] if t["type"] == "scattergl"]
-    assert [t["name"].split(" (")[0] for t in lines] == ["≥CR", "VGPR/PR", "<PR"]
-    assert sum(t["name"].endswith(f"(n={len(set(filter(None, t['customdata'])))})") for t in lines) == 3
-    legend = [t["name"] for t in view["spaghetti"]["data"] if t.get("showlegend")]
-    assert legend == [t["name"] for t in lines]  # the bold summary lines carry the legend
-    titles = [a["text"] for a in view["by_response"]["layout"]["annotations"]]
-    assert any(t.startswith("Kruskal-Wallis p") for t in titles)
-    assert "Spearman ρ" in view["flow"]["layout"]["annotations"][-1]["text"]
-
-
-@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
-def test_summary_by_group_lists_groups_in_the_legend_order(bundle):
-    from pages.kinetics import clean_state, cohort_view
-
-    view = cohort_view(bundle, clean_state({"group": "crs_group"}), "", nca=nca(bundle.study.measurements))
-    shown = list(dict.fromkeys(view["summary"][1].iloc[:, 0]))
-    assert shown == ["No CRS", "CRS grade 1", "CRS grade 2", "CRS grade ≥3"]
-
-
-def test_a_longer_footnote_gets_more_room_below_the_plot():
-    from components.kinetics import _base_layout
-
-    short, long = _base_layout(520, "one line"), _base_layout(520, "a<br>b<br>c<br>SIMULATED DATA")
-    grown = long["margin"]["b"] - short["margin"]["b"]
-    assert grown >= 2 * 14  # two more lines of 11 px type
-    assert long["height"] - short["height"] == grown  # the plot area keeps its height
-
-
-@pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
-def test_facets_make_one_panel_per_group(bundle):
-    from pages.kinetics import clean_state, cohort_view
-
-    view = cohort_view(bundle, clean_state({"display": "facet"}), "", nca=nca(bundle.study.measurements))
-    layout = view["spaghetti"]["layout"]
-    assert [layout[k].get("matches") for k in ("xaxis2", "xaxis3")] == ["x", "x"] and "xaxis4" not in layout
-
-
-def test_cohort_page_in_the_browser(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/kinetics", "Cohort kinetics")
-    dash_duo.wait_for_element("#kinetics-spaghetti .main-svg", timeout=15)
-    dash_duo.select_dcc_dropdown("#kinetics-group", value="Best response")
-    dash_duo.find_element("#kinetics-scale input[value=linear]").click()
-    wait_until(lambda: "group=response_group" in dash_duo.driver.current_url
-               and "scale=linear" in dash_duo.driver.current_url)
-    dash_duo.wait_for_contains_text("#kinetics-summary-table", "VGPR/PR", timeout=10)
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "kinetics.png"))
+def test_cohort_page_controls_link_export_and_click_through(browser, app):
+    browser.open("/kinetics", "Cohort kinetics")
+    browser.idle()
+    browser.duo.select_dcc_dropdown("#kinetics-group", value="Best response")
+    browser.find("#kinetics-scale input[value=linear]").click()
+    wait_until(lambda: browser.query().get("group") == "response_group" and browser.query().get("scale") == "linear")
+    browser.wait_for_text("#kinetics-summary-table", "VGPR/PR")
+    browser.duo.select_dcc_dropdown("#kinetics-blq", value="Every BLQ sample counts as half the LLOQ")
+    wait_until(lambda: browser.query().get("blq") == "lloq_half")
+    browser.wait_for_text("#kinetics-summary-note", "BLQ rule: Every BLQ sample counts as half the LLOQ")
+    browser.idle()
+    browser.screenshot("kinetics")
 
     # A copied link reproduces the view.
-    link = dash_duo.driver.current_url
-    dash_duo.wait_for_page(url=link)
-    dash_duo.wait_for_contains_text("#kinetics-summary-table", "VGPR/PR", timeout=10)
-    assert dash_duo.find_element("#kinetics-scale input[value=linear]").is_selected()
+    link = browser.url
+    browser.duo.wait_for_page(url=link)
+    browser.wait_for_text("#kinetics-summary-table", "VGPR/PR")
+    assert browser.find("#kinetics-scale input[value=linear]").is_selected()
+    assert "half the LLOQ" in browser.text("#kinetics-blq")
 
-    # Export the table.
-    dash_duo.find_element("#kinetics-export-csv").click()
-    target = Path(dash_duo.download_path) / "nca_demo_v1_car_copies_PB.csv"
-    wait_until(lambda: target.exists() and target.stat().st_size > 0, timeout=15)
-    exported = pd.read_csv(target, encoding="utf-8-sig")
-    assert len(exported) == 62 and {"cmax", "auc_0_28", "tlast"} <= set(exported.columns)
+    # Export the table: the grid's columns, units in the headers, the options on every row.
+    browser.find("#kinetics-export-csv").click()
+    exported = pd.read_csv(browser.downloaded("nca_demo_v1_car_copies_PB.csv"), encoding="utf-8-sig")
+    assert len(exported) == 62
+    assert {"Patient", "Dose level", "Best response", "Worst CRS grade", "Cmax (copies/µg gDNA)",
+            "AUC day 0–28 (copies/µg gDNA·day)", "Tlast (day)", "Half-life (day)"} <= set(exported.columns)
+    assert set(exported["BLQ rule"]) == {"Every BLQ sample counts as half the LLOQ"}
+    assert set(exported["AUC window (days)"]) == {"0 to 28"} and set(exported["AUC method"]) == {"Linear up, log down"}
+    browser.find("#kinetics-export-xlsx").click()
+    book = openpyxl.load_workbook(io.BytesIO(browser.downloaded("nca_demo_v1_car_copies_PB.xlsx").read_bytes()))
+    about = {row[0]: row[1] for row in book["About"].iter_rows(min_row=2, values_only=True)}
+    assert about["BLQ rule"] == "Every BLQ sample counts as half the LLOQ" and about["AUC window (days)"] == "0 to 28"
 
     # Clicking a line opens that patient.
-    dash_duo.driver.execute_script(
+    browser.driver.execute_script(
         "window.dash_clientside.set_props({type: 'cs-graph', page: 'kinetics', name: 'spaghetti'}, "
         "{clickData: {points: [{customdata: 'DM-005'}]}})")
-    dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-005", timeout=10)
+    browser.wait_for_text("#_pages_content", "Patient DM-005")
     time.sleep(0.3)
-    assert severe_logs(dash_duo) == []
+    assert browser.severe_logs() == []
+
+
+def test_a_window_with_start_after_end_is_refused_with_a_message(browser):
+    browser.open("/kinetics?start=50&end=28", "Cohort kinetics")
+    assert "needs a start day before its end day; showing day 0 to 28" in browser.text("#kinetics-window-error")
+    assert "AUC day 0–28" in browser.text("#kinetics-summary-table")
+    start = browser.find("#kinetics-start")
+    start.clear()
+    start.send_keys("40\n")
+    browser.wait_for_text("#kinetics-window-error", "The AUC window needs a start day before its end day.")
+    time.sleep(0.5)
+    assert "AUC day 0–28" in browser.text("#kinetics-summary-table")  # the last valid view stays
+    assert browser.query().get("start") != "40"  # the address bar never holds a window that was refused
+    start.clear()
+    start.send_keys("7\n")
+    browser.wait_for_text("#kinetics-summary-table", "AUC day 7–28")
+    assert browser.text("#kinetics-window-error") == "" and browser.query()["start"] == "7"
+    assert browser.severe_logs() == []
+
+
+def test_grid_numbers_are_the_engines_through_the_one_formatter(browser):
+    from components.number_format import fmt_sig
+    from data_access.readers import files_from_path, read_files
+    from data_access.validate import validate
+    from tests.conftest import DEMO_DIR
+
+    study, _ = validate(read_files(files_from_path(DEMO_DIR), 50_000_000), "demo")
+    expected = nca(study.measurements[study.measurements["subject_id"] == "DM-003"], intervals=[(0, 28)])
+    blood = expected[(expected["analyte"] == "car_copies") & (expected["specimen"] == "PB")].iloc[0]
+    browser.open("/kinetics", "NCA of every patient")
+    browser.idle()
+    row, cell = browser.driver.execute_script(
+        "const api = dash_ag_grid.getApi('kinetics-grid'); let out = null;"
+        "api.forEachNode(n => { if (n.data.subject_id.includes('DM-003')) out = n; });"
+        "return [out.data, api.getCellValue({rowNode: out, colKey: 'auc_0_28', useFormatter: true})];")
+    assert row["auc_0_28_text"] == fmt_sig(blood["auc_0_28"]) == cell
+    headers = " ".join(h.text for h in browser.find_all("#kinetics-grid .ag-header-cell-text"))
+    assert "AUC day 0–28 (copies/µg gDNA·day)" in headers.replace("\n", " ")
+    assert browser.severe_logs() == []
+
+
+def test_exposure_boxes_draw_every_patient_the_table_counts(browser):
+    """Marrow CAR+ % by best response: patients whose every sample is BLQ have Cmax 0; they are drawn (at the
+    axis floor) and counted, so the n under each box is the n of its table row and the number of points."""
+    browser.open("/kinetics?analyte=car_t_pct&specimen=BM", "Exposure and response")
+    browser.idle()
+    figure = browser.driver.execute_script(
+        "const g = document.querySelector('#kinetics-by-response .js-plotly-plot'); return g.data.map(t => "
+        "({x: t.x, y: t.y, xaxis: t.xaxis, name: t.name}));")
+    table = pd.read_html(io.StringIO(browser.find("#kinetics-exposure-table").get_attribute("outerHTML")))[0]
+    by_response = table[table["Figure"].str.contains("best response") & table["Parameter"].str.startswith("Cmax")]
+    drawn = {t["name"]: len(t["y"]) for t in figure if t["xaxis"] == "x"}
+    assert drawn == dict(zip(by_response["Group"], by_response["n"], strict=True))
+    zeros = dict(zip(by_response["Group"], by_response["n at 0 (all BLQ)"], strict=True))
+    assert sum(zeros.values()) > 0  # the demo has all-BLQ marrow profiles: they are not dropped
+    ticks = [t["x"][0] for t in figure if t["xaxis"] == "x"]
+    for tick, (group, n) in zip(ticks, drawn.items(), strict=True):
+        assert f"n={n}" in tick and (f"{zeros[group]} at 0" in tick) == (zeros[group] > 0)
+    assert "0 (all BLQ)" in browser.text("#kinetics-by-response")
+    assert browser.severe_logs() == []
+
+
+def test_cohort_medians_never_fall_below_every_line(app):
+    """One BLQ rule for lines and summaries: at every visit day the summary lies within the drawn levels."""
+    from analysis.views.kinetics import CohortSettings, cohort_view
+    from pages._context import cohort_nca, page_context
+
+    context, _ = page_context("demo", None)
+    for analyte, specimen in (("car_copies", "PB"), ("car_t_pct", "BM")):
+        view = cohort_view(context.data, cohort_nca(context), CohortSettings(analyte, specimen, "none"))
+        levels = view.samples.groupby("nominal_day")["level"]
+        low, high = levels.min(), levels.max()
+        for row in view.by_day.itertuples():
+            assert low[row.nominal_day] <= row.centre <= high[row.nominal_day]

@@ -1,27 +1,22 @@
-"""Patient page: logic as plain functions, and the page in headless Chromium."""
+"""Patients: the list and the patient page, as plain functions and in headless Chromium."""
 import time
 
 import pytest
-from dash.testing.application_runners import import_app
 
-from analysis.nca import nca
-from components.patient import fmt_day
-from components.theme import fmt_sig
+from analysis.nca import NCAOptions, nca
+from analysis.views.common import StudyData
+from analysis.views.patients import patient_list, patient_view
+from components.number_format import fmt_day, fmt_sig
 from data_access.readers import files_from_path, read_files
 from data_access.validate import validate
-from tests.conftest import DEMO_DIR
-from tests.pages.test_app import open_page, screenshot_dir, severe_logs, wait_until
+from tests.conftest import DEMO_DIR, wait_until
 
 
 @pytest.fixture(scope="module")
-def demo_measurements():
+def demo():
     study, _ = validate(read_files(files_from_path(DEMO_DIR), 50_000_000), "demo")
-    return study.measurements
-
-
-@pytest.fixture(scope="module")
-def app():
-    return import_app("app")
+    study.version = 1
+    return StudyData.of(study)
 
 
 def expected_auc(measurements, subject, start, end, **kwargs):
@@ -30,106 +25,141 @@ def expected_auc(measurements, subject, start, end, **kwargs):
     return nca(rows, intervals=[(start, end)], **kwargs).iloc[0]
 
 
-def test_patient_view_numbers_come_from_the_engine(demo_measurements):
-    from components.patient import kinetics_summary
-    from data_access.study import Study
+def test_patient_summary_numbers_come_from_the_engine(demo):
+    from components.patient import summary_frames
 
-    rows = demo_measurements[demo_measurements["subject_id"] == "DM-003"]
-    params = nca(rows, intervals=[(0, 14)])
-    summary = kinetics_summary(params, (0, 14), "auc_0_14")
-    table = summary.children[0]
-    blood = next(r for r in table.children[1].children if r.id == "summary-car_copies-PB")
-    expected = expected_auc(demo_measurements, "DM-003", 0, 14)
-    assert blood.children[3].children == fmt_sig(expected["auc_0_14"])
-    assert blood.children[2].children == fmt_day(expected["tmax"])
-    assert Study  # the summary needs no study object: plain data in, layout out
+    view = patient_view(demo, "DM-003", NCAOptions(intervals=((0, 14),)))
+    frames = dict(summary_frames(view))
+    blood = frames["car_copies"].set_index("Specimen").loc["Blood"]
+    expected = expected_auc(demo.study.measurements, "DM-003", 0, 14)
+    assert blood["AUC day 0–14 (copies/µg gDNA·day)"] == fmt_sig(expected["auc_0_14"])
+    assert blood["Tmax (day)"] == fmt_day(expected["tmax"]) and blood["Half-life (day)"] == fmt_sig(
+        expected["half_life"])
+    assert list(frames["car_t_pct"].columns[:3]) == ["Specimen", "Cmax (%)", "Tmax (day)"]
 
 
-def test_kinetics_figure_shares_one_time_axis(demo_measurements):
-    from analysis.nca import NCAOptions
-    from analysis.nca.engine import curves, run_nca
+def test_the_list_has_one_row_per_patient_with_the_cohort_numbers(demo):
+    table = patient_list(demo, nca(demo.study.measurements, intervals=[(0, 28)]))
+    assert len(table) == 62 and table["subject_id"].is_unique
+    row = table.set_index("subject_id").loc["DM-003"]
+    expected = expected_auc(demo.study.measurements, "DM-003", 0, 28)
+    assert row["auc_0_28"] == pytest.approx(expected["auc_0_28"]) and row["cmax"] == pytest.approx(expected["cmax"])
+    assert (row["best_response"], row["worst_crs_grade"], bool(row["os_event"]), row["os_days"]) == ("SD", 1, True,
+                                                                                                      315)
+
+
+def test_kinetics_figure_shares_one_time_axis_with_mrd_on_the_clinical_track(demo):
+    from components.frame import screen
     from components.patient import kinetics_figure
 
-    rows = demo_measurements[demo_measurements["subject_id"] == "DM-010"]
-    options = NCAOptions(intervals=((0, 28),))
-    figure = kinetics_figure(rows, run_nca(rows, options), curves(rows, options), (0, 28), (-30, 740), "note")
+    view = patient_view(demo, "DM-010", NCAOptions(intervals=((0, 28),)))
+    figure = kinetics_figure(view, "note", screen())
     layout = figure["layout"]
-    assert [layout[f"xaxis{s}"].get("matches") for s in ("2", "3", "4")] == ["x", "x", "x"]
+    assert [layout[f"xaxis{s}"].get("matches") for s in ("2", "3", "4", "5")] == ["x", "x", "x", "x"]
     assert layout["yaxis"]["type"] == "log" and layout["yaxis4"]["type"] == "log"
-    assert layout["yaxis2"]["type"] == "linear"
+    assert layout["yaxis5"]["type"] == "category" and layout["yaxis5"]["categoryarray"][-3:] == ["ICANS", "CRS",
+                                                                                                 "Response"]
     names = {t.get("name") for t in figure["data"]}
-    assert {"AUC day 0–28", "Peak (Cmax)", "BLQ (drawn at LLOQ)"} <= names
-    assert any(str(n).startswith("λz points") for n in names)
-    five = [s for s in layout["shapes"] if s.get("yref") == "y3" and s.get("y0") == 5.0]
-    assert len(five) == 1  # the IMWG 5 % plasma-cell line
+    assert {"AUC day 0–28", "Peak (Cmax)", "BLQ (at LLOQ/2)", "MRD negative"} <= names
+    mrd = next(t for t in figure["data"] if t.get("name") == "MRD negative")
+    assert mrd["x"] == view.mrd.loc[view.mrd["mrd_negative"], "day"].tolist() and set(mrd["y"]) == {"Response"}
     blood = next(t for t in figure["data"] if t.get("name") == "Blood" and t["yaxis"] == "y")
     assert "circle-open" in blood["marker"]["symbol"]  # BLQ samples hollow
+    lloq = view.measurements.loc[view.measurements["blq"] & (view.measurements["analyte"] == "car_copies"), "lloq"]
+    assert set(lloq / 2) <= set(blood["y"])  # drawn at LLOQ/2, as the cohort page draws and summarises them
 
 
-def test_patient_page_in_the_browser(dash_duo, app, demo_measurements):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/patients/DM-003", "Patient DM-003")
-    assert dash_duo.find_element("#patient-dose").text.endswith("150e6 CAR+ T cells")
-    first = expected_auc(demo_measurements, "DM-003", 0, 28)
+def test_patient_list_search_sort_and_click_through(browser):
+    browser.open("/patients", "Every patient")
+    browser.idle()
+    count = "return dash_ag_grid.getApi('patient-list').getDisplayedRowCount();"
+    wait_until(lambda: browser.driver.execute_script(count) == 62)
+    browser.find("#patient-list-search").send_keys("sCR")
+    wait_until(lambda: 0 < browser.driver.execute_script(count) < 62)
+    rows = browser.driver.execute_script(
+        "const api = dash_ag_grid.getApi('patient-list'); const out = [];"
+        "api.forEachNodeAfterFilterAndSort(n => out.push(n.data.best_response)); return out;")
+    assert rows and set(rows) == {"sCR"}
+    browser.find("#patient-list-search").clear()
+    header = [h for h in browser.find_all("#patient-list .ag-header-cell") if "Cmax" in h.text][0]
+    header.find_element("css selector", ".ag-header-cell-label").click()  # sort by Cmax, ascending
+    time.sleep(0.5)
+    values = browser.driver.execute_script(
+        "const api = dash_ag_grid.getApi('patient-list'); const out = [];"
+        "api.forEachNodeAfterFilterAndSort(n => out.push(n.data.cmax)); return out;")
+    assert values == sorted(values, key=lambda v: (v is not None, v))
+    browser.screenshot("patients-list")
+    cell = browser.find("#patient-list .ag-center-cols-container .ag-row[row-index='0'] [col-id='dose_level']")
+    subject = browser.driver.execute_script(
+        "const api = dash_ag_grid.getApi('patient-list'); let out = null;"
+        "api.forEachNodeAfterFilterAndSort(n => { if (out === null) out = n.data.id; }); return out;")
+    cell.click()
+    browser.wait_for_text("#_pages_content", f"Patient {subject}")
+    assert browser.severe_logs() == []
+
+
+def test_patient_page_in_the_browser(browser, demo):
+    browser.open("/patients/DM-003", "Patient DM-003")
+    assert browser.text("#patient-dose").endswith("150e6 CAR+ T cells")
+    first = expected_auc(demo.study.measurements, "DM-003", 0, 28)
     auc_cell = "#summary-car_copies-PB td:nth-child(4)"
-    assert dash_duo.find_element(auc_cell).text == fmt_sig(first["auc_0_28"])
+    assert browser.text(auc_cell) == fmt_sig(first["auc_0_28"])
+    options = browser.text("#patient-blq")
+    assert "PKNCA default" in options and "pknca" not in options  # plain words, not codes
 
-    end = dash_duo.find_element("#patient-auc-end")
+    end = browser.find("#patient-auc-end")
     end.clear()
     end.send_keys("14\n")
-    changed = expected_auc(demo_measurements, "DM-003", 0, 14)
-    dash_duo.wait_for_text_to_equal(auc_cell, fmt_sig(changed["auc_0_14"]), timeout=10)
-    assert "AUC day 0–14" in dash_duo.find_element("#patient-summary-table thead").text
-    wait_until(lambda: "end=14" in dash_duo.driver.current_url)
+    changed = expected_auc(demo.study.measurements, "DM-003", 0, 14)
+    browser.duo.wait_for_text_to_equal(auc_cell, fmt_sig(changed["auc_0_14"]), timeout=10)
+    assert "AUC day 0–14" in browser.text("#patient-summary-table")
+    wait_until(lambda: browser.query().get("end") == "14")
 
-    dash_duo.find_element("#patient-auc-method input[value=linear]").click()
-    linear = expected_auc(demo_measurements, "DM-003", 0, 14, auc_method="linear")
-    dash_duo.wait_for_text_to_equal(auc_cell, fmt_sig(linear["auc_0_14"]), timeout=10)
-    dash_duo.driver.save_screenshot(str(screenshot_dir() / "patient.png"))
+    browser.find("#patient-auc-method input[value=linear]").click()
+    linear = expected_auc(demo.study.measurements, "DM-003", 0, 14, auc_method="linear")
+    browser.duo.wait_for_text_to_equal(auc_cell, fmt_sig(linear["auc_0_14"]), timeout=10)
+    browser.find("#patient-days input[value='28']").click()
+    wait_until(lambda: browser.query().get("days") == "28")
+    x_range = browser.driver.execute_script(
+        "return document.querySelector('#patient-kinetics .js-plotly-plot')._fullLayout.xaxis.range;")
+    assert x_range == [-7, 30]
+    browser.idle()
+    browser.screenshot("patient")
 
-    dash_duo.find_element("#patient-next").click()
-    dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-004", timeout=10)
-    assert "/patients/DM-004" in dash_duo.driver.current_url
-    dash_duo.find_element("#patient-prev").click()
-    dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-003", timeout=10)
-    dash_duo.select_dcc_dropdown("#patient-select", value="DM-020")
-    dash_duo.wait_for_contains_text("#_pages_content", "Patient DM-020", timeout=10)
-    assert "/patients/DM-020" in dash_duo.driver.current_url
+    browser.find("#patient-next").click()
+    browser.wait_for_text("#_pages_content", "Patient DM-004")
+    assert "/patients/DM-004" in browser.url
+    browser.find("#patient-prev").click()
+    browser.wait_for_text("#_pages_content", "Patient DM-003")
+    browser.duo.select_dcc_dropdown("#patient-select", value="DM-020")
+    browser.wait_for_text("#_pages_content", "Patient DM-020")
+    assert "/patients/DM-020" in browser.url
     time.sleep(0.3)
-    assert severe_logs(dash_duo) == []
+    assert browser.severe_logs() == []
 
 
-def test_unknown_patient_is_a_friendly_notice(dash_duo, app):
-    dash_duo.start_server(app)
-    open_page(dash_duo, "/patients/XX-999", "No such patient")
-    text = dash_duo.find_element("#_pages_content").text
-    assert "There is no patient 'XX-999' in demo" in text and "DM-062" in text
-    assert severe_logs(dash_duo) == []
+def test_mrd_results_are_in_the_patient_facts(browser, demo):
+    mrd = demo.study.responses.dropna(subset=["mrd_negative"])
+    negative = mrd[mrd["mrd_negative"].astype(bool)].sort_values("day").groupby("subject_id").first()
+    subject = negative.index[0]
+    browser.open(f"/patients/{subject}", f"Patient {subject}")
+    assert browser.text("#patient-mrd") == f"MRD\nNegative (first day {fmt_day(negative.loc[subject, 'day'])})"
+    untested = sorted(set(demo.patients["subject_id"]) - set(mrd["subject_id"]))[0]
+    browser.open(f"/patients/{untested}", f"Patient {untested}")
+    assert browser.text("#patient-mrd") == "MRD\nNot tested"
+    assert browser.severe_logs() == []
 
 
-def test_clinical_tracks_share_the_time_axis(demo_measurements):
-    import pandas as pd
+def test_unknown_patient_is_a_friendly_notice(browser):
+    browser.open("/patients/XX-999", "No such patient")
+    text = browser.text("#_pages_content")
+    assert "There is no patient 'XX-999' in demo" in text and "See the list of patients" in text
+    assert browser.severe_logs() == []
 
-    from analysis.nca import NCAOptions
-    from analysis.nca.engine import curves, run_nca
-    from components.patient import kinetics_figure
-    from data_access.schema import CRS_TERM
 
-    rows = demo_measurements[demo_measurements["subject_id"] == "DM-003"]
-    options = NCAOptions(intervals=((0, 28),))
-    clinical = {"responses": pd.DataFrame({"day": [28.0, 90.0], "response": ["PR", "PD"]}),
-                "adverse_events": pd.DataFrame({"term": [CRS_TERM, "Anemia"], "grade": [2, 3],
-                                                "onset_day": [2.0, 1.0], "resolution_day": [6.0, None]}),
-                "last_contact_day": 300.0, "death_day": 300.0, "progression_day": 90.0}
-    figure = kinetics_figure(rows, run_nca(rows, options), curves(rows, options), (0, 28), (-30, 310), "n",
-                             clinical)
-    layout = figure["layout"]
-    assert layout["xaxis5"]["matches"] == "x" and layout["yaxis5"]["type"] == "category"
-    assert layout["yaxis5"]["categoryarray"] == ["Anemia", "ICANS", "CRS", "Response"]
-    bars = [t for t in figure["data"] if t["type"] == "bar"]
-    assert [(t["y"][0], t["text"][0]) for t in bars] == [("Response", "PR"), ("Response", "after PD"),
-                                                           ("CRS", "G2"), ("Anemia", "G3")]
-    anemia = bars[-1]
-    assert anemia["base"] == [1.0] and anemia["x"] == [299.0]  # ongoing: drawn to last contact
-    markers = {t["name"]: t["x"] for t in figure["data"] if t.get("name") in ("Progression", "Death")}
-    assert markers == {"Progression": [90.0], "Death": [300.0]}
+def test_clinical_tracks_are_in_the_figure(browser):
+    browser.open("/patients/DM-003", "Patient DM-003")
+    browser.wait_for_text("#patient-kinetics", "Response")
+    text = browser.text("#patient-kinetics")
+    assert "CRS" in text and "ICANS" in text
+    assert browser.severe_logs() == []

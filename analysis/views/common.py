@@ -1,0 +1,39 @@
+"""What every page view starts from: a loaded study with its per-patient facts, and the study note."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.patients import patient_table
+from data_access.study import Study
+
+
+@dataclass
+class StudyData:
+    """A study plus what every view reuses: one row of facts per patient and measurements split by patient."""
+
+    study: Study
+    patients: pd.DataFrame
+    measurements_by_subject: dict[str, pd.DataFrame]
+
+    @classmethod
+    def of(cls, study: Study) -> StudyData:
+        patients = patient_table(study.subjects, study.responses, study.adverse_events)
+        by_subject = {sid: rows for sid, rows in study.measurements.groupby("subject_id", sort=False)}
+        return cls(study, patients, by_subject)
+
+    def measurements_of(self, subject_id: str) -> pd.DataFrame:
+        return self.measurements_by_subject.get(subject_id, self.study.measurements.iloc[:0])
+
+
+def data_cutoff_day(study: Study) -> float:
+    """The latest follow-up day recorded: the data cut-off in days since infusion."""
+    return float(study.subjects["last_contact_day"].max())
+
+
+def study_note(study: Study) -> str:
+    """The line every figure of a page ends with, once: study and version, data cut-off, and SIMULATED DATA for
+    a simulated study. Built once per page; builders never add it themselves."""
+    note = f"{study.label}; data cut-off: day {data_cutoff_day(study):g} of follow-up"
+    return note + ("; SIMULATED DATA, no real patient." if study.simulated else ".")

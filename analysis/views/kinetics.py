@@ -1,0 +1,126 @@
+"""The Kinetics page: every patient's profile with group summaries by day, the NCA of every patient, summaries
+by group, and exposure against best response, CRS and IL-6."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.kinetics import (
+    ALL_PATIENTS,
+    GroupValues,
+    cohort_samples,
+    cohort_summary,
+    crs_group,
+    group_order,
+    group_summary,
+    group_values,
+    group_values_table,
+    paired_flow_qpcr,
+    spearman,
+)
+from analysis.nca.parameters import BY_NAME, interval_name, interval_parameter
+from analysis.views.common import StudyData
+from data_access.schema import ANALYTES, SPECIMEN_LABELS
+
+STATISTICS = {"median": "median and interquartile range", "geomean": "geometric mean and 90% interval"}
+#: The NCA parameters summarised by group (the AUC window's partial AUC is added after Cmax).
+SUMMARY_PARAMETERS = ("cmax", "tmax", "tlast")
+#: The patient facts shown beside each patient's NCA.
+FACT_COLUMNS = ("dose_level", "response_group", "worst_crs_grade")
+
+
+@dataclass(frozen=True)
+class CohortSettings:
+    analyte: str = "car_copies"
+    specimen: str = "PB"
+    grouping: str = "dose_level"       # a key of analysis.kinetics.GROUPINGS
+    statistic: str = "median"          # a key of STATISTICS
+    start: float = 0.0
+    end: float = 28.0
+    auc_method: str = "linuplogdown"
+    blq: str = "pknca"
+
+    @property
+    def auc_column(self) -> str:
+        return interval_name(self.start, self.end)
+
+
+@dataclass
+class ExposureFigure:
+    title: str
+    panels: list[GroupValues]
+
+
+@dataclass
+class CohortView:
+    settings: CohortSettings
+    unit: str
+    where: str                      # 'CAR transgene, blood'
+    groups: list[str]               # the grouping's groups in display order
+    samples: pd.DataFrame           # subject_id, day, level, blq, nominal_day, group
+    by_day: pd.DataFrame            # group, nominal_day, n, centre, lower, upper
+    patients_by_group: dict[str, int]
+    group_summary: pd.DataFrame     # group, parameter, n, n_zero, median, min, max, geometric_mean, geometric_cv_pct
+    table: pd.DataFrame             # NCA of the selected analyte and specimen with FACT_COLUMNS
+    exposure: dict[str, ExposureFigure]
+    exposure_table: pd.DataFrame    # every exposure panel's groups: n, n at 0, median, range, geometric mean
+    flow_pairs: pd.DataFrame        # subject_id, day, car_copies, car_t_pct
+    flow_test: tuple[float, float, int]
+
+    @property
+    def summary_parameters(self) -> list[str]:
+        return [SUMMARY_PARAMETERS[0], self.settings.auc_column, *SUMMARY_PARAMETERS[1:]]
+
+
+def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) -> CohortView:
+    """`nca`: the NCA of every profile for the settings' window, AUC method and BLQ rule."""
+    study = data.study
+    s = settings
+    patients = data.patients.assign(crs_group=crs_group(data.patients["worst_crs_grade"]), none=ALL_PATIENTS)
+    group_column = "none" if s.grouping == "none" else s.grouping
+    samples = cohort_samples(study.measurements, s.analyte, s.specimen)
+    samples["group"] = samples["subject_id"].map(patients.set_index("subject_id")[group_column])
+    groups = group_order(s.grouping, samples["group"])
+    by_day = cohort_summary(samples, s.statistic, None if s.grouping == "none" else "group")
+    if s.grouping == "none":
+        by_day.insert(0, "group", ALL_PATIENTS)
+    selected = nca[(nca["analyte"] == s.analyte) & (nca["specimen"] == s.specimen)]
+    table = selected.merge(patients[["subject_id", *FACT_COLUMNS, "crs_group", "none"]], on="subject_id", how="left")
+    summary_columns = [SUMMARY_PARAMETERS[0], s.auc_column, *SUMMARY_PARAMETERS[1:]]
+    summary = group_summary(table.assign(group=table[group_column]), summary_columns,
+                            None if s.grouping == "none" else "group", order=groups)
+    exposure = exposure_figures(nca, patients, s)
+    pairs = paired_flow_qpcr(study.measurements)
+    analyte = ANALYTES[s.analyte]
+    return CohortView(
+        settings=s, unit=analyte.unit, where=f"{analyte.label}, {SPECIMEN_LABELS[s.specimen].lower()}",
+        groups=groups, samples=samples, by_day=by_day,
+        patients_by_group=samples.groupby("group")["subject_id"].nunique().to_dict(), group_summary=summary,
+        table=table.drop(columns=["crs_group", "none"]), exposure=exposure,
+        exposure_table=group_values_table({f.title: f.panels for f in exposure.values()}),
+        flow_pairs=pairs, flow_test=spearman(pairs["car_copies"], pairs["car_t_pct"]),
+    )
+
+
+def exposure_figures(nca: pd.DataFrame, patients: pd.DataFrame, s: CohortSettings) -> dict[str, ExposureFigure]:
+    """Cmax and the window's AUC by best response and by worst CRS grade (CAR transgene or CAR+ %, the selected
+    one, else blood transgene), and IL-6 peak by worst CRS grade."""
+    analyte = s.analyte if s.analyte in ("car_copies", "car_t_pct") else "car_copies"
+    specimen = s.specimen if analyte == s.analyte else "PB"
+    unit = ANALYTES[analyte].unit
+    where = f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()}"
+    rows = nca[(nca["analyte"] == analyte) & (nca["specimen"] == specimen)].merge(patients, on="subject_id")
+    auc = interval_parameter(s.start, s.end)
+    figures = {}
+    for key, column, by in (("by_response", "response_group", "best response"),
+                            ("by_crs", "crs_group", "worst CRS grade")):
+        order = group_order(column, rows[column])
+        figures[key] = ExposureFigure(f"{where}: exposure by {by}", [
+            group_values(rows, "cmax", column, order, BY_NAME["cmax"].header(unit)),
+            group_values(rows, auc.name, column, order, auc.header(unit))])
+    il6 = nca[nca["analyte"] == "il6"].merge(patients, on="subject_id")
+    figures["il6"] = ExposureFigure("Serum IL-6 peak by worst CRS grade", [
+        group_values(il6, "peak", "crs_group", group_order("crs_group", il6["crs_group"]),
+                     BY_NAME["peak"].header(ANALYTES["il6"].unit).replace("Peak", "IL-6 peak"))])
+    return figures

@@ -1,0 +1,58 @@
+"""The one number formatter: every number CARTscope shows (pages, grid, figures' hover, exports' text tables)
+goes through these, so the same value reads the same everywhere."""
+from __future__ import annotations
+
+import math
+
+BLANK = "–"
+SIGNIFICANT = 3
+
+
+def _float(value) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def fmt_sig(value, digits: int = SIGNIFICANT) -> str:
+    """3 significant digits, thousands separators, no exponent: 5071 -> '5,070', 0.01234 -> '0.0123';
+    blank -> '–'."""
+    x = _float(value)
+    if x is None:
+        return BLANK
+    if x == 0:
+        return "0"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    rounded = float(f"{x:.{digits}g}")
+    decimals = max(digits - 1 - math.floor(math.log10(abs(rounded))), 0)
+    return f"{rounded:,.{decimals}f}"
+
+
+def fmt_day(value) -> str:
+    """Days as recorded: 10, 10.5, -7; blank -> '–'."""
+    x = _float(value)
+    return BLANK if x is None else f"{x:g}"
+
+
+def fmt_count(value) -> str:
+    x = _float(value)
+    return BLANK if x is None else f"{int(x):,}"
+
+
+def fmt_pct(fraction, decimals: int = 0) -> str:
+    """0.4512 -> '45%' (a fraction of 1); blank -> '–'."""
+    x = _float(fraction)
+    return BLANK if x is None else f"{100 * x:.{decimals}f}%"
+
+
+def fmt_range(low, high, fmt=fmt_sig) -> str:
+    return f"{fmt(low)} – {fmt(high)}" if _float(low) is not None else BLANK
+
+
+def fmt_months(days, days_per_month: float = 365.25 / 12, missing: str = "NR") -> str:
+    """Days as months with one decimal; blank -> `missing` (NR: not reached)."""
+    x = _float(days)
+    return missing if x is None else f"{x / days_per_month:.1f}"

@@ -1,0 +1,221 @@
+"""What every page request starts from, resolved once: the study the URL asks for (?study=NAME&version=N, the
+newest version by default), its loaded data and note, and slide mode (?slide=16x9 or 4x3). Also the caches the
+pages share: a loaded study per version (in this process; versions never change) and the cohort NCA per set of
+options (in this process and in the flask cache shared by all workers)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qs, urlencode
+
+import pandas as pd
+from dash import html
+
+import settings
+from analysis.nca import NCAOptions, nca
+from analysis.views.common import StudyData, study_note
+from components.frame import HALF, Canvas, screen, slide
+from components.layout import notice
+from data_access import store
+from data_access.cache import cache, cached_study
+
+#: URL parameters that choose the study and the medium; links to other pages carry them along.
+STUDY_PARAMS = ("study", "version", "slide")
+#: ?slide= values and the canvases they mean ("1" is kept for links made before 4:3 existed).
+SLIDE_CODES = {"16x9": "16:9", "1": "16:9", "4x3": "4:3"}
+SLIDE_PARAMS = {"16:9": "16x9", "4:3": "4x3"}
+
+
+def query_params(search: str | None) -> dict[str, str]:
+    """A URL query string (`?a=1&b=2`) as a dict, first value of each key."""
+    return {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
+def query_string(params: dict) -> str:
+    """The inverse of query_params: `?a=1&b=2` (None values left out), or "" when there is nothing to say."""
+    kept = {k: v for k, v in params.items() if v is not None and v != ""}
+    return ("?" + urlencode(kept)) if kept else ""
+
+
+def study_query(search: str | None) -> str:
+    """Only the study-choosing part of a query string, for links to other pages."""
+    return query_string({k: v for k, v in query_params(search).items() if k in STUDY_PARAMS})
+
+
+def slide_aspect(value: str | None) -> str | None:
+    """?slide= -> '16:9', '4:3' or None (normal mode)."""
+    return SLIDE_CODES.get(value or "")
+
+
+# ---- the study selector in the header ------------------------------------------------------------------------
+
+def default_study_name(studies: pd.DataFrame) -> str | None:
+    """CARTSCOPE_DEFAULT_STUDY if stored, else the demo study, else the most recently imported study."""
+    if studies.empty:
+        return None
+    names = set(studies["name"])
+    for candidate in (settings.default_study(), settings.DEMO_STUDY_NAME):
+        if candidate in names:
+            return candidate
+    return str(studies.sort_values("imported_at")["name"].iloc[-1])
+
+
+def parse_version(version: str | int | None) -> int | None:
+    try:
+        return int(version) if version not in (None, "") else None
+    except (TypeError, ValueError):
+        return -1  # never a stored version: reported as "no such version"
+
+
+@dataclass
+class Selection:
+    """The study the URL asks for, the selector's options, and the URL query that names it."""
+
+    name: str | None
+    version: int | None
+    newest: int | None
+    search: str
+    study_options: list[dict]
+    version_options: list[dict]
+    simulated: bool
+
+
+def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: str | None = None,
+                      chosen_version: int | None = None, from_selector: bool = False) -> Selection:
+    """Reconcile the URL with the selector: the URL wins on navigation, the selector when the user picks."""
+    params = query_params(search)
+    if from_selector:
+        name, version = chosen_name, chosen_version
+    else:
+        name, version = params.get("study") or default_study_name(studies), parse_version(params.get("version"))
+    versions = studies[studies["name"] == name].sort_values("version", ascending=False)
+    newest = int(versions["version"].iloc[0]) if len(versions) else None
+    if version == newest:
+        version = None
+    params.pop("version", None)
+    if name:
+        params["study"] = name
+    if version is not None:
+        params["version"] = str(version)
+    shown = versions[versions["version"] == (version or newest)]
+    return Selection(
+        name=name, version=version, newest=newest, search=query_string(params),
+        study_options=[{"label": n, "value": n} for n in sorted(studies["name"].unique())],
+        version_options=[{"label": f"v{v}" + (" (newest)" if v == newest else ""), "value": int(v)}
+                         for v in versions["version"]],
+        simulated=bool(len(shown) and shown["simulated"].iloc[0]),
+    )
+
+
+# ---- the page context ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageContext:
+    """One page request's study, its note and slide mode."""
+
+    data: StudyData
+    note: str
+    slide: str | None            # '16:9', '4:3' or None
+
+    @property
+    def study(self):
+        return self.data.study
+
+    @property
+    def name(self) -> str:
+        return self.data.study.name
+
+    @property
+    def version(self) -> int:
+        return int(self.data.study.version)
+
+    @property
+    def label(self) -> str:
+        return self.data.study.label
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.data.study.simulated)
+
+    def params(self, slide: bool = True) -> dict[str, str]:
+        """The URL parameters that reproduce this context."""
+        out = {"study": self.name, "version": str(self.version)}
+        if slide and self.slide:
+            out["slide"] = SLIDE_PARAMS[self.slide]
+        return out
+
+    def query(self, slide: bool = True, **extra) -> str:
+        return query_string({**self.params(slide), **extra})
+
+    def canvas(self, half: bool = False) -> Canvas:
+        """Where a page draws a figure: a card on screen (full width or one of two columns), or the slide."""
+        return slide(self.slide) if self.slide else screen(HALF if half else 1150)
+
+    def export_canvas(self, chrome: bool = True, height: int | None = None) -> Canvas:
+        """Where exports draw: the slide size of slide mode (16:9 unless 4:3 is chosen)."""
+        return slide(self.slide or "16:9", chrome=chrome, height=height)
+
+
+def page_context(study: str | None, version: str | int | None, slide_value: str | None = None
+                 ) -> tuple[PageContext | None, html.Div | None]:
+    """The context a page was asked for, or a friendly notice saying why there is none."""
+    name = study or default_study_name(store.list_studies())
+    if name is None:
+        return None, notice("No study stored yet", "Import one on the Data page or with "
+                            "`python -m data_access import PATH --name NAME`.")
+    record = store.find_study(name, parse_version(version))
+    if record is None:
+        known = ", ".join(sorted(store.list_studies()["name"].unique())) or "none"
+        what = f"'{name}'" + (f" version {version}" if version else "")
+        return None, notice("No such study", f"There is no stored study {what}. Stored studies: {known}.",
+                            kind="warning")
+    data = study_data(record.name, record.version)
+    return PageContext(data, note_of(record.name, record.version), slide_aspect(slide_value)), None
+
+
+def context_from_state(state: dict) -> PageContext:
+    """The context of a page state (what a page keeps in its state store: study, version, slide, ...)."""
+    data = study_data(state["study"], int(state["version"]))
+    return PageContext(data, note_of(state["study"], int(state["version"])), slide_aspect(state.get("slide")))
+
+
+@lru_cache(maxsize=8)
+def _study_data(database_url: str, name: str, version: int) -> StudyData:
+    return StudyData.of(cached_study(name, version))
+
+
+def study_data(name: str, version: int) -> StudyData:
+    """A stored version's data, built once per process (versions never change)."""
+    return _study_data(settings.database_url(), name, int(version))
+
+
+@lru_cache(maxsize=64)
+def _note(database_url: str, name: str, version: int) -> str:
+    return study_note(study_data(name, version).study)
+
+
+def note_of(name: str, version: int) -> str:
+    return _note(settings.database_url(), name, int(version))
+
+
+# ---- the cohort NCA cache --------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=32)
+def _cohort_nca(database_url: str, name: str, version: int, options: NCAOptions) -> pd.DataFrame:
+    key = (f"nca:{database_url}:{name}:{version}:{options.intervals}:{options.auc_method}:{options.blq}:"
+           f"{options.extrapolate}:{options.car_day0_zero}")
+    value = cache.get(key)
+    if value is None:
+        value = nca(study_data(name, version).study.measurements, intervals=options.intervals,
+                    auc_method=options.auc_method, blq=options.blq, extrapolate=options.extrapolate,
+                    car_day0_zero=options.car_day0_zero)
+        cache.set(key, value)
+    return value
+
+
+def cohort_nca(ctx: PageContext, start: float = 0.0, end: float = 28.0, auc_method: str = "linuplogdown",
+               blq: str = "pknca") -> pd.DataFrame:
+    """NCA of every profile of the context's study for one AUC window, method and BLQ rule; computed once, then
+    cached in this process and in the flask cache shared by all workers."""
+    options = NCAOptions(intervals=((float(start), float(end)),), auc_method=auc_method, blq=blq)
+    return _cohort_nca(settings.database_url(), ctx.name, ctx.version, options)

@@ -1,0 +1,105 @@
+"""Screenshots of every page in headless Chromium, in normal and slide mode, at the given window sizes, for a
+person to look at (tests/pages check the geometry; this is for eyes).
+
+    .venv/bin/python scripts/screenshots.py OUT_DIR [--sizes 1600x1000,1280x800] [--pages /,/kinetics] [--port 8061]
+
+Starts the app on a throw-away database with the demo study and writes OUT_DIR/<page>_<size>_<mode>.png (full
+page height)."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["/", "/patients", "/patients/DM-003", "/kinetics", "/safety", "/efficacy", "/survival", "/data"]
+
+
+def driver(width: int, height: int):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", f"--window-size={width},{height}", "--hide-scrollbars"):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+def wait_for_page(browser, timeout: float = 30) -> None:
+    """Until Dash has no callback pending and every figure has drawn."""
+    deadline = time.monotonic() + timeout
+    time.sleep(0.5)
+    while time.monotonic() < deadline:
+        ready = browser.execute_script(
+            "const r = document.querySelector('#_dash-app-content, #react-entry-point');"
+            "const loading = document.querySelector('[data-dash-is-loading=\"true\"]');"
+            "const plots = [...document.querySelectorAll('.js-plotly-plot')];"
+            "return !!r && !loading && plots.every(p => p._fullLayout);")
+        if ready:
+            time.sleep(0.6)
+            return
+        time.sleep(0.2)
+
+
+def full_page(browser, path: Path, width: int) -> None:
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(width, max(height, 600))
+    time.sleep(0.6)
+    browser.save_screenshot(str(path))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--sizes", default="1600x1000,1280x800")
+    parser.add_argument("--pages", default=",".join(PAGES))
+    parser.add_argument("--modes", default="normal,16x9")
+    parser.add_argument("--port", type=int, default=8061)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="cartscope-shots-"))
+    env = {**os.environ, "PORT": str(args.port), "CARTSCOPE_DATABASE_URL": f"sqlite:///{work / 'db.sqlite'}",
+           "CARTSCOPE_CACHE_DIR": str(work / "cache")}
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(base + "/_dash-layout", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        for size in args.sizes.split(","):
+            width, height = (int(x) for x in size.split("x"))
+            browser = driver(width, height)
+            try:
+                for page in args.pages.split(","):
+                    for mode in args.modes.split(","):
+                        browser.set_window_size(width, height)
+                        separator = "&" if "?" in page else "?"
+                        url = base + page + ("" if mode == "normal" else f"{separator}slide={mode}")
+                        browser.get(url)
+                        wait_for_page(browser)
+                        name = (page.strip("/").replace("/", "-").replace("?", "_").replace("=", "-").replace("&", "_")
+                                or "overview")
+                        full_page(browser, out / f"{name}_{size}_{mode}.png", width)
+                        print(out / f"{name}_{size}_{mode}.png")
+            finally:
+                browser.quit()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
