@@ -103,9 +103,10 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
     n = max(len(order), 1)
     if canvas.width is None:
         plot_height, lane_font = 18 * n, 11
-    else:  # every lane labelled: type as large as the lanes allow on the slide
+    else:  # every lane labelled: type as large as the lanes allow on the slide (title and footnote take ~130 px)
         plot_height = canvas.height
-        lane_font = max(min(12, math.floor((canvas.height - 260) / n * 0.8)), 6)
+        lane_px = (canvas.height - (260 if canvas.chrome else 130)) / n
+        lane_font = max(min(12, math.floor(lane_px * 0.8)), 6)
     body = {"data": traces, "layout": {
         "barmode": "overlay", "bargap": 0.25, "legend": {"traceorder": "normal"},
         "xaxis": {"title": {"text": "Days since CAR-T infusion"}, "zeroline": False},

@@ -103,6 +103,11 @@ def test_grid_numbers_are_the_engines_through_the_one_formatter(browser):
     assert row["auc_0_28_text"] == fmt_sig(blood["auc_0_28"]) == cell
     headers = " ".join(h.text for h in browser.find_all("#kinetics-grid .ag-header-cell-text"))
     assert "AUC day 0–28 (copies/µg gDNA·day)" in headers.replace("\n", " ")
+    clipped = browser.driver.execute_script(
+        "return [...document.querySelectorAll('#kinetics-grid .ag-header-cell-text')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)"
+        ".map(e => e.textContent);")
+    assert clipped == []  # headers wrap instead of being cut off
     assert browser.severe_logs() == []
 
 
