@@ -58,9 +58,11 @@ def report_view(report_records: list[dict], stored: dict | None, name: str) -> h
             for r in report_records]
     grid = dag.AgGrid(
         id="data-report-grid", rowData=rows,
-        columnDefs=[{"field": "severity", "width": 110}, {"field": "file", "width": 200},
-                    {"field": "row", "width": 90}, {"field": "column", "width": 150},
-                    {"field": "message", "flex": 1, "wrapText": True, "autoHeight": True}],
+        columnDefs=[{"field": "severity", "headerName": "Severity", "width": 110},
+                    {"field": "file", "headerName": "File", "width": 200},
+                    {"field": "row", "headerName": "Row", "width": 90},
+                    {"field": "column", "headerName": "Column", "width": 150},
+                    {"field": "message", "headerName": "Problem", "flex": 1, "wrapText": True, "autoHeight": True}],
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         rowClassRules={"cs-row-error": "params.data.severity == 'error'"},
         style={"width": "100%"} if len(rows) <= 12 else _GRID_STYLE,
@@ -83,35 +85,55 @@ def identical_view(newest: dict) -> html.Div:
     ])
 
 
+def _when(values: pd.Series) -> pd.Series:
+    """Import times as 'YYYY-MM-DD HH:MM UTC' (stored in UTC)."""
+    stamps = pd.to_datetime(values, utc=True)
+    return stamps.dt.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _grid(grid_id: str, frame: pd.DataFrame, columns: list[dict]) -> dag.AgGrid:
+    """A grid as tall as its rows (up to 12), scrolling beyond; long text wraps."""
+    small = len(frame) <= 12
+    return dag.AgGrid(
+        id=grid_id, rowData=frame.to_dict("records"), columnDefs=columns,
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapHeaderText": True,
+                       "autoHeaderHeight": True},
+        dashGridOptions={"domLayout": "autoHeight" if small else "normal"},
+        style={"width": "100%"} if small else _GRID_STYLE,
+    )
+
+
+WRAP = {"wrapText": True, "autoHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "6px",
+                                                            "paddingBottom": "6px"}}
+
+
 def studies_grid(studies: pd.DataFrame) -> dag.AgGrid:
     frame = studies.copy()
     if not frame.empty:
-        frame["imported_at"] = pd.to_datetime(frame["imported_at"]).dt.strftime("%Y-%m-%d %H:%M")
+        frame["imported_at"] = _when(frame["imported_at"])
         frame["simulated"] = frame["simulated"].map({True: "yes", False: ""})
-    columns = ["name", "version", "n_subjects", "n_rows", "simulated", "imported_at", "imported_by"]
-    return dag.AgGrid(
-        id="data-studies-grid", rowData=frame.reindex(columns=columns).to_dict("records"),
-        columnDefs=[{"field": c, "headerName": c.replace("n_", "").replace("_", " ")} for c in columns],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
-        style={"height": "260px", "width": "100%"},
-    )
+        frame["n_rows"] = frame["n_rows"].map(lambda n: f"{int(n):,}")
+    columns = [("name", "Study", 2), ("version", "Version", 1), ("n_subjects", "Patients", 1), ("n_rows", "Rows", 1),
+               ("simulated", "Simulated", 1), ("imported_at", "Imported", 2), ("imported_by", "Imported by", 2)]
+    return _grid("data-studies-grid", frame.reindex(columns=[c for c, *_ in columns]),
+                 [{"field": c, "headerName": h, "flex": f, "minWidth": 90, **(WRAP if c == "name" else {})}
+                  for c, h, f in columns])
 
 
 def import_log_grid(log: pd.DataFrame) -> dag.AgGrid:
     frame = log.copy()
     if not frame.empty:
-        frame["imported_at"] = pd.to_datetime(frame["imported_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+        frame["imported_at"] = _when(frame["imported_at"])
         frame["files"] = frame["files"].map(lambda f: ", ".join(x["name"] for x in json.loads(f)))
         frame["row_counts"] = frame["row_counts"].map(
-            lambda c: ", ".join(f"{t}: {n}" for t, n in json.loads(c).items() if t in TABLES))
+            lambda c: ", ".join(f"{t}: {n:,}" for t, n in json.loads(c).items() if t in TABLES))
         frame["checksum"] = frame["checksum"].str[:12]
-    columns = ["imported_at", "imported_by", "source", "name", "version", "files", "row_counts", "checksum"]
-    return dag.AgGrid(
-        id="data-log-grid", rowData=frame.reindex(columns=columns).to_dict("records"),
-        columnDefs=[{"field": c, "headerName": c.replace("_", " ")} for c in columns],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        style={"height": "260px", "width": "100%"},
-    )
+    columns = [("imported_at", "Imported", 150), ("imported_by", "By", 130), ("source", "Source", 80),
+               ("name", "Study", 110), ("version", "Version", 80), ("files", "Files", 220),
+               ("row_counts", "Rows per table", 240), ("checksum", "Checksum (SHA-256)", 130)]
+    return _grid("data-log-grid", frame.reindex(columns=[c for c, *_ in columns]),
+                 [{"field": c, "headerName": h, "minWidth": w, "flex": 1,
+                   **(WRAP if c in ("files", "row_counts", "imported_by") else {})} for c, h, w in columns])
 
 
 def data_layout(studies: pd.DataFrame, log: pd.DataFrame) -> html.Div:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 from pptx import Presentation
@@ -21,11 +23,39 @@ from components.frame import SLIDE_SIZES
 SLIDE_INCHES = {"16:9": (12192000 / 914400, 7.5), "4:3": (10.0, 7.5)}  # PowerPoint's own slide sizes
 INK = RGBColor(0x1F, 0x29, 0x33)
 MUTED = RGBColor(0x6B, 0x77, 0x85)
+#: Every text is set in Arial, so PowerPoint, Keynote and LibreOffice (which draws it with the metric-
+#: compatible Liberation Sans) break lines where this module expects.
+FONT = "Arial"
+METRIC_FONTS = {False: ("LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf"),
+                True: ("LiberationSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf")}
+FONT_DIRS = ("/usr/share/fonts/truetype/liberation", "/usr/share/fonts/truetype/liberation2",
+             "/usr/share/fonts/truetype/msttcorefonts", "/Library/Fonts", "C:/Windows/Fonts")
 MARGIN = 0.45                 # in, left/right
 TITLE_TOP, TITLE_PT = 0.25, 24
-FOOTNOTE_PT, BODY_PT = 10, 11
-CHAR_EM = 0.52                # average character width as a share of the font size
-LINE = 1.22                   # line height as a share of the font size
+FOOTNOTE_PT, BODY_PT, MIN_BODY_PT = 10, 11, 8
+CELL_PAD = 0.1                # in, a cell's left + right margins
+LINE = 1.2                    # line height as a share of the font size
+
+
+@lru_cache(maxsize=4)
+def _metric_font(bold: bool):
+    """Arial's metrics (Liberation Sans has the same widths), or None when no such font file is installed."""
+    from PIL import ImageFont
+
+    for folder in FONT_DIRS:
+        for name in METRIC_FONTS[bold]:
+            path = Path(folder) / name
+            if path.exists():
+                return ImageFont.truetype(str(path), 1000)
+    return None
+
+
+def text_width(text: str, points: float, bold: bool = False) -> float:
+    """Inches `text` takes in Arial at `points` (measured with the font when installed, else a wide estimate)."""
+    font = _metric_font(bold)
+    if font is None:
+        return len(text) * points * (0.6 if bold else 0.56) / 72
+    return font.getlength(text) / 1000 * points / 72
 
 
 @dataclass
@@ -42,9 +72,25 @@ class DeckTable:
     footnote: list[str] = field(default_factory=list)
 
 
-def _lines(text: str, width_in: float, points: float) -> int:
-    chars = max(int(width_in * 72 / (points * CHAR_EM)), 8)
-    return sum(max(math.ceil(len(part) / chars), 1) for part in str(text).split("\n"))
+def _lines(text: str, width_in: float, points: float, bold: bool = False) -> int:
+    """Lines `text` wraps to in a box `width_in` wide, breaking between words as PowerPoint does (a word longer
+    than the line is broken, and counts its extra lines)."""
+    total = 0
+    space = text_width(" ", points, bold)
+    for part in str(text).split("\n"):
+        lines, used = 1, 0.0
+        for word in part.split(" "):
+            width = text_width(word, points, bold)
+            if width > width_in:  # broken across lines
+                lines += math.ceil(width / width_in) - (1 if used == 0 else 0)
+                used = width % width_in
+                continue
+            if used and used + space + width > width_in:
+                lines, used = lines + 1, width
+            else:
+                used += (space if used else 0) + width
+        total += lines
+    return total
 
 
 def _height(lines: int, points: float) -> float:
@@ -72,9 +118,9 @@ class SlideBoxes:
 
 def boxes(aspect: str, title: str, footnote: list[str]) -> SlideBoxes:
     width, height = SLIDE_INCHES[aspect]
-    text_width = width - 2 * MARGIN
-    title_height = _height(_lines(title, text_width, TITLE_PT), TITLE_PT) + 0.12
-    footnote_height = _height(sum(_lines(line, text_width, FOOTNOTE_PT) for line in footnote), FOOTNOTE_PT) + 0.12
+    usable = width - 2 * MARGIN - 0.2  # a text box's own insets
+    title_height = _height(_lines(title, usable, TITLE_PT, bold=True), TITLE_PT) + 0.12
+    footnote_height = _height(sum(_lines(line, usable, FOOTNOTE_PT) for line in footnote), FOOTNOTE_PT) + 0.16
     footnote_top = height - 0.2 - footnote_height
     return SlideBoxes(width, height, title_height, TITLE_TOP + title_height + 0.08, footnote_top)
 
@@ -104,45 +150,61 @@ def build_deck(title: str, subtitle: str, figures: list[DeckFigure], tables: lis
                                  width=Inches(b.text_width), height=Inches(b.body_height))
         _footnote(slide, item.footnote, b)
     for item in tables:
-        for part, (start, stop, widths, heights) in enumerate(paginate(item, aspect)):
+        for part, (start, stop, widths, heights, points) in enumerate(paginate(item, aspect)):
             slide = deck.slides.add_slide(blank)
             name = item.title + (" (continued)" if part else "")
             b = boxes(aspect, name, item.footnote)
             _title(slide, name, b)
-            _table(slide, item.frame, start, stop, widths, heights, b)
+            _table(slide, item.frame, start, stop, widths, heights, points, b)
             _footnote(slide, item.footnote, b)
     buffer = io.BytesIO()
     deck.save(buffer)
     return buffer.getvalue()
 
 
-def column_widths(frame: pd.DataFrame, total: float) -> list[float]:
-    """Column widths (in) in proportion to their longest text, none narrower than 0.6 in."""
-    longest = [max([len(str(c)) * 0.9, *(len(str(v)) for v in frame[c])], default=4) for c in frame.columns]
-    weights = [min(max(n, 4), 48) for n in longest]
-    widths = [total * w / sum(weights) for w in weights]
-    short = [w < 0.6 for w in widths]
-    if any(short) and not all(short):
-        spare = sum(0.6 - w for w, s in zip(widths, short, strict=True) if s)
-        wide = sum(w for w, s in zip(widths, short, strict=True) if not s)
-        widths = [0.6 if s else w - spare * w / wide for w, s in zip(widths, short, strict=True)]
-    return widths
+def column_widths(frame: pd.DataFrame, total: float, points: float) -> list[float] | None:
+    """Column widths (in) that fit every column's longest word (so no word or number is broken), the rest of
+    the width shared in proportion to each column's longest text; None when the words alone do not fit."""
+    def longest(values, bold=False):
+        return max((text_width(word, points, bold) for v in values for word in str(v).split(" ")), default=0.0)
+
+    least = [max(longest(frame[c]), longest([c], bold=True)) + CELL_PAD + 0.04 for c in frame.columns]
+    if sum(least) > total:
+        return None
+    want = [max(text_width(str(c), points, True), *(text_width(str(v), points) for v in frame[c])) + CELL_PAD
+            for c in frame.columns]
+    spare = total - sum(least)
+    extra = [max(w - m, 0.0) for w, m in zip(want, least, strict=True)]
+    if sum(extra) <= spare:  # everything on one line: give the rest to the widest columns
+        return [m + e + (spare - sum(extra)) * w / sum(want) for m, e, w in zip(least, extra, want, strict=True)]
+    return [m + spare * e / sum(extra) for m, e in zip(least, extra, strict=True)]
 
 
-def row_height(cells, widths: list[float], points: float) -> float:
+def table_layout(frame: pd.DataFrame, total: float) -> tuple[float, list[float]]:
+    """The font size (11 pt, smaller only when the words do not fit) and the column widths of a table."""
+    points = BODY_PT
+    while points > MIN_BODY_PT:
+        widths = column_widths(frame, total, points)
+        if widths is not None:
+            return points, widths
+        points -= 0.5
+    return points, column_widths(frame, total, points) or [total / len(frame.columns)] * len(frame.columns)
+
+
+def row_height(cells, widths: list[float], points: float, bold: bool = False) -> float:
     """A row's height (in) when each cell wraps in its column: the tallest cell, plus cell padding."""
-    lines = max(_lines(str(v), max(w - 0.2, 0.2), points) for v, w in zip(cells, widths, strict=True))
-    return _height(lines, points) + 0.16
+    lines = max(_lines(str(v), max(w - CELL_PAD, 0.2), points, bold) for v, w in zip(cells, widths, strict=True))
+    return _height(lines, points) + 0.1
 
 
-def paginate(item: DeckTable, aspect: str) -> list[tuple[int, int, list[float], list[float]]]:
-    """Slides of a table: (first row, row after the last, column widths, row heights with the header first), as
-    many rows per slide as fit between the title and the footnote."""
+def paginate(item: DeckTable, aspect: str) -> list[tuple[int, int, list[float], list[float], float]]:
+    """Slides of a table: (first row, row after the last, column widths, row heights with the header first, font
+    size), as many rows per slide as fit between the title and the footnote."""
     frame = item.frame
     width, _ = SLIDE_INCHES[aspect]
-    widths = column_widths(frame, width - 2 * MARGIN)
-    header = row_height(frame.columns, widths, BODY_PT)
-    heights = [row_height(row, widths, BODY_PT) for row in frame.itertuples(index=False)]
+    points, widths = table_layout(frame, width - 2 * MARGIN)
+    header = row_height(frame.columns, widths, points, bold=True)
+    heights = [row_height(row, widths, points) for row in frame.itertuples(index=False)]
     parts, start = [], 0
     while True:
         b = boxes(aspect, item.title + (" (continued)" if parts else ""), item.footnote)
@@ -151,7 +213,7 @@ def paginate(item: DeckTable, aspect: str) -> list[tuple[int, int, list[float], 
             used += heights[stop]
             stop += 1
         stop = max(stop, min(start + 1, len(frame)))  # a row taller than the slide still gets a slide
-        parts.append((start, stop, widths, [header, *heights[start:stop]]))
+        parts.append((start, stop, widths, [header, *heights[start:stop]], points))
         if stop >= len(frame):
             return parts
         start = stop
@@ -167,7 +229,8 @@ def _footnote(slide, lines: list[str], b: SlideBoxes) -> None:
               FOOTNOTE_PT, color=MUTED, name="Footnote")
 
 
-def _table(slide, frame: pd.DataFrame, start: int, stop: int, widths, heights, b: SlideBoxes) -> None:
+def _table(slide, frame: pd.DataFrame, start: int, stop: int, widths, heights, points: float,
+           b: SlideBoxes) -> None:
     rows = frame.iloc[start:stop]
     shape = slide.shapes.add_table(len(rows) + 1, len(frame.columns), Inches(MARGIN), Inches(b.body_top),
                                    Inches(b.text_width), Inches(sum(heights)))
@@ -177,10 +240,10 @@ def _table(slide, frame: pd.DataFrame, start: int, stop: int, widths, heights, b
     for r, h in enumerate(heights):
         table.rows[r].height = Emu(int(Inches(h)))
     for c, header in enumerate(frame.columns):
-        _cell(table.cell(0, c), header, bold=True)
+        _cell(table.cell(0, c), header, points, bold=True)
     for r, row in enumerate(rows.itertuples(index=False), start=1):
         for c, value in enumerate(row):
-            _cell(table.cell(r, c), value)
+            _cell(table.cell(r, c), value, points)
 
 
 def _text(slide, text, left, top, width, height, size, bold=False, color=INK, name=None):
@@ -193,15 +256,16 @@ def _text(slide, text, left, top, width, height, size, bold=False, color=INK, na
         paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
         run = paragraph.add_run()
         run.text = line
-        run.font.size, run.font.bold = Pt(size), bold
+        run.font.size, run.font.bold, run.font.name = Pt(size), bold, FONT
         run.font.color.rgb = color
     return box
 
 
-def _cell(cell, text, bold=False):
-    cell.text = "" if text is None else str(text)
-    cell.margin_top = cell.margin_bottom = Inches(0.04)
+def _cell(cell, text, points: float, bold=False):
+    # An empty cell would get the default 18 pt line; a no-break space keeps the table's own size.
+    cell.text = "\u00a0" if text is None or str(text) == "" else str(text)
+    cell.margin_top = cell.margin_bottom = Inches(0.03)
+    cell.margin_left = cell.margin_right = Inches(CELL_PAD / 2)
     for paragraph in cell.text_frame.paragraphs:
         for run in paragraph.runs:
-            run.font.size = Pt(BODY_PT)
-            run.font.bold = bold
+            run.font.size, run.font.bold, run.font.name = Pt(points), bold, FONT

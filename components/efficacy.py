@@ -9,7 +9,7 @@ from dash import html
 from analysis.responses import SWIMMER_MARKS, WINDOWS
 from analysis.views.efficacy import EfficacyView, Swimmer
 from components.frame import Canvas, frame
-from components.number_format import fmt_pct
+from components.number_format import fmt_dose, fmt_pct
 from components.theme import AFTER_PROGRESSION, INK, MUTED, NOT_ASSESSED, RESPONSE_COLORS
 from data_access.schema import RESPONSES
 
@@ -18,7 +18,7 @@ RATES_TITLE = "Response rates with exact 95% confidence intervals"
 SWIMMER_TITLE = "Swimmer plot: response over time, one lane per patient"
 WINDOW_COLORS = dict(zip(WINDOWS, ("#0072B2", "#E69F00"), strict=True))
 MARK_STYLES = dict(zip(SWIMMER_MARKS, (("triangle-right", "#009E73", 9), ("star", "#F0E442", 12),
-                                        ("diamond", "#CC79A7", 9), ("x", "#D55E00", 10), ("square", INK, 9),
+                                        ("diamond-open", "#CC79A7", 13), ("x", "#D55E00", 10), ("square", INK, 9),
                                         ("arrow-right", MUTED, 10)), strict=True))
 
 
@@ -27,24 +27,28 @@ def best_response_figure(view: EfficacyView, note: str, canvas: Canvas) -> dict:
     table = view.best_by_dose
     columns = list(dict.fromkeys(table["column"]))
     sizes = table.drop_duplicates("column").set_index("column")["group_n"]
-    labels = [f"{c.replace(' ', '<br>', 1)}<br>(n={sizes[c]})" for c in columns]
+    labels = [f"{fmt_dose(c).replace(' CAR', '<br>CAR', 1).replace('All patients', 'All<br>patients')}<br>"
+              f"(n={sizes[c]})" for c in columns]
     traces = []
     for response in RESPONSES:
         rows = table[table["response"] == response].set_index("column").reindex(columns)
         if not rows["patients"].any():
             continue
+        # a count sits in its block, upright; blocks too thin for it (< 4% of the bar) leave it to the hover
         traces.append({"type": "bar", "name": response, "x": labels, "y": rows["percent"].tolist(),
-                       "text": [str(k) if k else "" for k in rows["patients"]], "textposition": "inside",
-                       "insidetextanchor": "middle", "textfont": {"color": "white" if response in ("sCR", "CR", "PD")
-                                                                  else INK},
+                       "text": [str(k) if k and pct >= 4 else "" for k, pct in zip(rows["patients"], rows["percent"],
+                                                                                 strict=True)],
+                       "customdata": rows["patients"].tolist(), "textposition": "inside", "textangle": 0,
+                       "constraintext": "none", "insidetextanchor": "middle",
+                       "textfont": {"color": "white" if response in ("sCR", "CR", "PD") else INK},
                        "marker": {"color": RESPONSE_COLORS[response], "line": {"color": "white", "width": 1}},
-                       "hovertemplate": f"{response}: %{{text}} patients (%{{y:.0f}}%)<extra></extra>"})
+                       "hovertemplate": f"{response}: %{{customdata}} patients (%{{y:.0f}}%)<extra></extra>"})
     body = {"data": traces, "layout": {"barmode": "stack", "legend": {"traceorder": "normal"},
                                        "yaxis": {"title": {"text": "Patients (%)"}, "range": [0, 100.5]}}}
     return frame(body, title=BEST_TITLE, canvas=canvas, plot_height=380, below_axis=84, legend="right",
                  footnote=["Best overall response by IMWG criteria from infusion until progression or the data cut-off "
-                           "(sCR > CR > VGPR > PR > MR > SD > PD > NE); numbers in the bars are patients; all "
-                           "infused patients."], note=note)
+                           "(sCR > CR > VGPR > PR > MR > SD > PD > NE); numbers in the bars are patients (blocks "
+                           "under 4% unlabelled); all infused patients."], note=note)
 
 
 def rates_figure(view: EfficacyView, note: str, canvas: Canvas) -> dict:
@@ -74,48 +78,68 @@ def rates_figure(view: EfficacyView, note: str, canvas: Canvas) -> dict:
                            "CIs. MRD-negative: any MRD-negative assessment."], note=note)
 
 
+#: Lane labels smaller than this (px on the canvas) are left out: the deck splits the lanes over slides instead.
+MIN_LANE_FONT = 8
+
+
 def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str] | None = None,
                    part: str = "") -> dict:
     """One lane per patient from infusion to last contact, coloured by the response at each assessment; markers
     for first response, CR, MRD negativity, progression and death; an arrow when follow-up continues. `lanes`
-    draws only those patients (a deck splits long cohorts over slides); `part` is added to the title."""
+    draws only those patients (a deck splits long cohorts over slides, on one shared day axis); `part` is added
+    to the title."""
     order = lanes if lanes is not None else swimmer.order
     keep = set(order)
     segments = swimmer.segments[swimmer.segments["subject_id"].isin(keep)]
     marks = swimmer.marks[swimmer.marks["subject_id"].isin(keep)]
     colors = {**RESPONSE_COLORS, "not yet assessed": NOT_ASSESSED, "after progression": AFTER_PROGRESSION}
-    traces = []
-    for state, rows in segments.groupby("state", sort=False):
-        traces.append({"type": "bar", "orientation": "h", "name": state, "x": (rows["stop"] - rows["start"]).tolist(),
-                       "base": rows["start"].tolist(), "y": rows["subject_id"].tolist(),
-                       "customdata": rows["subject_id"].tolist(), "marker": {"color": colors[state]}, "width": 0.7,
-                       "hovertemplate": f"%{{customdata}}: {state}, day %{{base}} to %{{x:.0f}} days later"
-                                        "<extra>click to open</extra>"})
-    order_of_states = {s: i for i, s in enumerate([*RESPONSES, "not yet assessed", "after progression"])}
-    traces.sort(key=lambda t: order_of_states[t["name"]])
-    for mark, rows in marks.groupby("mark", sort=False):
-        symbol, color, size = MARK_STYLES[mark]
-        traces.append({"type": "scatter", "mode": "markers", "name": mark, "x": rows["day"].tolist(),
-                       "y": rows["subject_id"].tolist(), "customdata": rows["subject_id"].tolist(),
-                       "marker": {"symbol": symbol, "color": color, "size": canvas.scale(size),
-                                  "line": {"color": color if symbol == "line-ns-open" else "white", "width": 1}},
-                       "hovertemplate": f"%{{customdata}}: {mark.lower()}, day %{{x}}<extra></extra>"})
     n = max(len(order), 1)
     if canvas.width is None:
-        plot_height, lane_font = 18 * n, 11
-    else:  # every lane labelled: type as large as the lanes allow on the slide (title and footnote take ~130 px)
+        plot_height, lane_px = 18 * n, 18.0
+    else:  # the title, legend, axis and footnote take about 260 px of a slide (130 without title and footnote)
         plot_height = canvas.height
         lane_px = (canvas.height - (260 if canvas.chrome else 130)) / n
-        lane_font = max(min(12, math.floor(lane_px * 0.8)), 6)
+    lane_font = min(11 if canvas.width is None else 12, math.floor(lane_px * 0.75))
+    labelled = lane_font >= MIN_LANE_FONT
+    traces = []
+    for state in [*RESPONSES, "not yet assessed", "after progression"]:  # the legend in one order, always
+        rows = segments[segments["state"] == state]
+        if rows.empty:
+            continue
+        traces.append({"type": "bar", "orientation": "h", "name": state, "x": (rows["stop"] - rows["start"]).tolist(),
+                       "base": rows["start"].tolist(), "y": rows["subject_id"].tolist(),
+                       "customdata": rows["subject_id"].tolist(), "width": 0.7,
+                       "marker": {"color": colors[state], "line": {"color": "#AEB8C2", "width": 0.5}
+                                  if state == "not yet assessed" else {"width": 0}},
+                       "hovertemplate": f"%{{customdata}}: {state}, day %{{base}} to %{{x:.0f}} days later"
+                                        "<extra>click to open</extra>"})
+    for mark in MARK_STYLES:
+        rows = marks[marks["mark"] == mark]
+        if rows.empty:
+            continue
+        symbol, color, size = MARK_STYLES[mark]
+        size = min(canvas.scale(size), max(lane_px * 0.9, 4))  # a mark never spills into the next lane
+        traces.append({"type": "scatter", "mode": "markers", "name": mark, "x": rows["day"].tolist(),
+                       "y": rows["subject_id"].tolist(), "customdata": rows["subject_id"].tolist(),
+                       "marker": {"symbol": symbol, "color": color, "size": size,
+                                  "line": {"color": color if symbol.endswith("-open") else "white",
+                                           "width": 2 if symbol.endswith("-open") else 1}},
+                       "hovertemplate": f"%{{customdata}}: {mark.lower()}, day %{{x}}<extra></extra>"})
+    last = float(swimmer.segments["stop"].max()) if len(swimmer.segments) else 30.0
     body = {"data": traces, "layout": {
         "barmode": "overlay", "bargap": 0.25, "legend": {"traceorder": "normal"},
-        "xaxis": {"title": {"text": "Days since CAR-T infusion"}, "zeroline": False},
+        "xaxis": {"title": {"text": "Days since CAR-T infusion"}, "zeroline": False,
+                  "range": [-0.02 * last, 1.04 * last]},  # the whole cohort's range, on every part
         "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": order[::-1], "showgrid": False,
-                  "tickmode": "array", "tickvals": order, "ticktext": order,
+                  "tickmode": "array", "tickvals": order if labelled else [], "ticktext": order if labelled else [],
                   "tickfont": {"size": lane_font * 14 / canvas.type.base}}}}
-    return frame(body, title=SWIMMER_TITLE + part, canvas=canvas, plot_height=plot_height, left=70,
-                 footnote=["Lanes from infusion to last contact, coloured by the response recorded at each assessment "
-                           "until the next one. Click a lane to open that patient."], note=note)
+    footnote = ["Lanes from infusion to last contact, coloured by the response recorded at each assessment until "
+                "the next one."]
+    if not labelled:
+        footnote.append(f"{n} lanes are too many to label at this size; the page and the PowerPoint export (which "
+                        "splits them over slides) label every lane.")
+    return frame(body, title=SWIMMER_TITLE + part, canvas=canvas, plot_height=plot_height,
+                 left=70 if labelled else 30, footnote=footnote, note=note)
 
 
 def rates_table_frame(view: EfficacyView) -> pd.DataFrame:

@@ -18,7 +18,6 @@ with a title, its footnote lines and the study note. The frame
 """
 from __future__ import annotations
 
-import copy
 import math
 import textwrap
 from collections.abc import Sequence
@@ -176,9 +175,11 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
     canvas = canvas or screen()
     kind = canvas.type
     ratio = kind.base / SCREEN_TYPE.base
-    fig = copy.deepcopy(body)
-    layout = fig.setdefault("layout", {})
-    data = fig.setdefault("data", [])
+    # The body's traces are shared, not copied (a cohort's lines are large); what the frame changes is copied.
+    layout = {key: dict(value) if isinstance(value, dict) else value for key, value in body.get("layout", {}).items()}
+    layout["annotations"] = [dict(a) for a in layout.get("annotations", [])]
+    data = body.get("data", [])
+    fig = {**body, "data": data, "layout": layout}
     width = canvas.layout_width
     pad = 16
 
@@ -251,7 +252,8 @@ def _scale_type(layout: dict, kind: Type, ratio: float) -> None:
         title = axis.get("title")
         if isinstance(title, dict) and title.get("text"):
             font = title.get("font") or {}
-            title["font"] = {**font, "size": round(font["size"] * ratio) if font.get("size") else kind.axis_title}
+            axis["title"] = {**title, "font": {**font, "size": round(font["size"] * ratio) if font.get("size")
+                                               else kind.axis_title}}
     for annotation in layout.get("annotations", []):
         font = annotation.get("font")
         if isinstance(font, dict) and font.get("size"):

@@ -14,19 +14,20 @@ from dash import html
 from analysis.kinetics import BLQ_LEVEL_RULE, GroupValues
 from analysis.nca.options import AUC_METHOD_LABELS, BLQ_RULE_LABELS
 from analysis.nca.parameters import parameter
-from analysis.views.kinetics import STATISTICS, CohortView
+from analysis.views.kinetics import FACT_COLUMNS, STATISTICS, CohortView
 from components.frame import Canvas, frame
-from components.number_format import BLANK, fmt_count, fmt_day, fmt_range, fmt_sig
+from components.number_format import BLANK, fmt_count, fmt_day, fmt_dose, fmt_range, fmt_sig
 from components.theme import INK, MUTED, OKABE_ITO, group_colors, hex_to_rgba
 from data_access.schema import ANALYTES
 
 ZERO_LABEL = "0 (all BLQ)"
+FLOW_TITLE = "Flow cytometry against qPCR (same-day blood samples)"
 
 
 def nca_method_note(start: float, end: float, auc_method: str, blq: str) -> str:
     """How the NCA was computed, as every kinetics footnote and export states it."""
     return (f"NCA: AUC day {start:g}–{end:g}, {AUC_METHOD_LABELS[auc_method].lower()}; BLQ rule: "
-            f"{BLQ_RULE_LABELS[blq]} (docs/nca.md).")
+            f"{BLQ_RULE_LABELS[blq]}.")
 
 
 # ---- profiles --------------------------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
     layout: dict = {"hovermode": "closest", "uirevision": "cohort", "annotations": []}
     traces = []
     statistic = "median" if s.statistic == "median" else "geometric mean"
+    overlaid = not facet and len(groups) > 1
     analyte = ANALYTES[s.analyte]
     for p, panel in enumerate(panels):
         suffix = "" if p == 0 else str(p + 1)
@@ -59,7 +61,8 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                                     "exponentformat": "power", **({"dtick": 1} if log else {}),
                                     **({} if p == 0 else {"matches": "y", "showticklabels": False})}
         if facet:
-            layout["annotations"].append({"text": f"<b>{panel}</b>", "xref": f"{xname} domain", "yref": "paper",
+            layout["annotations"].append({"text": f"<b>{fmt_dose(panel)}</b>", "xref": f"{xname} domain",
+                                          "yref": "paper",
                                           "x": 0.5, "y": 1.0, "yshift": 4, "showarrow": False, "yanchor": "bottom",
                                           "font": {"size": 13, "color": colors[panel]}})
         for group in groups if not facet else [panel]:
@@ -70,7 +73,7 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
             x, y, ids = _line_arrays(rows)
             n = view.patients_by_group.get(group, 0)
             traces.append({"type": "scattergl", "mode": "lines", "x": x, "y": y, "customdata": ids,
-                           "name": f"{group} (n={n})", "legendgroup": group, "showlegend": False,
+                           "name": f"{fmt_dose(group)} (n={n})", "legendgroup": group, "showlegend": False,
                            "line": {"color": hex_to_rgba(color, 0.22), "width": 1},
                            "hovertemplate": "%{customdata}<br>day %{x}: %{y:.3~s}<extra>click to open</extra>",
                            "xaxis": xname, "yaxis": yname})
@@ -82,11 +85,12 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                            "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip", "legendgroup": group,
                            "xaxis": xname, "yaxis": yname})
             traces.append({"type": "scatter", "mode": "lines", "x": days, "y": band["lower"].tolist(),
-                           "line": {"width": 0}, "fill": "tonexty", "fillcolor": hex_to_rgba(color, 0.18),
+                           "line": {"width": 0}, "fill": "tonexty",
+                           "fillcolor": hex_to_rgba(color, 0.10 if overlaid else 0.18),  # overlapping bands stay apart
                            "showlegend": False, "hoverinfo": "skip", "legendgroup": group, "xaxis": xname,
                            "yaxis": yname})
             traces.append({"type": "scatter", "mode": "lines+markers", "x": days, "y": band["centre"].tolist(),
-                           "name": f"{group} (n={n})", "legendgroup": group, "showlegend": not facet,
+                           "name": f"{fmt_dose(group)} (n={n})", "legendgroup": group, "showlegend": not facet,
                            "line": {"color": color, "width": canvas.scale(4)},
                            "marker": {"size": canvas.scale(7), "color": color, "line": {"color": "white", "width": 1}},
                            "customdata": band["n"].tolist(),
@@ -186,7 +190,7 @@ def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, 
                                           "showarrow": False, "font": {"size": 11, "color": MUTED}})
             top = max((v.max() for v in panel.values.values() if len(v)), default=floor)
             layout[f"yaxis{suffix}"]["range"] = [math.log10(floor) - 0.3, math.log10(max(top, floor)) + 0.3]
-    notes = ["Box: median and quartiles; points: every patient; ticks: patients per group."]
+    notes = ["Box: median and quartiles; points: every patient; n under each group."]
     if any_zero:
         notes.append("A 0 is a profile with every sample BLQ; it counts in n, the box and the test, not in "
                      "geometric means.")
@@ -218,7 +222,7 @@ def flow_figure(view: CohortView, note: str, canvas: Canvas) -> dict:
                        "annotations": [{"text": test, "xref": "paper", "yref": "paper", "x": 0.02, "y": 0.98,
                                         "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 13},
                                         "bgcolor": "rgba(255,255,255,0.8)"}]}}
-    return frame(body, title="Flow cytometry against qPCR (same-day blood samples)", canvas=canvas, plot_height=360,
+    return frame(body, title=FLOW_TITLE, canvas=canvas, plot_height=360,
                  legend="none", footnote=["Quantified samples after Day 0 (BLQ left out: no pair)."], note=note)
 
 
@@ -234,7 +238,7 @@ def summary_frame(view: CohortView) -> pd.DataFrame:
     for r in view.group_summary.itertuples(index=False):
         fmt = _fmt(r.parameter)
         geometric = parameter(r.parameter).unit_kind != "time"
-        records.append({"Group": r.group, "Parameter": parameter(r.parameter).header(view.unit),
+        records.append({"Group": fmt_dose(r.group), "Parameter": parameter(r.parameter).header(view.unit),
                         "n": fmt_count(r.n), "n at 0": fmt_count(r.n_zero) if geometric else BLANK,
                         "Median": fmt(r.median), "Range": fmt_range(r.min, r.max, fmt),
                         "Geometric mean (values > 0)": fmt_sig(r.geometric_mean) if geometric else BLANK,
@@ -260,8 +264,8 @@ def html_table(frame_: pd.DataFrame, table_id: str, numeric_from: int = 2) -> ht
 
 
 #: The grid's columns after the patient: the patient facts, then parameters from the registry.
-GRID_FACTS = (("dose_level", "Dose level", 150), ("response_group", "Best response", 120),
-              ("worst_crs_grade", "Worst CRS grade", 100))
+GRID_FACTS = (("dose_level", "Dose level", 115), ("best_response", "Best response", 95),
+              ("worst_crs_grade", "Worst CRS grade", 85))
 GRID_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life", "lambda_z_n_points", "r2_adj")
 
 
@@ -274,12 +278,16 @@ def grid_columns(view: CohortView) -> list[dict]:
     (the `<field>_text` of each row) while sorting and filtering use the values."""
     columns = [{"field": "subject_id", "headerName": "Patient", "pinned": "left", "width": 110,
                 "cellRenderer": "markdown", "filter": "agTextColumnFilter"}]
-    columns += [{"field": f, "headerName": h, "width": w} for f, h, w in GRID_FACTS]
+    wrap = {"wrapText": True, "autoHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "6px",
+                                                                "paddingBottom": "6px"}}
+    columns += [{"field": f, "headerName": h, "minWidth": w, "flex": 1, **(wrap if f == "dose_level" else {})}
+                for f, h, w in GRID_FACTS]
     for name in grid_parameters(view):
         columns.append({"field": name, "headerName": parameter(name).header(view.unit), "type": "numericColumn",
-                        "filter": "agNumberColumnFilter", "width": 130,
+                        "filter": "agNumberColumnFilter", "minWidth": 78, "flex": 1,
                         "valueFormatter": {"function": f"params.data ? params.data['{name}_text'] : ''"}})
-    columns.append({"field": "reason", "headerName": "Notes", "width": 320, "tooltipField": "reason"})
+    columns.append({"field": "reason", "headerName": "Notes", "minWidth": 150, "flex": 2, "tooltipField": "reason",
+                    **wrap})
     return columns
 
 
@@ -289,7 +297,7 @@ def grid_rows(view: CohortView, query: str) -> list[dict]:
     table = view.table
     columns = {"subject_id": [f"[{s}](/patients/{s}{query})" for s in table["subject_id"]]}
     for name, *_ in GRID_FACTS:
-        columns[name] = [None if v is None or v != v else v for v in table[name].tolist()]
+        columns[name] = [None if v is None or v != v else fmt_dose(v) for v in table[name].tolist()]
     for name in grid_parameters(view):
         values = table[name].to_numpy(dtype=float)
         columns[name] = [None if v != v else v for v in values.tolist()]
@@ -308,7 +316,7 @@ def nca_export_frame(view: CohortView) -> pd.DataFrame:
     for field, header, _ in GRID_FACTS:
         out[header] = table[field]
     for name in table.columns:
-        if name in ("subject_id", "analyte", "specimen", "reason", *(f for f, *_ in GRID_FACTS)):
+        if name in ("subject_id", "analyte", "specimen", "reason", *FACT_COLUMNS):
             continue
         out[parameter(name).header(view.unit)] = table[name]
     out["Notes"] = table["reason"]
@@ -327,7 +335,7 @@ def nca_text_frame(view: CohortView) -> pd.DataFrame:
     table = view.table
     out = pd.DataFrame({"Patient": table["subject_id"]})
     for field, header, _ in GRID_FACTS:
-        out[header] = [BLANK if v != v else str(v) for v in table[field]]
+        out[header] = [BLANK if v != v else fmt_dose(str(v)) for v in table[field]]
     for name in DECK_PARAMETERS:
         name = view.settings.auc_column if name == "<auc>" else name
         out[parameter(name).header(view.unit)] = [_fmt(name)(v) for v in table[name]]

@@ -3,6 +3,7 @@ goes through these, so the same value reads the same everywhere."""
 from __future__ import annotations
 
 import math
+import re
 
 BLANK = "–"
 SIGNIFICANT = 3
@@ -56,3 +57,15 @@ def fmt_months(days, days_per_month: float = 365.25 / 12, missing: str = "NR") -
     """Days as months with one decimal; blank -> `missing` (NR: not reached)."""
     x = _float(days)
     return missing if x is None else f"{x / days_per_month:.1f}"
+
+
+_DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]\+?(\d+)(?![\w.])")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_dose(label) -> str:
+    """A dose level as people write it: '150e6 CAR+ T cells' -> '150 × 10⁶ CAR+ T cells' (other text unchanged).
+    Only for display: the data, the grouping and CSV downloads keep the label as recorded."""
+    if not isinstance(label, str):
+        return BLANK if label is None else str(label)
+    return _DOSE.sub(lambda m: f"{m.group(1)} × 10{m.group(2).translate(_SUPERSCRIPT)}", label)

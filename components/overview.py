@@ -8,7 +8,7 @@ from dash import html
 from analysis.views.overview import OverviewView
 from components.frame import Canvas, frame
 from components.layout import card, kpi, simple_table
-from components.number_format import fmt_day, fmt_months
+from components.number_format import fmt_day, fmt_dose, fmt_months
 from components.theme import INK, dose_colors
 from data_access.schema import ANALYTES, SPECIMEN_LABELS
 
@@ -29,7 +29,7 @@ def follow_up_figure(view: OverviewView, note: str, canvas: Canvas) -> dict:
         for is_dead, symbol, status in ((False, "circle", "alive at last contact"), (True, "x-thin", "died")):
             mask = dead == is_dead
             traces.append({"type": "scatter", "mode": "markers", "x": group["months"].to_numpy()[mask].tolist(),
-                           "y": y[mask].tolist(), "name": f"{level}: {status}", "showlegend": False,
+                           "y": y[mask].tolist(), "name": f"{fmt_dose(level)}: {status}", "showlegend": False,
                            "customdata": group["subject_id"].to_numpy()[mask].tolist(),
                            "marker": {"symbol": symbol, "size": size + (1 if is_dead else 0), "color": colors[level],
                                       "line": {"width": 2 if is_dead else 0.5,
@@ -43,7 +43,7 @@ def follow_up_figure(view: OverviewView, note: str, canvas: Canvas) -> dict:
     longest = float(view.follow_up["months"].max()) if len(view.follow_up) else 24.0
     body = {"data": traces, "layout": {
         "xaxis": {"title": {"text": "Months since CAR-T infusion"}, "range": [0, max(24.5, longest + 0.5)], "dtick": 3},
-        "yaxis": {"tickvals": list(range(len(levels))), "ticktext": levels, "showgrid": False,
+        "yaxis": {"tickvals": list(range(len(levels))), "ticktext": [fmt_dose(v) for v in levels], "showgrid": False,
                   "range": [-0.6, len(levels) - 0.4]}}}
     left = 40 + 8 * max((len(level) for level in levels), default=10)
     return frame(body, title=FOLLOW_UP_TITLE, canvas=canvas, plot_height=60 + 70 * max(len(levels), 1), left=left,
@@ -52,7 +52,7 @@ def follow_up_figure(view: OverviewView, note: str, canvas: Canvas) -> dict:
 
 def dose_table(view: OverviewView) -> pd.DataFrame:
     doses = view.summary.doses
-    return pd.DataFrame({"Dose level": doses["dose_level"], "Patients": doses["n"].astype(int),
+    return pd.DataFrame({"Dose level": doses["dose_level"].map(fmt_dose), "Patients": doses["n"].astype(int),
                          "% of infused": [f"{p:.0f}%" for p in doses["percent"]]})
 
 
@@ -78,8 +78,8 @@ def overview_kpis(view: OverviewView) -> html.Div:
     return html.Div(className="cs-kpis", children=[
         kpi("Patients infused", f"{s.n_infused}", kpi_id="kpi-infused"),
         kpi("Dose levels", f"{len(s.doses)}", kpi_id="kpi-dose-levels"),
-        kpi("Median follow-up", follow_up, f"reverse Kaplan-Meier; range {fmt_day(fu.min_days)}–"
-            f"{fmt_day(fu.max_days)} days", kpi_id="kpi-follow-up"),
+        kpi("Median follow-up", follow_up, f"reverse Kaplan-Meier; range {fmt_months(fu.min_days)}–"
+            f"{fmt_months(fu.max_days)} months", kpi_id="kpi-follow-up"),
         kpi("Data cut-off", f"Day {fmt_day(s.data_cutoff_day)}", "latest follow-up day recorded", kpi_id="kpi-cutoff"),
         kpi("Deaths", f"{s.n_deaths}", kpi_id="kpi-deaths"),
     ])

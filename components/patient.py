@@ -16,7 +16,7 @@ from analysis.patients import status_text
 from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, PatientView
 from components.frame import Canvas, frame
 from components.kinetics import nca_method_note
-from components.number_format import BLANK, fmt_day, fmt_sig
+from components.number_format import BLANK, fmt_day, fmt_dose, fmt_sig
 from components.theme import (
     AFTER_PROGRESSION,
     GRADE_COLORS,
@@ -103,7 +103,7 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
         if compact:  # the panel's name above it, horizontal
             layout["annotations"].append({"text": f"<b>{short or 'Clinical course'}</b>", "xref": "paper",
                                           "yref": "paper", "x": 0, "xanchor": "left", "y": high, "yanchor": "bottom",
-                                          "yshift": 2, "showarrow": False, "font": {"size": 11, "color": INK}})
+                                          "yshift": 2, "showarrow": False, "font": {"size": 12, "color": INK}})
         if analyte == "clinical":
             layout[yaxis] = {"domain": [low, high], "anchor": xname, "type": "category", "showgrid": False,
                              "tickfont": {"size": 11}}
@@ -120,6 +120,8 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
             lo = math.floor(math.log10(positive.min() / 2))
             hi = math.ceil(math.log10(positive.max() * 1.5))
             layout[yaxis]["range"] = [lo, max(hi, lo + 1)]
+        elif analyte == "plasma_cells_pct":  # from 0, so the 5% line stands clear of the axis
+            layout[yaxis]["range"] = [0, max(float(levels.max()) * 1.15 if len(levels) else 0, 12)]
         if data.empty:
             layout["annotations"].append({"text": "no samples", "xref": f"{xname} domain", "yref": f"{yname} domain",
                                           "x": 0.5, "y": 0.5, "showarrow": False, "font": {"color": MUTED}})
@@ -127,17 +129,22 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
             rows = data[data["specimen"] == specimen].sort_values("day")
             if rows.empty:
                 continue
+            if not any(t.get("legendgroup") == specimen for t in traces):  # a filled marker in the legend
+                traces.append({"type": "scatter", "mode": "lines+markers", "x": [None], "y": [None],
+                               "name": SPECIMEN_LABELS[specimen], "legendgroup": specimen, "xaxis": xname,
+                               "yaxis": yname, "line": {"color": SPECIMEN_COLORS[specimen], "width": canvas.scale(2)},
+                               "marker": {"color": SPECIMEN_COLORS[specimen], "size": canvas.scale(8)}})
             traces.append(_sample_trace(rows, levels.loc[rows.index], analyte, specimen, xname, yname, canvas,
-                                        show_legend=not any(t.get("legendgroup") == specimen for t in traces)))
+                                        show_legend=False))
             lloq = rows["lloq"].dropna()
             if len(lloq):
                 layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, SPECIMEN_COLORS[specimen]))
         if analyte == "plasma_cells_pct":
             layout["shapes"].append(_hline(5.0, xname, yname, INK, dash="dot"))
-            layout["annotations"].append({"text": "5%: IMWG CR needs < 5% plasma cells", "x": 1,
+            layout["annotations"].append({"text": "5%: IMWG CR needs < 5% plasma cells", "x": 0.995,
                                           "xref": f"{xname} domain", "y": 5, "yref": yname, "xanchor": "right",
-                                          "yanchor": "bottom", "showarrow": False,
-                                          "font": {"size": 11, "color": MUTED}})
+                                          "yanchor": "bottom", "yshift": 1, "showarrow": False,
+                                          "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 11, "color": MUTED}})
         _mark_parameters(traces, layout, view, analyte, xname, yname, log, canvas)
     layout["shapes"].append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0, "y1": 1,
                              "fillcolor": "rgba(0,114,178,0.05)", "line": {"width": 0}, "layer": "below"})
@@ -161,12 +168,17 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     events = view.adverse_events
     last_contact = float(facts["last_contact_day"])
     others = events[~events["term"].isin(CLINICAL_SHORT)].sort_values("onset_day")["term"].drop_duplicates()
-    n_other = 3 if compact else 8
-    limit = 22 if compact else 26
+    n_other = 4 if compact else 8
+    limit = 26 if compact else 32
     rows = ["Response", "CRS", "ICANS", *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
+    if len(others) > n_other:  # say what is left out, never drop it silently
+        layout["annotations"].append({"text": f"+ {len(others) - n_other} more adverse events (see the page)",
+                                      "xref": f"{xname} domain", "yref": f"{yname} domain", "x": 0.995, "y": 0,
+                                      "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 11, "color": MUTED}, "bgcolor": "rgba(255,255,255,0.85)"})
     layout[yaxis].update(categoryarray=rows[::-1], categoryorder="array", tickmode="array", tickvals=rows,
                          ticktext=rows)  # every row labelled
-    label_font = 11 if compact else 10
+    label_font = 12 if compact else 10
     r = view.responses.sort_values("day")
     days = r["day"].tolist()
     for i, (day, response) in enumerate(zip(days, r["response"], strict=True)):
@@ -269,7 +281,8 @@ def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, l
             data = curve[(curve["day"] >= row["lambda_z_start"]) & (curve["day"] <= row["lambda_z_end"])
                          & (curve["conc"] > 0)]
             traces.append({"type": "scatter", "x": data["day"].tolist(), "y": data["conc"].tolist(), "mode": "markers",
-                           "name": f"λz points (t½ {fmt_sig(row['half_life'])} d)", "xaxis": xname, "yaxis": yname,
+                           "name": f"λz points, blood transgene (t½ {fmt_sig(row['half_life'])} d)", "xaxis": xname,
+                           "yaxis": yname,
                            "marker": {"symbol": "circle-open", "size": canvas.scale(16), "color": INK,
                                       "line": {"width": 1.5}}, "hoverinfo": "skip"})
             days = np.array([row["lambda_z_start"], row["lambda_z_end"]])
@@ -309,7 +322,7 @@ def patient_facts(view: PatientView) -> list[tuple[str, str, str | None]]:
     best = row["best_response"] + (f" (day {row['day_best_response']:g})" if pd.notna(row["day_best_response"])
                                    else "")
     follow = f"{row['last_contact_day'] / DAYS_PER_MONTH:.1f} months (day {row['last_contact_day']:g})"
-    facts = [("Dose level", row["dose_level"], "patient-dose"), ("Age / sex", f"{age}, {sex}", None),
+    facts = [("Dose level", fmt_dose(row["dose_level"]), "patient-dose"), ("Age / sex", f"{age}, {sex}", None),
              ("Best response", best, "patient-best-response"), ("MRD", mrd_text(view), "patient-mrd"),
              ("Worst CRS", GRADE_LABEL[int(row["worst_crs_grade"])], "patient-worst-crs"),
              ("Worst ICANS", GRADE_LABEL[int(row["worst_icans_grade"])], "patient-worst-icans"),
@@ -422,14 +435,14 @@ def patient_list_rows(table: pd.DataFrame, query: str) -> list[dict]:
     for r in table.itertuples(index=False):
         rows.append({
             "subject_id": f"[{r.subject_id}](/patients/{r.subject_id}{query})", "id": r.subject_id,
-            "dose_level": r.dose_level, "best_response": r.best_response,
+            "dose_level": fmt_dose(r.dose_level), "best_response": r.best_response,
             "worst_crs_grade": int(r.worst_crs_grade), "worst_icans_grade": int(r.worst_icans_grade),
             "pfs_days": None if r.pfs_days != r.pfs_days else r.pfs_days,
             "pfs_text": _status(r.pfs_days, r.pfs_event, "Progressed" if r.pfs_days == r.progression_day else "Died",
                                 "No event, censored"),
             "os_days": None if r.os_days != r.os_days else r.os_days,
             "os_text": _status(r.os_days, r.os_event, "Died", "Alive, last contact"),
-            "mrd": "negative" if r.mrd_negative is True else "positive" if r.mrd_negative is False else "not tested",
+            "mrd": "Negative" if r.mrd_negative is True else "Positive" if r.mrd_negative is False else "Not tested",
             "cmax": None if r.cmax != r.cmax else r.cmax, "cmax_text": fmt_sig(r.cmax),
             "auc_0_28": None if r.auc_0_28 != r.auc_0_28 else r.auc_0_28, "auc_0_28_text": fmt_sig(r.auc_0_28),
         })
@@ -440,25 +453,31 @@ def patient_list_columns() -> list[dict]:
     """The list's columns; Cmax and AUC are of LIST_PROFILE (blood CAR transgene), as the page says above it."""
     unit = ANALYTES[LIST_PROFILE[0]].unit
 
-    def number(field, header, width=150):
+    def number(field, header, width=130):
         return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",
-                "width": width, "valueFormatter": {"function": f"params.data ? params.data['{field}_text'] : ''"}}
+                "minWidth": width, "flex": 1,
+                "valueFormatter": {"function": f"params.data ? params.data['{field}_text'] : ''"}}
+
+    def text(field, header, width, **extra):  # long text wraps instead of being cut
+        return {"field": field, "headerName": header, "minWidth": width, "flex": 1, "wrapText": True,
+                "autoHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "6px", "paddingBottom": "6px"},
+                **extra}
 
     return [
-        {"field": "subject_id", "headerName": "Patient", "cellRenderer": "markdown", "pinned": "left", "width": 110,
+        {"field": "subject_id", "headerName": "Patient", "cellRenderer": "markdown", "pinned": "left", "width": 100,
          "filter": "agTextColumnFilter", "comparator": {"function": "(a, b, na, nb) => na.data.id < nb.data.id ? -1 "
                                                                     ": na.data.id > nb.data.id ? 1 : 0"}},
-        {"field": "dose_level", "headerName": "Dose level", "width": 160},
-        {"field": "best_response", "headerName": "Best response", "width": 120},
-        {"field": "mrd", "headerName": "MRD", "width": 110},
-        {"field": "worst_crs_grade", "headerName": "Worst CRS grade", "type": "numericColumn", "width": 110},
-        {"field": "worst_icans_grade", "headerName": "Worst ICANS grade", "type": "numericColumn", "width": 115},
-        {"field": "pfs_days", "headerName": "PFS", "width": 230, "valueFormatter": {"function": "params.data ? "
-                                                                                   "params.data.pfs_text : ''"}},
-        {"field": "os_days", "headerName": "OS", "width": 200, "valueFormatter": {"function": "params.data ? "
-                                                                                 "params.data.os_text : ''"}},
+        text("dose_level", "Dose level", 120),
+        {"field": "best_response", "headerName": "Best response", "minWidth": 128, "flex": 1},
+        {"field": "mrd", "headerName": "MRD", "minWidth": 100, "flex": 1},
+        {"field": "worst_crs_grade", "headerName": "Worst CRS grade", "type": "numericColumn", "minWidth": 90,
+         "flex": 1},
+        {"field": "worst_icans_grade", "headerName": "Worst ICANS grade", "type": "numericColumn", "minWidth": 95,
+         "flex": 1},
+        text("pfs_days", "PFS", 150, valueFormatter={"function": "params.data ? params.data.pfs_text : ''"}),
+        text("os_days", "OS", 150, valueFormatter={"function": "params.data ? params.data.os_text : ''"}),
         number("cmax", BY_NAME["cmax"].header(unit)),
-        number("auc_0_28", interval_parameter(*LIST_WINDOW).header(unit), 170),
+        number("auc_0_28", interval_parameter(*LIST_WINDOW).header(unit), 150),
     ]
 
 

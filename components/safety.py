@@ -29,7 +29,8 @@ def ae_grid(view: SafetyView, grid_id: str) -> dag.AgGrid:
                  "headerTooltip": f"patients whose worst grade is {g}"}
                 for g in range(1, 6)]
     return dag.AgGrid(id=grid_id, rowData=rows.to_dict("records"), columnDefs=columns,
-                      defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                      defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapHeaderText": True,
+                                     "autoHeaderHeight": True},
                       dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True,
                                                         "checkboxes": False}, "domLayout": "autoHeight"},
                       style={"width": "100%"})
@@ -100,7 +101,8 @@ def grade3_text(view: SafetyView) -> str:
     g = view.grade3
     if not len(g):
         return "No grade ≥3 events."
-    return (f"{len(g)} grade ≥3 events in {g['subject_id'].nunique()} patients; median onset day "
+    return (f"{view.attribution[0].upper() + view.attribution[1:]}: {len(g)} grade ≥3 events (an event counted "
+            f"each time it occurred) in {g['subject_id'].nunique()} of {view.n_patients} patients; median onset day "
             f"{fmt_day(g['onset_day'].median())}.")
 
 

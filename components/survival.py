@@ -10,11 +10,14 @@ from dash import html
 from analysis.survival import DAYS_PER_MONTH, KMEstimate
 from analysis.views.survival import AT_RISK_MONTHS, SurvivalView
 from components.frame import Canvas, frame
-from components.number_format import fmt_months
+from components.number_format import fmt_dose, fmt_months
 from components.theme import INK, OKABE_ITO, dose_colors, hex_to_rgba
 
 METHOD_NOTE = ("Kaplan-Meier estimates as R survival computes them; shaded: pointwise 95% CI (log-log); ticks: "
                "censored; median by R's rule (midpoint of a flat stretch at 50%); NR: not reached; NE: not estimable.")
+TABLE_NOTE = ("Kaplan-Meier estimates as R survival computes them; 95% CIs on the log-log scale; median by R's rule "
+              "(midpoint of a flat stretch at 50%); NR: not reached; NE: not estimable (no event yet, or past the "
+              "last follow-up).")
 
 
 def median_text(km: KMEstimate) -> str:
@@ -65,8 +68,9 @@ def km_figure(view: SurvivalView, note: str, canvas: Canvas) -> dict:
         traces.append({"type": "scatter", "x": months.tolist(), "y": np.r_[1.0, km.curve["survival"]].tolist(),
                        "mode": "lines", "line": {"shape": "hv", "width": canvas.scale(2.5), "color": color},
                        "legendgroup": km.label,
-                       "name": f"{km.label} (n={km.n}, {km.events} events): median {median_text(km)} months",
-                       "hovertemplate": f"{km.label}: %{{y:.1%}} at %{{x:.1f}} months<extra></extra>"})
+                       "name": f"{fmt_dose(km.label)} (n={km.n}, {km.events} events): median {median_text(km)} "
+                               "months",
+                       "hovertemplate": f"{fmt_dose(km.label)}: %{{y:.1%}} at %{{x:.1f}} months<extra></extra>"})
         if len(km.censored_times):
             traces.append({"type": "scatter", "x": (km.censored_times / DAYS_PER_MONTH).tolist(),
                            "y": [km.survival_at(t) for t in km.censored_times], "mode": "markers",
@@ -75,33 +79,38 @@ def km_figure(view: SurvivalView, note: str, canvas: Canvas) -> dict:
                            "legendgroup": km.label})
     rows = len(view.estimates)
     row_px = 22
+    top = -78  # below the axis title
     annotations = [{"text": "<b>Number at risk</b>", "xref": "paper", "yref": "paper", "x": 0, "xanchor": "right",
-                    "xshift": -22, "y": 0, "yanchor": "middle", "yshift": -64, "showarrow": False,
+                    "xshift": -30, "y": 0, "yanchor": "middle", "yshift": top, "showarrow": False,
                     "font": {"size": 12, "color": INK}}]
     for r, km in enumerate(view.estimates):
-        yshift = -64 - row_px * (r + 1)
-        annotations.append({"text": km.label, "xref": "paper", "yref": "paper", "x": 0, "xanchor": "right",
-                            "xshift": -22, "y": 0, "yanchor": "middle", "yshift": yshift, "showarrow": False,
-                            "font": {"size": 12, "color": colors[km.label]}})
+        yshift = top - row_px * (r + 1)
+        annotations.append({"text": f"<span style='color:{colors[km.label]}'>■</span> {fmt_dose(km.label)}",
+                            "xref": "paper",
+                            "yref": "paper", "x": 0, "xanchor": "right", "xshift": -30, "y": 0, "yanchor": "middle",
+                            "yshift": yshift, "showarrow": False, "font": {"size": 12, "color": INK}})
         for month, n in zip(AT_RISK_MONTHS, view.at_risk[km.label], strict=True):
             annotations.append({"text": str(n), "x": month, "xref": "x", "y": 0, "yref": "paper", "yanchor": "middle",
                                 "yshift": yshift, "showarrow": False, "font": {"size": 12}})
-    longest_label = max((len(km.label) for km in view.estimates), default=10)
+    longest_label = max((len(km.label) + 2 for km in view.estimates), default=14)
     body = {"data": traces, "layout": {
         "hovermode": "x unified", "legend": {"traceorder": "normal"}, "annotations": annotations,
         "xaxis": {"title": {"text": "Months since CAR-T infusion"}, "range": [0, 24.6],
                   "tickvals": list(AT_RISK_MONTHS), "zeroline": False},
         "yaxis": {"title": {"text": f"{view.name} (%)"}, "range": [0, 1.04], "tickformat": ".0%", "dtick": 0.2}}}
-    return frame(body, title=km_title(view), canvas=canvas, plot_height=420, left=max(110, 30 + 7.5 * longest_label),
-                 below_axis=64 + row_px * (rows + 1) - 4,
+    return frame(body, title=km_title(view), canvas=canvas, plot_height=420, left=max(145, 40 + 7.5 * longest_label),
+                 below_axis=-top + row_px * (rows + 1) - 4,
                  footnote=[f"{view.name}: {view.definition}.", METHOD_NOTE], note=note)
 
 
 def km_table_frame(view: SurvivalView) -> pd.DataFrame:
     """The summary as the page and the deck show it (the same numbers as km_summary.csv, in months)."""
-    return pd.DataFrame([{"Group": km.label, "n": km.n, "Events": km.events,
-                          "Median, months (95% CI)": median_text(km), "6 months": rate_text(km, 6),
-                          "12 months": rate_text(km, 12), "24 months": rate_text(km, 24)} for km in view.estimates])
+    rate = f"{view.endpoint} rate at"
+    return pd.DataFrame([{"Group": fmt_dose(km.label), "n": km.n, "Events": km.events,
+                          "Median, months (95% CI)": median_text(km),
+                          f"{rate} 6 months, % (95% CI)": rate_text(km, 6),
+                          f"{rate} 12 months, % (95% CI)": rate_text(km, 12),
+                          f"{rate} 24 months, % (95% CI)": rate_text(km, 24)} for km in view.estimates])
 
 
 def km_table(view: SurvivalView) -> html.Table:

@@ -26,8 +26,8 @@ CRS_GROUP_COLORS = {"No CRS": "#9AA5B1", "CRS grade 1": GRADE_COLORS[1], "CRS gr
 #: IMWG response categories, darkest for the deepest response.
 RESPONSE_COLORS = {"sCR": "#08306B", "CR": "#2171B5", "VGPR": "#6BAED6", "PR": "#BDD7EE", "MR": "#FDD0A2",
                    "SD": "#BDBDBD", "PD": "#D55E00", "NE": "#EEEEEE"}
-NOT_ASSESSED = "#F4F6F8"
-AFTER_PROGRESSION = "#E3E6EA"
+NOT_ASSESSED = "#D5DBE2"
+AFTER_PROGRESSION = "#ECEEF1"
 
 TEMPLATE_NAME = "cartscope"
 
@@ -56,7 +56,7 @@ def dose_colors(dose_levels: list[str]) -> dict[str, str]:
     ordered = ordered_dose_levels(dose_levels)
     if len(ordered) == 1:
         return {ordered[0]: "#0072B2"}
-    shades = sample_colorscale("Blues", [0.45 + 0.5 * i / (len(ordered) - 1) for i in range(len(ordered))])
+    shades = sample_colorscale("Blues", [0.55 + 0.45 * i / (len(ordered) - 1) for i in range(len(ordered))])
     return dict(zip(ordered, shades, strict=False))
 
 

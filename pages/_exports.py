@@ -63,22 +63,22 @@ def register_exports(page: str, title: str, figures, tables=lambda context, stat
 
 
 def deck_bytes(state: dict) -> tuple[bytes, str]:
-    """The page of `state` as a .pptx, and its file name. Pictures are drawn for their box on the slide."""
+    """The page of `state` as a .pptx, and its file name. Each picture is drawn for its own box on the slide
+    (the box depends on the slide's title and footnote), so nothing is stretched."""
     page = state["page"]
     exports = EXPORTS[page]
     context = context_from_state(state)
     aspect = context.slide or "16:9"
     first = exports.figures(context, state, slide(aspect, chrome=False), True)
+    sizes = [picture_pixels(aspect, item.title, item.figure["layout"]["meta"]["cs_footnote"]) for item in first]
+    drawn: dict[int, list[ExportFigure]] = {}
+    for height in sorted({h for _, h in sizes}):  # one build per picture height (a few at most)
+        drawn[height] = exports.figures(context, state, slide(aspect, chrome=False, height=height), True)
     figures = []
-    if first:
-        meta = [item.figure["layout"]["meta"] for item in first]
-        longest = max(meta, key=lambda m: sum(len(line) for line in m["cs_footnote"]))["cs_footnote"]
-        title = max((item.title for item in first), key=len)
-        width, height = picture_pixels(aspect, title, longest)
-        drawn = exports.figures(context, state, slide(aspect, chrome=False, height=height), True)
-        for item in drawn:
-            png = figure_image(item.figure, "png", width=width, height=height, scale=2)
-            figures.append(DeckFigure(item.title, png, item.figure["layout"]["meta"]["cs_footnote"]))
+    for i, (width, height) in enumerate(sizes):
+        item = drawn[height][i]
+        png = figure_image(item.figure, "png", width=width, height=height, scale=2)
+        figures.append(DeckFigure(item.title, png, item.figure["layout"]["meta"]["cs_footnote"]))
     tables = exports.tables(context, state)
     data = build_deck(f"CARTscope: {exports.title}", context.note, figures, tables, aspect)
     return data, f"cartscope_{file_stem(exports.title)}.pptx"

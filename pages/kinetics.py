@@ -14,6 +14,7 @@ from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
 from components.figures import graph, graph_id, loading, shown
 from components.kinetics import (
+    FLOW_TITLE,
     box_figure,
     exposure_frame,
     flow_figure,
@@ -117,7 +118,8 @@ def page_figures(context: PageContext, state: dict, view, canvas, half) -> dict[
                                          state["scale"] == "log")}
     for key, exposure in view.exposure.items():
         grouping = "response_group" if key == "by_response" else "crs_group"
-        out[key] = box_figure(exposure.panels, grouping, exposure.title, context.note, half, footnote=method)
+        out[key] = box_figure(exposure.panels, grouping, exposure.title, context.note, half,
+                              footnote="" if key == "il6" else method)  # the IL-6 peak is not from a window
     out["flow"] = flow_figure(view, context.note, half)
     return out
 
@@ -198,11 +200,11 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
                                defaultColDef={"sortable": True, "filter": True, "resizable": True,
                                               "wrapHeaderText": True, "autoHeaderHeight": True},
                                dashGridOptions={"tooltipShowDelay": 300, "pagination": True,
-                                                "paginationPageSize": 20},
-                               style={"height": "600px", "width": "100%"}))),
+                                                "paginationPageSize": 20, "domLayout": "autoHeight"},
+                               style={"width": "100%"}))),
         card("Exposure and response", html.Div(className="cs-grid-2-even", children=[
             _graph(context, key, figures[key], half, view.exposure[key].title) for key in EXPOSURE
-        ] + [_graph(context, "flow", figures["flow"], half, "Flow cytometry against qPCR")]),
+        ] + [_graph(context, "flow", figures["flow"], half, FLOW_TITLE)]),
             loading(html.Div(html_table(exposure_frame(view), ID.EXPOSURE_TABLE, numeric_from=3),
                              id="kinetics-exposure"))),
     ], context.slide)
@@ -277,7 +279,7 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
     view = view_of(context, state)
     built = page_figures(context, state, view, canvas, canvas)
     titles = {"spaghetti": spaghetti_title(view), **{k: view.exposure[k].title for k in EXPOSURE},
-              "flow": "Flow cytometry against qPCR"}
+              "flow": FLOW_TITLE}
     return [ExportFigure(name, titles[name], figure) for name, figure in built.items()]
 
 

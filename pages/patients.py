@@ -163,10 +163,11 @@ def list_layout(context: PageContext) -> html.Div:
         ]), dag.AgGrid(id=ID.LIST, rowData=patient_list_rows(table, context.query()), columnDefs=patient_list_columns(),
                        defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapHeaderText": True,
                                       "autoHeaderHeight": True},
-                       columnSize="responsiveSizeToFit", getRowId="params.data.id",
+                       getRowId="params.data.id",
                        dashGridOptions={"pagination": True, "paginationPageSize": 25, "animateRows": False,
-                                        "rowStyle": {"cursor": "pointer"}},
-                       style={"height": "720px", "width": "100%"})),
+                                        "paginationPageSizeSelector": [25, 50, 100],
+                                        "rowStyle": {"cursor": "pointer"}, "domLayout": "autoHeight"},
+                       style={"width": "100%"})),
     ], context.slide)
 
 

@@ -9,7 +9,7 @@ from analysis.views.survival import survival_view
 from components.deck import DeckTable
 from components.figures import graph, graph_id, loading, shown
 from components.layout import card, page_header, page_root
-from components.survival import METHOD_NOTE, km_figure, km_table, km_table_frame, km_title
+from components.survival import TABLE_NOTE, km_figure, km_table, km_table_frame, km_title
 from pages._context import PageContext, context_from_state, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
@@ -47,7 +47,7 @@ def layout(study: str | None = None, version: str | None = None, endpoint: str =
         ]), html.Div(graph(PAGE, "km", km_figure(view, context.note, context.canvas()), context.canvas(),
                            km_title(view)), id=ID.FIGURE),
             loading(html.Div(km_table(view), id=ID.SUMMARY)),
-            html.P(METHOD_NOTE, className="cs-muted")),
+            html.P(TABLE_NOTE, className="cs-muted")),
     ], context.slide)
 
 
@@ -69,8 +69,8 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
 
 def tables(context: PageContext, state: dict) -> list[DeckTable]:
     view = survival_view(context.data, *parse(state))
-    return [DeckTable(f"{view.name}: Kaplan-Meier summary (months)", km_table_frame(view),
-                      [METHOD_NOTE, context.note])]
+    return [DeckTable(f"{view.name}: Kaplan-Meier summary", km_table_frame(view),
+                      [f"{view.name}: {view.definition}. Medians in months.", TABLE_NOTE, context.note])]
 
 
 register_exports(PAGE, "survival", figures, tables)

@@ -19,7 +19,7 @@ _cartscope_apt_install() {
   command -v apt-get >/dev/null 2>&1 || return 1
   echo "Installing $* with apt-get ..." >&2
   _cartscope_as_root apt-get update -qq && \
-    DEBIAN_FRONTEND=noninteractive _cartscope_as_root apt-get install -y -qq "$@" >/dev/null
+    _cartscope_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 _cartscope_find_python() {
@@ -37,10 +37,17 @@ _cartscope_find_python() {
 ensure_venv() {
   local requirements="$1"
   local venv="${CARTSCOPE_VENV:-$_cartscope_root/.venv}"
+  if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "The virtual environment at $venv has Python < 3.11: making it again." >&2
+    rm -rf "$venv"
+  fi
   if [ ! -x "$venv/bin/python" ]; then
-    local python
-    python="$(_cartscope_find_python)" || { _cartscope_apt_install python3 python3-venv && python="$(_cartscope_find_python)"; } || {
-      echo "error: CARTscope needs Python >= 3.11 (Debian 12 and Ubuntu 24.04 ship it); found: $(python3 --version 2>&1)" >&2
+    local python found
+    # Debian 12 / Ubuntu 24.04: python3 is new enough; Ubuntu 22.04: python3.11 is a separate package.
+    python="$(_cartscope_find_python)" || { _cartscope_apt_install python3 python3-venv && python="$(_cartscope_find_python)"; } \
+      || { _cartscope_apt_install python3.11 python3.11-venv && python="$(_cartscope_find_python)"; } || {
+      found="$(command -v python3 >/dev/null 2>&1 && python3 --version 2>&1 || echo "no python3")"
+      echo "error: CARTscope needs Python >= 3.11 (Debian 12 and Ubuntu 24.04 ship it); found: $found" >&2
       return 1
     }
     if ! "$python" -m venv "$venv" >/dev/null 2>&1; then

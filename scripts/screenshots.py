@@ -49,11 +49,19 @@ def wait_for_page(browser, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def full_page(browser, path: Path, width: int) -> None:
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(width, max(height, 600))
-    time.sleep(0.6)
-    browser.save_screenshot(str(path))
+def full_page(browser, path: Path, width: int, height: int) -> None:
+    """The whole page, top to bottom, at the window's width (Chrome DevTools: a viewport as tall as the page)."""
+    import base64
+    import math
+
+    content = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": max(math.ceil(content["height"]), height), "deviceScaleFactor": 1,
+        "mobile": False})
+    time.sleep(0.8)
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    path.write_bytes(base64.b64decode(shot["data"]))
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def main() -> None:
@@ -92,7 +100,7 @@ def main() -> None:
                         wait_for_page(browser)
                         name = (page.strip("/").replace("/", "-").replace("?", "_").replace("=", "-").replace("&", "_")
                                 or "overview")
-                        full_page(browser, out / f"{name}_{size}_{mode}.png", width)
+                        full_page(browser, out / f"{name}_{size}_{mode}.png", width, height)
                         print(out / f"{name}_{size}_{mode}.png")
             finally:
                 browser.quit()

@@ -118,8 +118,16 @@ def _reason_text(reasons: np.ndarray, interval_notes: np.ndarray, options: NCAOp
     notes = {_STARTS_BEFORE: "{}: starts before the first sample",
              _ENDS_AFTER: "{}: ends after the last quantifiable sample; area after it counted as 0",
              _NEEDS_LAMBDA_Z: "{}: no lambda-z to extrapolate past Tlast"}
-    codes = np.column_stack([reasons, interval_notes.astype(np.int64)])
-    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
+    n_intervals = interval_notes.shape[1]
+    if 15 + 3 * n_intervals <= 62:  # one int64 key per profile: flags, then 3 bits per interval (fast)
+        key = reasons.astype(np.int64)
+        for i in range(n_intervals):
+            key = (key << 3) | interval_notes[:, i].astype(np.int64)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        unique = np.column_stack([reasons, interval_notes.astype(np.int64)])[first]
+    else:  # any number of intervals: unique rows
+        unique, inverse = np.unique(np.column_stack([reasons, interval_notes.astype(np.int64)]), axis=0,
+                                    return_inverse=True)
     sentences = []
     for code in unique:
         parts = [text for bit, text in texts.items() if code[0] & bit]

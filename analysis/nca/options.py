@@ -16,10 +16,10 @@ BLQ_RULES = {
     "lloq_half": "every BLQ sample = LLOQ/2 (0 where the LLOQ is unknown)",
 }
 BLQ_RULE_LABELS = {
-    "pknca": "PKNCA default: 0 before the first and after the last value, skipped in between",
-    "zero": "Every BLQ sample counts as 0",
-    "drop": "Leave out every BLQ sample",
-    "lloq_half": "Every BLQ sample counts as half the LLOQ",
+    "pknca": "PKNCA default (0 at the ends, skipped between)",
+    "zero": "Every BLQ counts as 0",
+    "drop": "Leave out every BLQ",
+    "lloq_half": "Every BLQ counts as LLOQ/2",
 }
 #: Analytes absent before infusion: with `car_day0_zero`, a profile without a Day-0 sample starts at 0 on Day 0.
 CAR_ANALYTES = ("car_copies", "car_t_pct")

@@ -27,7 +27,7 @@ STATISTICS = {"median": "median and interquartile range", "geomean": "geometric 
 #: The NCA parameters summarised by group (the AUC window's partial AUC is added after Cmax).
 SUMMARY_PARAMETERS = ("cmax", "tmax", "tlast")
 #: The patient facts shown beside each patient's NCA.
-FACT_COLUMNS = ("dose_level", "response_group", "worst_crs_grade")
+FACT_COLUMNS = ("dose_level", "best_response", "response_group", "worst_crs_grade")
 
 
 @dataclass(frozen=True)

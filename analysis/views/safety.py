@@ -19,7 +19,7 @@ class SafetyView:
     related_only: bool
     ae: pd.DataFrame                 # analysis.safety.ae_table (= ae_table.csv)
     onsets: list[dict]               # CRS and ICANS: onset and duration of the first episode
-    grade3: pd.DataFrame             # every grade >= 3 event with its onset day
+    grade3: pd.DataFrame             # every grade >= 3 event (of the attribution shown) with its onset day
     crs_panels: list[GroupValues]    # IL-6 peak and blood transgene Cmax by worst CRS grade
 
     @property
@@ -42,6 +42,7 @@ def safety_view(data: StudyData, nca: pd.DataFrame, attribution: str | None = No
     panels = [group_values(il6, "peak", "crs_group", order, f"IL-6 peak ({ANALYTES['il6'].unit})"),
               group_values(car, "cmax", "crs_group", order,
                            f"CAR transgene Cmax, blood ({ANALYTES['car_copies'].unit})")]
+    shown = ae[ae["related"].eq(True)] if related_only else ae
     return SafetyView(len(study.subjects), can_filter, related_only, ae_table(ae, len(study.subjects), related_only),
-                      [onset_and_duration(ae, CRS_TERM), onset_and_duration(ae, ICANS_TERM)], grade3_onsets(ae),
+                      [onset_and_duration(ae, CRS_TERM), onset_and_duration(ae, ICANS_TERM)], grade3_onsets(shown),
                       panels)

@@ -74,3 +74,17 @@ def test_bad_arguments(tmp_path):
     bad_interval = run(str(DEMO_DIR), "--interval", "28,0")
     assert bad_interval.returncode == 2 and "must have finite start < end" in bad_interval.stderr
     assert run(str(DEMO_DIR), "--blq", "sometimes").returncode == 2
+
+
+def test_twenty_intervals_each_get_a_column():
+    """Sixteen or more --interval used to overflow the engine's note bits (OverflowError)."""
+    intervals = [f"0,{7 * d}" for d in range(1, 21)]
+    done = run(str(DEMO_DIR), "--analyte", "car_copies", "--specimen", "PB",
+               *[arg for interval in intervals for arg in ("--interval", interval)])
+    assert done.returncode == 0, done.stderr
+    out = pd.read_csv(io.StringIO(done.stdout))
+    assert [c for c in out.columns if c.startswith("auc_0_")] == [f"auc_0_{7 * d}" for d in range(1, 21)]
+    expected = nca(demo_measurements().query("analyte == 'car_copies' and specimen == 'PB'"),
+                   intervals=[(0, 7 * d) for d in range(1, 21)])
+    np.testing.assert_allclose(out["auc_0_140"], expected["auc_0_140"], rtol=1e-12)
+    assert out["reason"].str.contains("auc_0_140: ends after the last quantifiable sample").any()

@@ -3,6 +3,7 @@ reading the file back and by rendering it with LibreOffice."""
 import io
 import re
 import subprocess
+from html import unescape
 
 import pandas as pd
 import pytest
@@ -63,7 +64,7 @@ def words(pdf, page: int) -> list[tuple[str, float, float]]:
     """(word, top, bottom) of every word on one page, as poppler lays it out."""
     html = subprocess.run(["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
                           capture_output=True, text=True, check=True).stdout
-    return [(m.group(3), float(m.group(1)), float(m.group(2))) for m in
+    return [(unescape(m.group(3)), float(m.group(1)), float(m.group(2))) for m in
             re.finditer(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', html)]
 
 
@@ -86,3 +87,43 @@ def test_libreoffice_draws_every_table_row_above_the_footnote(tmp_path):
         assert table_bottom < footnote_top, f"page {page}: the table runs into the footnote"
         rows_seen += [word for word, *_ in found if word.startswith("ROW")]
     assert rows_seen == [f"ROW{i:02d}" for i in range(40)]
+
+
+@pytest.mark.parametrize("aspect", ["16:9", "4:3"])
+def test_every_page_table_renders_whole_words_above_its_footnote(app, tmp_path, aspect):
+    """The app's own tables (long NCA tables, wide exposure tables, narrow number columns) as LibreOffice draws
+    them: no number or word is broken across lines, and every row is above the footnote."""
+    from pages._context import page_context
+    from pages._exports import EXPORTS
+
+    context, _ = page_context("demo", None)
+    states = {"overview": {}, "efficacy": {}, "survival": {"endpoint": "PFS", "strata": "dose"}, "safety": {},
+              "kinetics": {}, "patients": {"_subject": "DM-003"}}
+    tables = [t for page, state in states.items()
+              for t in EXPORTS[page].tables(context, {**context.params(), **state})]
+    deck = tmp_path / "tables.pptx"
+    deck.write_bytes(build_deck("CARTscope: tables", "demo v1", [], tables, aspect))
+    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/lo",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(deck)], check=True, capture_output=True,
+                   timeout=300)
+    pdf = tmp_path / "tables.pdf"
+    pages = [(table, part) for table in tables for part in paginate(table, aspect)]
+    problems = []
+    for number, (table, (start, stop, *_)) in enumerate(pages, start=2):
+        found = words(pdf, number)
+        seen = {word for word, *_ in found}
+        cells = [str(v) for row in table.frame.iloc[start:stop].itertuples(index=False) for v in row]
+        cells += [str(c) for c in table.frame.columns]
+        tokens = {t for cell in cells for t in cell.split(" ") if t}
+        title = set(f"{table.title} (continued)".split(" "))
+        note = {t for line in table.footnote for t in line.split(" ") if t} - tokens - title
+        broken = sorted(t for t in tokens if t not in seen and t.strip("()–,;:") == t)
+        if broken:
+            problems.append(f"{table.title} slide {number}: broken or missing {broken[:5]}")
+        footnote_words = {t for line in table.footnote for t in line.split(" ") if t}
+        last_row = {t for v in table.frame.iloc[stop - 1] for t in str(v).split(" ") if t} - footnote_words
+        table_bottom = max((b for w, _, b in found if w in last_row), default=0)
+        note_top = min((t for w, t, _ in found if w in note), default=1e9)
+        if table_bottom >= note_top:
+            problems.append(f"{table.title} slide {number}: the table runs into the footnote")
+    assert problems == [], "\n".join(problems)

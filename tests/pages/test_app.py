@@ -36,7 +36,7 @@ def test_overview_summarises_the_demo_study_and_says_it_is_simulated(browser):
     assert "SIMULATED DATA" in browser.text("#simulated-banner")
     wait_until(lambda: browser.find("#simulated-badge").is_displayed())
     doses = [r.text for r in browser.find_all("#overview-dose-table tbody tr")]
-    assert doses == ["150e6 CAR+ T cells 12 19%", "300e6 CAR+ T cells 22 35%", "450e6 CAR+ T cells 28 45%"]
+    assert doses == ["150 × 10⁶ CAR+ T cells 12 19%", "300 × 10⁶ CAR+ T cells 22 35%", "450 × 10⁶ CAR+ T cells 28 45%"]
     analytes = browser.text("#overview-sample-table")
     assert "CAR transgene" in analytes and "Interleukin-6" in analytes and "Clonal plasma cells" in analytes
     browser.find("#overview-follow-up .main-svg")

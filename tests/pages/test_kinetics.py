@@ -32,9 +32,9 @@ def test_cohort_page_controls_link_export_and_click_through(browser, app):
     browser.find("#kinetics-scale input[value=linear]").click()
     wait_until(lambda: browser.query().get("group") == "response_group" and browser.query().get("scale") == "linear")
     browser.wait_for_text("#kinetics-summary-table", "VGPR/PR")
-    browser.duo.select_dcc_dropdown("#kinetics-blq", value="Every BLQ sample counts as half the LLOQ")
+    browser.duo.select_dcc_dropdown("#kinetics-blq", value="Every BLQ counts as LLOQ/2")
     wait_until(lambda: browser.query().get("blq") == "lloq_half")
-    browser.wait_for_text("#kinetics-summary-note", "BLQ rule: Every BLQ sample counts as half the LLOQ")
+    browser.wait_for_text("#kinetics-summary-note", "BLQ rule: Every BLQ counts as LLOQ/2")
     browser.idle()
     browser.screenshot("kinetics")
 
@@ -43,7 +43,7 @@ def test_cohort_page_controls_link_export_and_click_through(browser, app):
     browser.duo.wait_for_page(url=link)
     browser.wait_for_text("#kinetics-summary-table", "VGPR/PR")
     assert browser.find("#kinetics-scale input[value=linear]").is_selected()
-    assert "half the LLOQ" in browser.text("#kinetics-blq")
+    assert "LLOQ/2" in browser.text("#kinetics-blq")
 
     # Export the table: the grid's columns, units in the headers, the options on every row.
     browser.find("#kinetics-export-csv").click()
@@ -51,12 +51,12 @@ def test_cohort_page_controls_link_export_and_click_through(browser, app):
     assert len(exported) == 62
     assert {"Patient", "Dose level", "Best response", "Worst CRS grade", "Cmax (copies/µg gDNA)",
             "AUC day 0–28 (copies/µg gDNA·day)", "Tlast (day)", "Half-life (day)"} <= set(exported.columns)
-    assert set(exported["BLQ rule"]) == {"Every BLQ sample counts as half the LLOQ"}
+    assert set(exported["BLQ rule"]) == {"Every BLQ counts as LLOQ/2"}
     assert set(exported["AUC window (days)"]) == {"0 to 28"} and set(exported["AUC method"]) == {"Linear up, log down"}
     browser.find("#kinetics-export-xlsx").click()
     book = openpyxl.load_workbook(io.BytesIO(browser.downloaded("nca_demo_v1_car_copies_PB.xlsx").read_bytes()))
     about = {row[0]: row[1] for row in book["About"].iter_rows(min_row=2, values_only=True)}
-    assert about["BLQ rule"] == "Every BLQ sample counts as half the LLOQ" and about["AUC window (days)"] == "0 to 28"
+    assert about["BLQ rule"] == "Every BLQ counts as LLOQ/2" and about["AUC window (days)"] == "0 to 28"
 
     # Clicking a line opens that patient.
     browser.driver.execute_script(

@@ -63,7 +63,9 @@ def test_kinetics_figure_shares_one_time_axis_with_mrd_on_the_clinical_track(dem
     assert {"AUC day 0–28", "Peak (Cmax)", "BLQ (at LLOQ/2)", "MRD negative"} <= names
     mrd = next(t for t in figure["data"] if t.get("name") == "MRD negative")
     assert mrd["x"] == view.mrd.loc[view.mrd["mrd_negative"], "day"].tolist() and set(mrd["y"]) == {"Response"}
-    blood = next(t for t in figure["data"] if t.get("name") == "Blood" and t["yaxis"] == "y")
+    legend = next(t for t in figure["data"] if t.get("name") == "Blood" and t.get("showlegend", True))
+    assert legend["x"] == [None] and "symbol" not in legend["marker"]  # the legend's marker is filled
+    blood = next(t for t in figure["data"] if t.get("name") == "Blood" and t["yaxis"] == "y" and t["x"] != [None])
     assert "circle-open" in blood["marker"]["symbol"]  # BLQ samples hollow
     lloq = view.measurements.loc[view.measurements["blq"] & (view.measurements["analyte"] == "car_copies"), "lloq"]
     assert set(lloq / 2) <= set(blood["y"])  # drawn at LLOQ/2, as the cohort page draws and summarises them
@@ -100,7 +102,7 @@ def test_patient_list_search_sort_and_click_through(browser):
 
 def test_patient_page_in_the_browser(browser, demo):
     browser.open("/patients/DM-003", "Patient DM-003")
-    assert browser.text("#patient-dose").endswith("150e6 CAR+ T cells")
+    assert browser.text("#patient-dose").endswith("150 × 10⁶ CAR+ T cells")  # the dose as people write it
     first = expected_auc(demo.study.measurements, "DM-003", 0, 28)
     auc_cell = "#summary-car_copies-PB td:nth-child(4)"
     assert browser.text(auc_cell) == fmt_sig(first["auc_0_28"])
