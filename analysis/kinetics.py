@@ -213,12 +213,12 @@ class GroupValues:
 def group_values(frame: pd.DataFrame, column: str, group_column: str, order: list[str], label: str) -> GroupValues:
     """`column` of `frame` by `group_column` (rows without a value or group left out) with its test."""
     rows = frame[["subject_id", column, group_column]].dropna()
+    by_group = {g: part for g, part in rows.groupby(group_column, sort=False, observed=True)}
     values, subjects = {}, {}
     for group in order:
-        chosen = rows[rows[group_column] == group]
-        if len(chosen):
-            values[group] = chosen[column].to_numpy(dtype=float)
-            subjects[group] = chosen["subject_id"].astype(str).tolist()
+        if group in by_group:
+            values[group] = by_group[group][column].to_numpy(dtype=float)
+            subjects[group] = by_group[group]["subject_id"].astype(str).tolist()
     test, p = compare_groups(rows[column], rows[group_column])
     return GroupValues(label, list(values), values, subjects, test, p)
 

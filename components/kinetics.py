@@ -175,11 +175,12 @@ def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, 
             color = colors[group]
             traces.append({"type": "box", "y": drawn.tolist(), "x": [tick] * len(drawn), "name": group,
                            "boxpoints": "all", "jitter": 0.35, "pointpos": 0, "xaxis": xname, "yaxis": yname,
-                           "customdata": [[sid, "0 (all BLQ)" if z else fmt_sig(v)] for sid, z, v in
-                                          zip(panel.subjects[group], zero, values, strict=True)],
+                           "customdata": [[sid, v, " (all BLQ)" if z else ""] for sid, z, v in
+                                          zip(panel.subjects[group], zero.tolist(), values.tolist(), strict=True)],
                            "marker": {"color": color, "size": canvas.scale(6), "opacity": 0.8},
                            "line": {"color": color}, "fillcolor": hex_to_rgba(color, 0.12),
-                           "hovertemplate": f"{group}: %{{customdata[0]}}, %{{customdata[1]}}<extra></extra>"})
+                           "hovertemplate": f"{group}: %{{customdata[0]}}, %{{customdata[1]:,.3r}}%{{customdata[2]}}"
+                                            "<extra></extra>"})
         if has_zero:
             any_zero = True
             layout["shapes"].append({"type": "line", "xref": f"{xname} domain", "yref": yname, "x0": 0, "x1": 1,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -22,6 +23,13 @@ class StudyData:
         patients = patient_table(study.subjects, study.responses, study.adverse_events)
         by_subject = {sid: rows for sid, rows in study.measurements.groupby("subject_id", sort=False)}
         return cls(study, patients, by_subject)
+
+    @cached_property
+    def flow_pairs(self) -> pd.DataFrame:
+        """Same-day quantified CAR+ % and transgene pairs in blood (they depend on the study only)."""
+        from analysis.kinetics import paired_flow_qpcr
+
+        return paired_flow_qpcr(self.study.measurements)
 
     def measurements_of(self, subject_id: str) -> pd.DataFrame:
         return self.measurements_by_subject.get(subject_id, self.study.measurements.iloc[:0])

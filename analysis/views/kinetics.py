@@ -16,7 +16,6 @@ from analysis.kinetics import (
     group_summary,
     group_values,
     group_values_table,
-    paired_flow_qpcr,
     spearman,
 )
 from analysis.nca.parameters import BY_NAME, interval_name, interval_parameter
@@ -91,7 +90,7 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
     summary = group_summary(table.assign(group=table[group_column]), summary_columns,
                             None if s.grouping == "none" else "group", order=groups)
     exposure = exposure_figures(nca, patients, s)
-    pairs = paired_flow_qpcr(study.measurements)
+    pairs = data.flow_pairs
     analyte = ANALYTES[s.analyte]
     return CohortView(
         settings=s, unit=analyte.unit, where=f"{analyte.label}, {SPECIMEN_LABELS[s.specimen].lower()}",
