@@ -6,7 +6,7 @@ import math
 import pandas as pd
 from dash import html
 
-from analysis.responses import SWIMMER_MARKS, WINDOWS
+from analysis.responses import SWIMMER_MARKS, SWIMMER_STATES, WINDOWS
 from analysis.views.efficacy import EfficacyView, Swimmer
 from components.frame import Canvas, frame
 from components.number_format import fmt_dose, fmt_pct
@@ -102,7 +102,7 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
     lane_font = min(11 if canvas.width is None else 12, math.floor(lane_px * 0.75))
     labelled = lane_font >= MIN_LANE_FONT
     traces = []
-    for state in [*RESPONSES, "not yet assessed", "after progression"]:  # the legend in one order, always
+    for state in SWIMMER_STATES:  # the legend in one order, always
         rows = segments[segments["state"] == state]
         if rows.empty:
             continue
