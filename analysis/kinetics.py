@@ -206,8 +206,8 @@ class GroupValues:
     def test_text(self) -> str:
         if not self.test or self.p_value != self.p_value:
             return "too few patients for a test"
-        p = self.p_value
-        return f"{self.test} p = {p:.2g}" if p >= 0.001 else f"{self.test} p < 0.001"
+        p = self.p_value  # no-break spaces: the statistic never breaks across lines
+        return f"{self.test} p\u00a0=\u00a0{p:.2g}" if p >= 0.001 else f"{self.test} p\u00a0<\u00a00.001"
 
 
 def group_values(frame: pd.DataFrame, column: str, group_column: str, order: list[str], label: str) -> GroupValues:

@@ -128,7 +128,7 @@ def import_log_grid(log: pd.DataFrame) -> dag.AgGrid:
         frame["row_counts"] = frame["row_counts"].map(
             lambda c: ", ".join(f"{t}: {n:,}" for t, n in json.loads(c).items() if t in TABLES))
         frame["checksum"] = frame["checksum"].str[:12]
-    columns = [("imported_at", "Imported", 150), ("imported_by", "By", 130), ("source", "Source", 80),
+    columns = [("imported_at", "Imported", 175), ("imported_by", "By", 130), ("source", "Source", 80),
                ("name", "Study", 110), ("version", "Version", 80), ("files", "Files", 220),
                ("row_counts", "Rows per table", 240), ("checksum", "Checksum (SHA-256)", 130)]
     return _grid("data-log-grid", frame.reindex(columns=[c for c, *_ in columns]),

@@ -119,7 +119,8 @@ class SlideBoxes:
 def boxes(aspect: str, title: str, footnote: list[str]) -> SlideBoxes:
     width, height = SLIDE_INCHES[aspect]
     usable = width - 2 * MARGIN - 0.2  # a text box's own insets
-    title_height = _height(_lines(title, usable, TITLE_PT, bold=True), TITLE_PT) + 0.12
+    # 4% narrower than the box for the title: a renderer laying it out a little wider still fits the line
+    title_height = _height(_lines(title, usable * 0.96, TITLE_PT, bold=True), TITLE_PT) + 0.12
     footnote_height = _height(sum(_lines(line, usable, FOOTNOTE_PT) for line in footnote), FOOTNOTE_PT) + 0.16
     footnote_top = height - 0.2 - footnote_height
     return SlideBoxes(width, height, title_height, TITLE_TOP + title_height + 0.08, footnote_top)
@@ -171,7 +172,8 @@ def column_widths(frame: pd.DataFrame, total: float, points: float) -> list[floa
     least = [max(longest(frame[c]), longest([c], bold=True)) + CELL_PAD + 0.04 for c in frame.columns]
     if sum(least) > total:
         return None
-    want = [max(text_width(str(c), points, True), *(text_width(str(v), points) for v in frame[c])) + CELL_PAD
+    # a header may take two or three lines; the cells' text decides how wide a column would like to be
+    want = [max(text_width(str(c), points, True) / 2.5, *(text_width(str(v), points) for v in frame[c])) + CELL_PAD
             for c in frame.columns]
     spare = total - sum(least)
     extra = [max(w - m, 0.0) for w, m in zip(want, least, strict=True)]
@@ -205,18 +207,25 @@ def paginate(item: DeckTable, aspect: str) -> list[tuple[int, int, list[float], 
     points, widths = table_layout(frame, width - 2 * MARGIN)
     header = row_height(frame.columns, widths, points, bold=True)
     heights = [row_height(row, widths, points) for row in frame.itertuples(index=False)]
-    parts, start = [], 0
-    while True:
-        b = boxes(aspect, item.title + (" (continued)" if parts else ""), item.footnote)
-        used, stop = header, start
-        while stop < len(frame) and used + heights[stop] <= b.body_height:
-            used += heights[stop]
-            stop += 1
-        stop = max(stop, min(start + 1, len(frame)))  # a row taller than the slide still gets a slide
-        parts.append((start, stop, widths, [header, *heights[start:stop]], points))
-        if stop >= len(frame):
-            return parts
-        start = stop
+    def fill(cap: int) -> list[tuple[int, int]]:
+        spans, start = [], 0
+        while True:
+            b = boxes(aspect, item.title + (" (continued)" if spans else ""), item.footnote)
+            used, stop = header, start
+            while stop < len(frame) and stop - start < cap and used + heights[stop] <= b.body_height:
+                used += heights[stop]
+                stop += 1
+            stop = max(stop, min(start + 1, len(frame)))  # a row taller than the slide still gets a slide
+            spans.append((start, stop))
+            if stop >= len(frame):
+                return spans
+            start = stop
+
+    spans = fill(len(frame) + 1)
+    if len(spans) > 1:  # as many slides, with the rows shared evenly (no last slide with one row)
+        even = fill(math.ceil(len(frame) / len(spans)))
+        spans = even if len(even) == len(spans) else spans
+    return [(start, stop, widths, [header, *heights[start:stop]], points) for start, stop in spans]
 
 
 def _title(slide, text: str, b: SlideBoxes) -> None:

@@ -118,7 +118,7 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
         if rows.empty:
             continue
         symbol, color, size = MARK_STYLES[mark]
-        size = min(canvas.scale(size), max(lane_px * 0.9, 4))  # a mark never spills into the next lane
+        size = min(canvas.scale(size), max(lane_px * 1.1, 7))  # within its lane, yet never too small to see
         traces.append({"type": "scatter", "mode": "markers", "name": mark, "x": rows["day"].tolist(),
                        "y": rows["subject_id"].tolist(), "customdata": rows["subject_id"].tolist(),
                        "marker": {"symbol": symbol, "color": color, "size": size,
@@ -127,7 +127,7 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
                        "hovertemplate": f"%{{customdata}}: {mark.lower()}, day %{{x}}<extra></extra>"})
     last = float(swimmer.segments["stop"].max()) if len(swimmer.segments) else 30.0
     body = {"data": traces, "layout": {
-        "barmode": "overlay", "bargap": 0.25, "legend": {"traceorder": "normal"},
+        "barmode": "overlay", "bargap": 0.25, "legend": {"traceorder": "normal", "itemsizing": "constant"},
         "xaxis": {"title": {"text": "Days since CAR-T infusion"}, "zeroline": False,
                   "range": [-0.02 * last, 1.04 * last]},  # the whole cohort's range, on every part
         "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": order[::-1], "showgrid": False,
@@ -136,8 +136,7 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
     footnote = ["Lanes from infusion to last contact, coloured by the response recorded at each assessment until "
                 "the next one."]
     if not labelled:
-        footnote.append(f"{n} lanes are too many to label at this size; the page and the PowerPoint export (which "
-                        "splits them over slides) label every lane.")
+        footnote.append(f"{n} patients: lanes unlabelled at this size (the PowerPoint export labels every lane).")
     return frame(body, title=SWIMMER_TITLE + part, canvas=canvas, plot_height=plot_height,
                  left=70 if labelled else 30, footnote=footnote, note=note)
 

@@ -200,7 +200,8 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
 
     # Legend: rows between the title and the plot, or the right margin.
     names = legend_entries(data) if legend != "none" else []
-    spec = {k: v for k, v in (layout.get("legend") or {}).items() if k in ("traceorder", "groupclick")}
+    spec = {k: v for k, v in (layout.get("legend") or {}).items()
+            if k in ("traceorder", "groupclick", "itemsizing")}
     spec.update(font={"size": kind.legend}, bgcolor="rgba(255,255,255,0)")
     legend_band = 0
     if legend == "right" and names:

@@ -148,7 +148,7 @@ def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, 
     says n and how many are 0."""
     layout: dict = {"showlegend": False, "annotations": [], "shapes": [], "boxgap": 0.35}
     traces = []
-    gap = 0.12
+    gap = 0.17  # room for the next panel's axis title and tick labels
     width = (1 - gap * (len(panels) - 1)) / max(len(panels), 1)
     any_zero = False
     for p, panel in enumerate(panels):
@@ -230,7 +230,10 @@ def flow_figure(view: CohortView, note: str, canvas: Canvas) -> dict:
 # ---- tables ----------------------------------------------------------------------------------------------------
 
 def _fmt(parameter_name: str):
-    return fmt_day if parameter(parameter_name).unit_kind == "time" else fmt_sig
+    """The one formatter for a parameter: days as recorded, counts as whole numbers, the rest 3 significant
+    digits."""
+    kind = parameter(parameter_name).unit_kind
+    return fmt_day if kind == "time" else fmt_count if kind == "count" else fmt_sig
 
 
 def summary_frame(view: CohortView) -> pd.DataFrame:
@@ -242,18 +245,18 @@ def summary_frame(view: CohortView) -> pd.DataFrame:
         records.append({"Group": fmt_dose(r.group), "Parameter": parameter(r.parameter).header(view.unit),
                         "n": fmt_count(r.n), "n at 0": fmt_count(r.n_zero) if geometric else BLANK,
                         "Median": fmt(r.median), "Range": fmt_range(r.min, r.max, fmt),
-                        "Geometric mean (values > 0)": fmt_sig(r.geometric_mean) if geometric else BLANK,
+                        "Geometric mean (values\u00a0>\u00a00)": fmt_sig(r.geometric_mean) if geometric else BLANK,
                         "Geometric CV %": fmt_sig(r.geometric_cv_pct) if geometric else BLANK})
     return pd.DataFrame(records)
 
 
 def exposure_frame(view: CohortView) -> pd.DataFrame:
     t = view.exposure_table
-    return pd.DataFrame({"Figure": t["figure"], "Parameter": t["parameter"], "Group": t["group"],
+    return pd.DataFrame({"Comparison": t["figure"], "Parameter": t["parameter"], "Group": t["group"],
                          "n": t["n"].map(fmt_count), "n at 0 (all BLQ)": t["n_zero"].map(fmt_count),
                          "Median": t["median"].map(fmt_sig),
                          "Range": [fmt_range(a, b) for a, b in zip(t["min"], t["max"], strict=True)],
-                         "Geometric mean (values > 0)": t["geometric_mean"].map(fmt_sig), "Test": t["test"]})
+                         "Geometric mean (values\u00a0>\u00a00)": t["geometric_mean"].map(fmt_sig), "Test": t["test"]})
 
 
 def html_table(frame_: pd.DataFrame, table_id: str, numeric_from: int = 2) -> html.Table:
@@ -265,8 +268,8 @@ def html_table(frame_: pd.DataFrame, table_id: str, numeric_from: int = 2) -> ht
 
 
 #: The grid's columns after the patient: the patient facts, then parameters from the registry.
-GRID_FACTS = (("dose_level", "Dose level", 115), ("best_response", "Best response", 95),
-              ("worst_crs_grade", "Worst CRS grade", 85))
+GRID_FACTS = (("dose_level", "Dose level", 128), ("best_response", "Best response", 118),
+              ("worst_crs_grade", "Worst CRS grade", 104))
 GRID_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life", "lambda_z_n_points", "r2_adj")
 
 
@@ -281,13 +284,15 @@ def grid_columns(view: CohortView) -> list[dict]:
                 "cellRenderer": "markdown", "filter": "agTextColumnFilter"}]
     wrap = {"wrapText": True, "autoHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "6px",
                                                                 "paddingBottom": "6px"}}
-    columns += [{"field": f, "headerName": h, "minWidth": w, "flex": 1, **(wrap if f == "dose_level" else {})}
+    columns += [{"field": f, "headerName": h, "width": w, **(wrap if f == "dose_level" else {})}
                 for f, h, w in GRID_FACTS]
     for name in grid_parameters(view):
+        kind = parameter(name).unit_kind
+        width = 150 if kind == "auc" else 132 if kind == "conc" else 104
         columns.append({"field": name, "headerName": parameter(name).header(view.unit), "type": "numericColumn",
-                        "filter": "agNumberColumnFilter", "minWidth": 78, "flex": 1,
+                        "filter": "agNumberColumnFilter", "width": width,
                         "valueFormatter": {"function": f"params.data ? params.data['{name}_text'] : ''"}})
-    columns.append({"field": "reason", "headerName": "Notes", "minWidth": 150, "flex": 2, "tooltipField": "reason",
+    columns.append({"field": "reason", "headerName": "Notes", "minWidth": 260, "flex": 1, "tooltipField": "reason",
                     **wrap})
     return columns
 

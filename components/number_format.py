@@ -32,10 +32,13 @@ def fmt_sig(value, digits: int = SIGNIFICANT) -> str:
     return f"{rounded:,.{decimals}f}"
 
 
+MINUS = "\u2212"
+
+
 def fmt_day(value) -> str:
-    """Days as recorded: 10, 10.5, -7; blank -> '–'."""
+    """Days as recorded: 10, 10.5, −7 (a minus sign, not a hyphen); blank -> '–'."""
     x = _float(value)
-    return BLANK if x is None else f"{x:g}"
+    return BLANK if x is None else f"{x:g}".replace("-", MINUS)
 
 
 def fmt_count(value) -> str:
@@ -50,7 +53,8 @@ def fmt_pct(fraction, decimals: int = 0) -> str:
 
 
 def fmt_range(low, high, fmt=fmt_sig) -> str:
-    return f"{fmt(low)} – {fmt(high)}" if _float(low) is not None else BLANK
+    """'37,900 – 4,680,000' with no-break spaces, so a range never breaks across lines."""
+    return f"{fmt(low)}\u00a0–\u00a0{fmt(high)}" if _float(low) is not None else BLANK
 
 
 def fmt_months(days, days_per_month: float = 365.25 / 12, missing: str = "NR") -> str:

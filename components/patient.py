@@ -62,7 +62,7 @@ def x_range_for(view: PatientView, days: str = "all") -> tuple[float, float]:
 
 
 #: On a slide the clinical rows get more of the height, so each AE row stays readable.
-SLIDE_SHARES = (0.22, 0.13, 0.11, 0.14, 0.40)
+SLIDE_SHARES = (0.24, 0.13, 0.11, 0.14, 0.38)
 
 
 def _domains(gap: float = PANEL_GAP, shares=None) -> list[tuple[float, float]]:
@@ -155,8 +155,10 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
     footnote = [f"{nca_method_note(start, end, o.auc_method, o.blq)} Hollow markers: below the LLOQ (dashed line); "
                 f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."]
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
+    # On a slide the legend goes to the right margin: the panels get the whole height.
     return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
-                 plot_height=900, left=left, top_extra=22 if compact else 10, footnote=footnote, note=note)
+                 plot_height=900, left=left, top_extra=22 if compact else 10, footnote=footnote, note=note,
+                 legend="right" if compact else "top")
 
 
 def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, yname: str, yaxis: str,
@@ -168,11 +170,11 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     events = view.adverse_events
     last_contact = float(facts["last_contact_day"])
     others = events[~events["term"].isin(CLINICAL_SHORT)].sort_values("onset_day")["term"].drop_duplicates()
-    n_other = 4 if compact else 8
+    n_other = 3 if compact else 8
     limit = 26 if compact else 32
     rows = ["Response", "CRS", "ICANS", *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
     if len(others) > n_other:  # say what is left out, never drop it silently
-        layout["annotations"].append({"text": f"+ {len(others) - n_other} more adverse events (see the page)",
+        layout["annotations"].append({"text": f"+ {len(others) - n_other} more adverse events not drawn",
                                       "xref": f"{xname} domain", "yref": f"{yname} domain", "x": 0.995, "y": 0,
                                       "xanchor": "right", "yanchor": "bottom", "showarrow": False,
                                       "font": {"size": 11, "color": MUTED}, "bgcolor": "rgba(255,255,255,0.85)"})
@@ -281,8 +283,9 @@ def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, l
             data = curve[(curve["day"] >= row["lambda_z_start"]) & (curve["day"] <= row["lambda_z_end"])
                          & (curve["conc"] > 0)]
             traces.append({"type": "scatter", "x": data["day"].tolist(), "y": data["conc"].tolist(), "mode": "markers",
-                           "name": f"λz points, blood transgene (t½ {fmt_sig(row['half_life'])} d)", "xaxis": xname,
-                           "yaxis": yname,
+                           "name": (f"λz points (t½ {fmt_sig(row['half_life'])} d)" if canvas.is_slide else
+                                    f"λz points, blood transgene (t½ {fmt_sig(row['half_life'])} d)"),
+                           "xaxis": xname, "yaxis": yname,
                            "marker": {"symbol": "circle-open", "size": canvas.scale(16), "color": INK,
                                       "line": {"width": 1.5}}, "hoverinfo": "skip"})
             days = np.array([row["lambda_z_start"], row["lambda_z_end"]])
@@ -467,22 +470,35 @@ def patient_list_columns() -> list[dict]:
         {"field": "subject_id", "headerName": "Patient", "cellRenderer": "markdown", "pinned": "left", "width": 100,
          "filter": "agTextColumnFilter", "comparator": {"function": "(a, b, na, nb) => na.data.id < nb.data.id ? -1 "
                                                                     ": na.data.id > nb.data.id ? 1 : 0"}},
-        text("dose_level", "Dose level", 120),
+        text("dose_level", "Dose level", 110),
         {"field": "best_response", "headerName": "Best response", "minWidth": 128, "flex": 1},
-        {"field": "mrd", "headerName": "MRD", "minWidth": 100, "flex": 1},
+        {"field": "mrd", "headerName": "MRD", "minWidth": 95, "flex": 1},
         {"field": "worst_crs_grade", "headerName": "Worst CRS grade", "type": "numericColumn", "minWidth": 90,
          "flex": 1},
         {"field": "worst_icans_grade", "headerName": "Worst ICANS grade", "type": "numericColumn", "minWidth": 95,
          "flex": 1},
-        text("pfs_days", "PFS", 150, valueFormatter={"function": "params.data ? params.data.pfs_text : ''"}),
-        text("os_days", "OS", 150, valueFormatter={"function": "params.data ? params.data.os_text : ''"}),
-        number("cmax", BY_NAME["cmax"].header(unit)),
-        number("auc_0_28", interval_parameter(*LIST_WINDOW).header(unit), 150),
+        text("pfs_days", "PFS", 140, valueFormatter={"function": "params.data ? params.data.pfs_text : ''"}),
+        text("os_days", "OS", 140, valueFormatter={"function": "params.data ? params.data.os_text : ''"}),
+        number("cmax", BY_NAME["cmax"].header(unit), 110),
+        number("auc_0_28", interval_parameter(*LIST_WINDOW).header(unit), 130),
     ]
 
 
 def facts_frame(view: PatientView) -> pd.DataFrame:
     return pd.DataFrame([{"Fact": label, "Value": value} for label, value, _ in patient_facts(view)])
+
+
+def adverse_events_frame(view: PatientView) -> pd.DataFrame:
+    """Every adverse event of the patient, by onset: what the figure's clinical track draws (and more)."""
+    ae = view.adverse_events.sort_values(["onset_day", "term"])
+    return pd.DataFrame({"Term (CTCAE v5)": ae["term"].tolist(),
+                         "Grade": [f"G{int(g)}" for g in ae["grade"]],
+                         "Onset (day)": [fmt_day(d) for d in ae["onset_day"]],
+                         "Resolved (day)": ["ongoing" if d != d else fmt_day(d) for d in ae["resolution_day"]],
+                         "Serious": ["yes" if s is True else "no" if s is False else BLANK
+                                     for s in ae.get("serious", pd.Series([None] * len(ae)))],
+                         "Treatment-related": ["yes" if s is True else "no" if s is False else BLANK
+                                               for s in ae.get("related", pd.Series([None] * len(ae)))]})
 
 
 def patient_list_frame(rows: list[dict]) -> pd.DataFrame:

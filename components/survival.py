@@ -44,7 +44,8 @@ def km_colors(view: SurvivalView) -> dict[str, str]:
 def km_title(view: SurvivalView) -> str:
     title = view.name
     if view.by_dose:
-        title += " by dose level" + (f" (log-rank p = {view.logrank_p:.2g})" if view.logrank_p == view.logrank_p
+        title += " by dose level" + (f" (log-rank\u00a0p\u00a0=\u00a0{view.logrank_p:.2g})"
+                                     if view.logrank_p == view.logrank_p
                                      else "")
     return title
 

@@ -25,8 +25,9 @@ from pages._exports import ExportFigure, changed_state, page_state, page_state_i
 
 PAGE = "efficacy"
 dash.register_page(__name__, path="/efficacy", name="Efficacy", order=4, title="Efficacy · CARTscope")
-#: A deck slide shows at most this many swimmer lanes, so every lane is labelled legibly.
-LANES_PER_SLIDE = 32
+#: A deck slide shows at most this many swimmer lanes, so every lane is labelled legibly (a 4:3 slide's legend
+#: takes more rows, leaving less height for lanes).
+LANES_PER_SLIDE = {"16:9": 32, "4:3": 24}
 
 
 class ID:
@@ -86,7 +87,7 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
     out = [ExportFigure("best", BEST_TITLE, best_response_figure(view, context.note, canvas)),
            ExportFigure("rates", RATES_TITLE, rates_figure(view, context.note, canvas))]
     order = view.swimmer.order
-    parts = math.ceil(len(order) / LANES_PER_SLIDE) if for_deck else 1
+    parts = math.ceil(len(order) / LANES_PER_SLIDE[canvas.aspect or "16:9"]) if for_deck else 1
     for i in range(max(parts, 1)):
         size = math.ceil(len(order) / max(parts, 1))
         lanes = order[i * size:(i + 1) * size] if parts > 1 else None

@@ -16,6 +16,7 @@ from components.kinetics import nca_method_note
 from components.layout import card, notice, page_header, page_root
 from components.patient import (
     DAY_RANGES,
+    adverse_events_frame,
     facts_frame,
     kinetics_figure,
     kinetics_summary,
@@ -252,6 +253,9 @@ def tables(context: PageContext, state: dict) -> list[DeckTable]:
     out = [DeckTable(f"Patient {view.subject_id}: facts", facts_frame(view), [context.note])]
     out += [DeckTable(f"Patient {view.subject_id}: {ANALYTES[a].label} NCA", f.drop(columns="_id"),
                       [method, context.note]) for a, f in summary_frames(view)]
+    if len(view.adverse_events):
+        out.append(DeckTable(f"Patient {view.subject_id}: adverse events", adverse_events_frame(view),
+                             ["CTCAE v5; CRS and ICANS by ASTCT; days since CAR-T infusion.", context.note]))
     return out
 
 

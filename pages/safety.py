@@ -64,11 +64,12 @@ def layout(study: str | None = None, version: str | None = None, attribution: st
                      className="cs-button cs-button-secondary") if view.can_filter else None,
             html.Button("Download CSV", id=ID.EXPORT_CSV, className="cs-button cs-button-secondary"),
             html.Button("Download Excel", id=ID.EXPORT_XLSX, className="cs-button cs-button-secondary"),
-        ]), ae_grid(view, ID.GRID), html.P("Select a term to list its patients.", className="cs-muted"),
+        ]), ae_grid(view, ID.GRID), html.P(grade3_text(view), className="cs-extras"),
+            html.P("Select a term to list its patients.", className="cs-muted"),
             loading(html.Div(id=ID.TERM_PATIENTS))),
         card("Grades by term", graph(PAGE, "grades", grade_by_term_figure(view, context.note, context.canvas()),
                                      context.canvas(), grades_title(view))),
-        card("CRS and ICANS", onset_table(view, ID.ONSETS), html.P(grade3_text(view), className="cs-extras"),
+        card("CRS and ICANS", onset_table(view, ID.ONSETS),
              graph(PAGE, "crs", crs_figure(view, context.note, context.canvas()), context.canvas(), CRS_TITLE)),
     ], context.slide)
 

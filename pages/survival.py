@@ -46,8 +46,7 @@ def layout(study: str | None = None, version: str | None = None, endpoint: str =
                           options=[{"label": "by dose level (log-rank test)", "value": "dose"}]),
         ]), html.Div(graph(PAGE, "km", km_figure(view, context.note, context.canvas()), context.canvas(),
                            km_title(view)), id=ID.FIGURE),
-            loading(html.Div(km_table(view), id=ID.SUMMARY)),
-            html.P(TABLE_NOTE, className="cs-muted")),
+            loading(html.Div(km_table(view), id=ID.SUMMARY))),
     ], context.slide)
 
 

@@ -49,6 +49,7 @@ class CohortSettings:
 class ExposureFigure:
     title: str
     panels: list[GroupValues]
+    comparison: str = ""       # what is compared, in a few words (the exposure table's first column)
 
 
 @dataclass
@@ -97,7 +98,7 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
         groups=groups, samples=samples, by_day=by_day,
         patients_by_group=samples.groupby("group")["subject_id"].nunique().to_dict(), group_summary=summary,
         table=table.drop(columns=["crs_group", "none"]), exposure=exposure,
-        exposure_table=group_values_table({f.title: f.panels for f in exposure.values()}),
+        exposure_table=group_values_table({f.comparison: f.panels for f in exposure.values()}),
         flow_pairs=pairs, flow_test=spearman(pairs["car_copies"], pairs["car_t_pct"]),
     )
 
@@ -117,9 +118,10 @@ def exposure_figures(nca: pd.DataFrame, patients: pd.DataFrame, s: CohortSetting
         order = group_order(column, rows[column])
         figures[key] = ExposureFigure(f"{where}: exposure by {by}", [
             group_values(rows, "cmax", column, order, BY_NAME["cmax"].header(unit)),
-            group_values(rows, auc.name, column, order, auc.header(unit))])
+            group_values(rows, auc.name, column, order, auc.header(unit))], f"{where} by {by}")
     il6 = nca[nca["analyte"] == "il6"].merge(patients, on="subject_id")
     figures["il6"] = ExposureFigure("Serum IL-6 peak by worst CRS grade", [
         group_values(il6, "peak", "crs_group", group_order("crs_group", il6["crs_group"]),
-                     BY_NAME["peak"].header(ANALYTES["il6"].unit).replace("Peak", "IL-6 peak"))])
+                     BY_NAME["peak"].header(ANALYTES["il6"].unit).replace("Peak", "IL-6 peak"))],
+        "IL-6 by worst CRS grade")
     return figures

@@ -114,14 +114,14 @@ def test_every_page_table_renders_whole_words_above_its_footnote(app, tmp_path, 
         seen = {word for word, *_ in found}
         cells = [str(v) for row in table.frame.iloc[start:stop].itertuples(index=False) for v in row]
         cells += [str(c) for c in table.frame.columns]
-        tokens = {t for cell in cells for t in cell.split(" ") if t}
-        title = set(f"{table.title} (continued)".split(" "))
-        note = {t for line in table.footnote for t in line.split(" ") if t} - tokens - title
+        tokens = {t for cell in cells for t in cell.split()}  # split() also splits at no-break spaces
+        title = set(f"{table.title} (continued)".split())
+        note = {t for line in table.footnote for t in line.split()} - tokens - title
         broken = sorted(t for t in tokens if t not in seen and t.strip("()–,;:") == t)
         if broken:
             problems.append(f"{table.title} slide {number}: broken or missing {broken[:5]}")
-        footnote_words = {t for line in table.footnote for t in line.split(" ") if t}
-        last_row = {t for v in table.frame.iloc[stop - 1] for t in str(v).split(" ") if t} - footnote_words
+        footnote_words = {t for line in table.footnote for t in line.split()}
+        last_row = {t for v in table.frame.iloc[stop - 1] for t in str(v).split()} - footnote_words
         table_bottom = max((b for w, _, b in found if w in last_row), default=0)
         note_top = min((t for w, t, _ in found if w in note), default=1e9)
         if table_bottom >= note_top:

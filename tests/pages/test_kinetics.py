@@ -120,7 +120,7 @@ def test_exposure_boxes_draw_every_patient_the_table_counts(browser):
         "const g = document.querySelector('#kinetics-by-response .js-plotly-plot'); return g.data.map(t => "
         "({x: t.x, y: t.y, xaxis: t.xaxis, name: t.name}));")
     table = pd.read_html(io.StringIO(browser.find("#kinetics-exposure-table").get_attribute("outerHTML")))[0]
-    by_response = table[table["Figure"].str.contains("best response") & table["Parameter"].str.startswith("Cmax")]
+    by_response = table[table["Comparison"].str.contains("best response") & table["Parameter"].str.startswith("Cmax")]
     drawn = {t["name"]: len(t["y"]) for t in figure if t["xaxis"] == "x"}
     assert drawn == dict(zip(by_response["Group"], by_response["n"], strict=True))
     zeros = dict(zip(by_response["Group"], by_response["n at 0 (all BLQ)"], strict=True))
