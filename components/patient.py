@@ -461,8 +461,8 @@ def patient_list_columns() -> list[dict]:
                 "minWidth": width, "flex": 1,
                 "valueFormatter": {"function": f"params.data ? params.data['{field}_text'] : ''"}}
 
-    def text(field, header, width, **extra):  # long text wraps instead of being cut
-        return {"field": field, "headerName": header, "minWidth": width, "flex": 1, "wrapText": True,
+    def text(field, header, width, flex=1.0, **extra):  # long text wraps instead of being cut
+        return {"field": field, "headerName": header, "minWidth": width, "flex": flex, "wrapText": True,
                 "autoHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "6px", "paddingBottom": "6px"},
                 **extra}
 
@@ -470,9 +470,9 @@ def patient_list_columns() -> list[dict]:
         {"field": "subject_id", "headerName": "Patient", "cellRenderer": "markdown", "pinned": "left", "width": 100,
          "filter": "agTextColumnFilter", "comparator": {"function": "(a, b, na, nb) => na.data.id < nb.data.id ? -1 "
                                                                     ": na.data.id > nb.data.id ? 1 : 0"}},
-        text("dose_level", "Dose level", 110),
-        {"field": "best_response", "headerName": "Best response", "minWidth": 128, "flex": 1},
-        {"field": "mrd", "headerName": "MRD", "minWidth": 95, "flex": 1},
+        text("dose_level", "Dose level", 110, flex=1.6),
+        {"field": "best_response", "headerName": "Best response", "minWidth": 110, "flex": 0.7},
+        {"field": "mrd", "headerName": "MRD", "minWidth": 95, "flex": 0.7},
         {"field": "worst_crs_grade", "headerName": "Worst CRS grade", "type": "numericColumn", "minWidth": 90,
          "flex": 1},
         {"field": "worst_icans_grade", "headerName": "Worst ICANS grade", "type": "numericColumn", "minWidth": 95,
