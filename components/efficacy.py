@@ -9,6 +9,7 @@ from dash import html
 from analysis.responses import SWIMMER_MARKS, SWIMMER_STATES, WINDOWS
 from analysis.views.efficacy import EfficacyView, Swimmer
 from components.frame import Canvas, frame
+from components.layout import simple_table
 from components.number_format import fmt_dose, fmt_pct
 from components.theme import AFTER_PROGRESSION, INK, MUTED, NOT_ASSESSED, RESPONSE_COLORS
 from data_access.schema import RESPONSES
@@ -132,7 +133,7 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
                   "range": [-0.02 * last, 1.04 * last]},  # the whole cohort's range, on every part
         "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": order[::-1], "showgrid": False,
                   "tickmode": "array", "tickvals": order if labelled else [], "ticktext": order if labelled else [],
-                  "tickfont": {"size": lane_font * 14 / canvas.type.base}}}}
+                  "tickfont": {"size": lane_font / canvas.scale(1)}}}}  # the frame scales it back to lane_font
     footnote = ["Lanes from infusion to last contact, coloured by the response recorded at each assessment until "
                 "the next one."]
     if not labelled:
@@ -152,10 +153,4 @@ def rates_table_frame(view: EfficacyView) -> pd.DataFrame:
 
 
 def rates_table(view: EfficacyView) -> html.Table:
-    frame_ = rates_table_frame(view)
-    numeric = {"Responders / n", "Rate", "Exact 95% CI"}
-    body = [html.Tr([html.Td(v, className="num" if c in numeric else None) for c, v in row.items()])
-            for _, row in frame_.iterrows()]
-    return html.Table([html.Thead(html.Tr([html.Th(h, className="num" if h in numeric else None)
-                                           for h in frame_.columns])), html.Tbody(body)],
-                      className="cs-table", id="efficacy-rates-table")
+    return simple_table(rates_table_frame(view), "efficacy-rates-table", ("Responders / n", "Rate", "Exact 95% CI"))

@@ -31,11 +31,6 @@ def loading(child, target_id=None, **extra) -> dcc.Loading:
                        parent_className="cs-loading", **extra)
 
 
-def shown(figure: dict, canvas: Canvas) -> dict:
-    """A framed figure as dcc.Graph gets it: a slide canvas follows the card (which keeps its aspect ratio)."""
-    return on_screen(figure, canvas)
-
-
 def graph(page: str, name: str, figure: dict, canvas: Canvas, title: str) -> html.Div:
     """A framed figure with its loading indicator and download menu. `title` names the downloaded file."""
     aspect = canvas.aspect.replace(":", "-") if canvas.is_slide else None
@@ -50,7 +45,7 @@ def graph(page: str, name: str, figure: dict, canvas: Canvas, title: str) -> htm
         dcc.Download(id={"type": "cs-export-download", "page": page, "name": name}),
     ])
     # On screen the width follows the card; in slide mode the height does too (CSS keeps the aspect ratio).
-    graph_component = dcc.Graph(id=graph_id(page, name), figure=shown(figure, canvas), config=config,
+    graph_component = dcc.Graph(id=graph_id(page, name), figure=on_screen(figure, canvas), config=config,
                                 responsive=True if aspect else "auto",
                                 className=f"cs-slide-graph cs-aspect-{aspect}" if aspect else None)
     return html.Div([loading(graph_component), menu], className="cs-figure")

@@ -215,7 +215,8 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
     top = title_height + legend_band + top_extra + 10
 
     # Footnote, under the axis, starting at the figure's left padding.
-    lines = [line for sentence in footnote_lines(footnote, note)
+    sentences = footnote_lines(footnote, note)
+    lines = [line for sentence in sentences
              for line in wrap(sentence, width - 2 * pad, kind.footnote)] if canvas.chrome else []
     annotations = [a for a in layout.get("annotations", []) if a.get("name") != FOOTNOTE_NAME]
     footnote_height = math.ceil(len(lines) * kind.footnote * LINE_HEIGHT) + 8 if lines else 0
@@ -239,8 +240,7 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
     layout["legend"] = spec
     layout["autosize"] = canvas.width is None
     layout["margin"] = {"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False, "pad": 0}
-    layout["meta"] = {**(layout.get("meta") or {}), "cs_title": title or "",
-                      "cs_footnote": footnote_lines(footnote, note)}
+    layout["meta"] = {**(layout.get("meta") or {}), "cs_title": title or "", "cs_footnote": sentences}
     return fig
 
 

@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from dash import html
 
 from analysis.kinetics import BLQ_LEVEL_RULE, GroupValues
 from analysis.nca.options import AUC_METHOD_LABELS, BLQ_RULE_LABELS
@@ -257,14 +256,6 @@ def exposure_frame(view: CohortView) -> pd.DataFrame:
                          "Median": t["median"].map(fmt_sig),
                          "Range": [fmt_range(a, b) for a, b in zip(t["min"], t["max"], strict=True)],
                          "Geometric mean (values\u00a0>\u00a00)": t["geometric_mean"].map(fmt_sig), "Test": t["test"]})
-
-
-def html_table(frame_: pd.DataFrame, table_id: str, numeric_from: int = 2) -> html.Table:
-    head = html.Thead(html.Tr([html.Th(c, className="num" if i >= numeric_from else None)
-                               for i, c in enumerate(frame_.columns)]))
-    rows = [html.Tr([html.Td(v, className="num" if i >= numeric_from else None) for i, v in enumerate(row)])
-            for row in frame_.itertuples(index=False)]
-    return html.Table([head, html.Tbody(rows)], className="cs-table", id=table_id)
 
 
 #: The grid's columns after the patient: the patient facts, then parameters from the registry.

@@ -12,8 +12,8 @@ import pandas as pd
 from dash import html
 
 import settings
-from analysis.nca import NCAOptions, nca
-from analysis.views.common import StudyData, study_note
+from analysis.nca import NCAOptionError, NCAOptions, nca
+from analysis.views.common import StudyData
 from components.frame import HALF, Canvas, screen, slide
 from components.layout import notice
 from data_access import store
@@ -45,6 +45,23 @@ def study_query(search: str | None) -> str:
 def slide_aspect(value: str | None) -> str | None:
     """?slide= -> '16:9', '4:3' or None (normal mode)."""
     return SLIDE_CODES.get(value or "")
+
+
+WINDOW_ERROR = "The AUC window needs a start day before its end day."
+
+
+def parse_window(raw: dict, state: dict) -> str | None:
+    """Put a valid AUC window from `raw` (URL query or controls: 'start', 'end') into `state` as URL strings, and
+    return None; or leave `state` as it is and return WINDOW_ERROR. NCAOptions decides what is valid."""
+    if raw.get("start") in (None, "") and raw.get("end") in (None, ""):
+        return None
+    try:
+        start, end = float(raw.get("start", state["start"])), float(raw.get("end", state["end"]))
+        NCAOptions(intervals=((start, end),))
+    except (TypeError, ValueError, NCAOptionError):
+        return WINDOW_ERROR
+    state["start"], state["end"] = f"{start:g}", f"{end:g}"
+    return None
 
 
 # ---- the study selector in the header ------------------------------------------------------------------------
@@ -114,8 +131,11 @@ class PageContext:
     """One page request's study, its note and slide mode."""
 
     data: StudyData
-    note: str
     slide: str | None            # '16:9', '4:3' or None
+
+    @property
+    def note(self) -> str:
+        return self.data.note
 
     @property
     def study(self):
@@ -170,13 +190,13 @@ def page_context(study: str | None, version: str | int | None, slide_value: str 
         return None, notice("No such study", f"There is no stored study {what}. Stored studies: {known}.",
                             kind="warning")
     data = study_data(record.name, record.version)
-    return PageContext(data, note_of(record.name, record.version), slide_aspect(slide_value)), None
+    return PageContext(data, slide_aspect(slide_value)), None
 
 
 def context_from_state(state: dict) -> PageContext:
     """The context of a page state (what a page keeps in its state store: study, version, slide, ...)."""
     data = study_data(state["study"], int(state["version"]))
-    return PageContext(data, note_of(state["study"], int(state["version"])), slide_aspect(state.get("slide")))
+    return PageContext(data, slide_aspect(state.get("slide")))
 
 
 @lru_cache(maxsize=8)
@@ -187,15 +207,6 @@ def _study_data(database_url: str, name: str, version: int) -> StudyData:
 def study_data(name: str, version: int) -> StudyData:
     """A stored version's data, built once per process (versions never change)."""
     return _study_data(settings.database_url(), name, int(version))
-
-
-@lru_cache(maxsize=64)
-def _note(database_url: str, name: str, version: int) -> str:
-    return study_note(study_data(name, version).study)
-
-
-def note_of(name: str, version: int) -> str:
-    return _note(settings.database_url(), name, int(version))
 
 
 # ---- the cohort NCA cache --------------------------------------------------------------------------------------

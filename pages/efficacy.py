@@ -18,7 +18,8 @@ from components.efficacy import (
     rates_table_frame,
     swimmer_figure,
 )
-from components.figures import graph, graph_id, shown
+from components.figures import graph, graph_id
+from components.frame import on_screen
 from components.layout import card, page_header, page_root
 from pages._context import PageContext, context_from_state, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
@@ -69,7 +70,7 @@ def sort_swimmer(sort, state):
     context = context_from_state(state)
     view = efficacy_view(context.data, sort)
     canvas = context.canvas()
-    return shown(swimmer_figure(view.swimmer, context.note, canvas), canvas), changed_state(state, sort=view.sort)
+    return on_screen(swimmer_figure(view.swimmer, context.note, canvas), canvas), changed_state(state, sort=view.sort)
 
 
 @callback(Output(ID.LOCATION, "href"), Input(graph_id(PAGE, "swimmer"), "clickData"),

@@ -1,8 +1,6 @@
 """Cohort kinetics: every patient's profile, NCA table, group summaries and exposure-response; state in the URL."""
 from __future__ import annotations
 
-import math
-
 import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
@@ -12,7 +10,8 @@ from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS
 from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view
 from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
-from components.figures import graph, graph_id, loading, shown
+from components.figures import graph, graph_id, loading
+from components.frame import on_screen
 from components.kinetics import (
     FLOW_TITLE,
     box_figure,
@@ -20,7 +19,6 @@ from components.kinetics import (
     flow_figure,
     grid_columns,
     grid_rows,
-    html_table,
     nca_export_frame,
     nca_method_note,
     nca_text_frame,
@@ -28,9 +26,9 @@ from components.kinetics import (
     spaghetti_title,
     summary_frame,
 )
-from components.layout import card, page_header, page_root
+from components.layout import card, page_header, page_root, simple_table
 from data_access.schema import ANALYTES, SPECIMEN_LABELS
-from pages._context import PageContext, cohort_nca, context_from_state, page_context
+from pages._context import PageContext, cohort_nca, context_from_state, page_context, parse_window
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "kinetics"
@@ -38,7 +36,6 @@ dash.register_page(__name__, path="/kinetics", name="Kinetics", order=2, title="
 
 DEFAULTS = {"analyte": "car_copies", "specimen": "PB", "group": "dose_level", "display": "colour", "scale": "log",
             "stat": "median", "start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca"}
-WINDOW_ERROR = "The AUC window needs a start day before its end day."
 EXPOSURE = {"by_response": "Exposure by best response", "by_crs": "Exposure by worst CRS grade",
             "il6": "IL-6 peak by worst CRS grade"}
 
@@ -70,14 +67,6 @@ CONTROLS = (("analyte", ID.ANALYTE), ("specimen", ID.SPECIMEN), ("group", ID.GRO
             ("blq", ID.BLQ))
 
 
-def _day(value) -> float | None:
-    try:
-        day = float(value)
-    except (TypeError, ValueError):
-        return None
-    return day if math.isfinite(day) else None
-
-
 def clean_state(raw: dict) -> tuple[dict, str | None]:
     """URL query / control values -> a valid page state (strings, as in the URL; unknown values fall back to the
     defaults), and a message when the AUC window was not start < end (the default window is used instead)."""
@@ -89,14 +78,7 @@ def clean_state(raw: dict) -> tuple[dict, str | None]:
             state[key] = raw[key]
     specimens = ANALYTES[state["analyte"]].specimens
     state["specimen"] = raw["specimen"] if raw.get("specimen") in specimens else specimens[0]
-    error = None
-    if raw.get("start") not in (None, "") or raw.get("end") not in (None, ""):
-        start, end = _day(raw.get("start", state["start"])), _day(raw.get("end", state["end"]))
-        if start is None or end is None or start >= end:
-            error = WINDOW_ERROR
-        else:
-            state["start"], state["end"] = f"{start:g}", f"{end:g}"
-    return state, error
+    return state, parse_window(raw, state)
 
 
 def settings_of(state: dict) -> CohortSettings:
@@ -122,6 +104,16 @@ def page_figures(context: PageContext, state: dict, view, canvas, half) -> dict[
                               footnote="" if key == "il6" else method)  # the IL-6 peak is not from a window
     out["flow"] = flow_figure(view, context.note, half)
     return out
+
+
+def summary_table(view):
+    frame = summary_frame(view)
+    return simple_table(frame, "kinetics-summary-table", frame.columns[2:])
+
+
+def exposure_table(view):
+    frame = exposure_frame(view)
+    return simple_table(frame, ID.EXPOSURE_TABLE, frame.columns[3:])
 
 
 def summary_note(view) -> str:
@@ -166,7 +158,7 @@ def _controls(state: dict, error: str | None) -> html.Div:
     ])
 
 
-def _graph(context, name: str, figure: dict, canvas, title: str):
+def _graph(name: str, figure: dict, canvas, title: str):
     return html.Div(graph(PAGE, name, figure, canvas, title), id=f"kinetics-{name.replace('_', '-')}")
 
 
@@ -187,8 +179,8 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         dcc.Download(id=ID.DOWNLOAD),
         page_header("Cohort kinetics", f"{context.label} · click a line to open that patient", context.simulated),
         card("Profiles", _controls(state, error),
-             _graph(context, "spaghetti", figures["spaghetti"], canvas, spaghetti_title(view))),
-        card("Summary by group", loading(html.Div(html_table(summary_frame(view), "kinetics-summary-table"),
+             _graph("spaghetti", figures["spaghetti"], canvas, spaghetti_title(view))),
+        card("Summary by group", loading(html.Div(summary_table(view),
                                                   id=ID.SUMMARY)),
              html.P(summary_note(view), className="cs-muted", id="kinetics-summary-note")),
         card("NCA of every patient", html.Div(className="cs-form-row", children=[
@@ -203,9 +195,9 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
                                                 "paginationPageSize": 20, "domLayout": "autoHeight"},
                                style={"width": "100%"}))),
         card("Exposure and response", html.Div(className="cs-grid-2-even", children=[
-            _graph(context, key, figures[key], half, view.exposure[key].title) for key in EXPOSURE
-        ] + [_graph(context, "flow", figures["flow"], half, FLOW_TITLE)]),
-            loading(html.Div(html_table(exposure_frame(view), ID.EXPOSURE_TABLE, numeric_from=3),
+            _graph(key, figures[key], half, view.exposure[key].title) for key in EXPOSURE
+        ] + [_graph("flow", figures["flow"], half, FLOW_TITLE)]),
+            loading(html.Div(exposure_table(view),
                              id="kinetics-exposure"))),
     ], context.slide)
 
@@ -230,10 +222,10 @@ def update_cohort(*values):
     view = view_of(context, state)
     canvas, half = context.canvas(), context.canvas(half=True)
     figures = page_figures(context, state, view, canvas, half)
-    return (shown(figures["spaghetti"], canvas), html_table(summary_frame(view), "kinetics-summary-table"),
+    return (on_screen(figures["spaghetti"], canvas), summary_table(view),
             grid_rows(view, context.query()), grid_columns(view),
-            *[shown(figures[key], half) for key in (*EXPOSURE, "flow")],
-            html_table(exposure_frame(view), ID.EXPOSURE_TABLE, numeric_from=3),
+            *[on_screen(figures[key], half) for key in (*EXPOSURE, "flow")],
+            exposure_table(view),
             summary_note(view), "", changed_state(previous, **state))
 
 

@@ -6,12 +6,12 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
-from analysis.nca import NCAOptionError, NCAOptions
+from analysis.nca import NCAOptions
 from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
 from analysis.views.patients import LIST_WINDOW, patient_list, patient_view
 from components.deck import DeckTable
-from components.figures import graph, graph_id, loading, shown
-from components.frame import screen
+from components.figures import graph, graph_id, loading
+from components.frame import on_screen, screen
 from components.kinetics import nca_method_note
 from components.layout import card, notice, page_header, page_root
 from components.patient import (
@@ -31,7 +31,7 @@ from components.patient import (
 )
 from components.report import patient_report_html
 from data_access.schema import ANALYTES
-from pages._context import PageContext, cohort_nca, context_from_state, page_context
+from pages._context import WINDOW_ERROR, PageContext, cohort_nca, context_from_state, page_context, parse_window
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "patients"
@@ -39,7 +39,6 @@ dash.register_page(__name__, path="/patients", path_template="/patients/<subject
                    title="Patients · CARTscope")
 
 DEFAULTS = {"start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca", "days": "all"}
-WINDOW_ERROR = "The AUC window needs a start day before its end day."
 
 
 class ID:
@@ -70,15 +69,7 @@ def clean_state(raw: dict) -> tuple[dict, str | None]:
     for key, allowed in (("method", AUC_METHODS), ("blq", BLQ_RULES), ("days", DAY_RANGES)):
         if raw.get(key) in allowed:
             state[key] = raw[key]
-    error = None
-    if raw.get("start") not in (None, "") or raw.get("end") not in (None, ""):
-        try:
-            start, end = float(raw.get("start", state["start"])), float(raw.get("end", state["end"]))
-            NCAOptions(intervals=((start, end),))
-            state["start"], state["end"] = f"{start:g}", f"{end:g}"
-        except (TypeError, ValueError, NCAOptionError):
-            error = WINDOW_ERROR
-    return state, error
+    return state, parse_window(raw, state)
 
 
 def method_note(view) -> str:
@@ -204,7 +195,7 @@ def update_kinetics(start, end, method, blq, days, previous):
     context = context_from_state(state)
     view = view_of(context, state)
     canvas = context.canvas()
-    return (shown(kinetics_figure(view, context.note, canvas, state["days"]), canvas),
+    return (on_screen(kinetics_figure(view, context.note, canvas, state["days"]), canvas),
             kinetics_summary(view, ID.SUMMARY_TABLE), "", state)
 
 

@@ -7,7 +7,8 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis.survival import DEFINITIONS, ENDPOINTS
 from analysis.views.survival import survival_view
 from components.deck import DeckTable
-from components.figures import graph, graph_id, loading, shown
+from components.figures import graph, graph_id, loading
+from components.frame import on_screen
 from components.layout import card, page_header, page_root
 from components.survival import TABLE_NOTE, km_figure, km_table, km_table_frame, km_title
 from pages._context import PageContext, context_from_state, page_context
@@ -58,7 +59,7 @@ def update_survival(endpoint, strata, state):
     context = context_from_state(state)
     view = survival_view(context.data, *parse(state))
     canvas = context.canvas()
-    return shown(km_figure(view, context.note, canvas), canvas), km_table(view), state
+    return on_screen(km_figure(view, context.note, canvas), canvas), km_table(view), state
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:

@@ -25,6 +25,11 @@ class StudyData:
         return cls(study, patients, by_subject)
 
     @cached_property
+    def note(self) -> str:
+        """The study note (see `study_note`), built once per loaded study."""
+        return study_note(self.study)
+
+    @cached_property
     def flow_pairs(self) -> pd.DataFrame:
         """Same-day quantified CAR+ % and transgene pairs in blood (they depend on the study only)."""
         from analysis.kinetics import paired_flow_qpcr

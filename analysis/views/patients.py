@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.nca import NCAOptions
 from analysis.nca.engine import curves, run_nca
+from analysis.nca.parameters import interval_name
 from analysis.responses import mrd_results
 from analysis.survival import time_to_event
 from analysis.views.common import StudyData
@@ -37,7 +38,7 @@ def patient_list(data: StudyData, nca: pd.DataFrame) -> pd.DataFrame:
         out[f"{endpoint.lower()}_days"] = out["subject_id"].map(rows["time_days"])
         out[f"{endpoint.lower()}_event"] = out["subject_id"].map(rows["event"]).astype(bool)
     out["mrd_negative"] = out["subject_id"].map(mrd)
-    auc = f"auc_{LIST_WINDOW[0]:g}_{LIST_WINDOW[1]:g}"
+    auc = interval_name(*LIST_WINDOW)
     out["cmax"] = out["subject_id"].map(blood["cmax"])
     out["auc_0_28"] = out["subject_id"].map(blood[auc]) if auc in blood else float("nan")
     return out.reset_index(drop=True)

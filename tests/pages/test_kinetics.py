@@ -12,7 +12,8 @@ from tests.conftest import wait_until
 
 @pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
 def test_state_from_the_url_is_validated_and_a_reversed_window_is_an_error():
-    from pages.kinetics import DEFAULTS, WINDOW_ERROR, clean_state
+    from pages._context import WINDOW_ERROR
+    from pages.kinetics import DEFAULTS, clean_state
 
     assert clean_state({}) == (DEFAULTS, None)
     state, error = clean_state({"analyte": "il6", "specimen": "PB", "group": "nope", "scale": "linear",
