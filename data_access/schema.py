@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data_access.catalogue import BUILTIN, SPECIMEN_LABELS, SPECIMENS  # noqa: F401 - re-exported
+
 #: Table names in the order they are read, validated and stored.
-TABLES: tuple[str, ...] = ("subjects", "measurements", "adverse_events", "responses")
+TABLES: tuple[str, ...] = ("analytes", "subjects", "measurements", "adverse_events", "responses",
+                           "concomitant_medications", "time_to_event")
+#: Optional tables whose absence is not worth a warning (the first version had none of them).
+QUIET_OPTIONAL_TABLES: tuple[str, ...] = ("analytes", "concomitant_medications", "time_to_event")
 
 #: Tables a study cannot do without; the others may be absent (a warning says so).
 REQUIRED_TABLES: tuple[str, ...] = ("subjects", "measurements")
@@ -47,43 +52,37 @@ TABLE_SPECS: dict[str, TableSpec] = {
         required=("subject_id", "day", "response"),
         optional=("mrd_negative",),
     ),
-}
-
-
-@dataclass(frozen=True)
-class Analyte:
-    """An analyte: what it is, its canonical unit and the specimens it is measured in."""
-
-    code: str
-    label: str
-    unit: str
-    specimens: tuple[str, ...]
-    method: str
-
-
-ANALYTES: dict[str, Analyte] = {
-    "car_t_pct": Analyte("car_t_pct", "CAR+ T cells", "%", ("PB", "BM"), "flow cytometry, % of CD3+ T cells"),
-    "car_copies": Analyte(
-        "car_copies", "CAR transgene", "copies/µg gDNA", ("PB", "BM"), "qPCR, copies per µg genomic DNA"
+    "analytes": TableSpec(
+        "analytes",
+        required=("code", "label", "unit", "kind"),
+        optional=("specimens", "method"),
     ),
-    "plasma_cells_pct": Analyte(
-        "plasma_cells_pct", "Clonal plasma cells", "%", ("BM",), "% of bone-marrow nucleated cells"
+    "concomitant_medications": TableSpec(
+        "concomitant_medications",
+        required=("subject_id", "drug", "start_day"),
+        optional=("end_day", "indication"),
     ),
-    "il6": Analyte("il6", "Interleukin-6", "pg/mL", ("serum",), "serum immunoassay"),
+    "time_to_event": TableSpec(
+        "time_to_event",
+        required=("subject_id", "endpoint", "day", "event"),
+    ),
 }
 
-#: Specimen codes and the spellings accepted for them (compared lower-case).
-SPECIMENS: dict[str, tuple[str, ...]] = {
-    "PB": ("pb", "blood", "peripheral blood"),
-    "BM": ("bm", "marrow", "bone marrow"),
-    "serum": ("serum",),
-}
-SPECIMEN_LABELS: dict[str, str] = {"PB": "Blood", "BM": "Bone marrow", "serum": "Serum"}
+#: Endpoints a time_to_event table may give (ADaM ADTTE PARAMCD), used as given instead of derived.
+TIME_TO_EVENT_ENDPOINTS: tuple[str, ...] = ("PFS", "OS", "DOR")
+
+
+#: The built-in analytes and the specimens (data_access/catalogue.py holds them; a study may declare more).
+ANALYTES = BUILTIN
+
 
 #: IMWG response categories, best first; NE (not evaluable) ranks last.
 RESPONSES: tuple[str, ...] = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
 
 CRS_TERM = "Cytokine release syndrome"
+#: Drugs counted on the Safety page as CRS/ICANS treatment (lower-case spellings -> the name shown).
+TOCILIZUMAB = "tocilizumab"
+STEROIDS = ("dexamethasone", "methylprednisolone", "prednisolone", "prednisone", "hydrocortisone")
 ICANS_TERM = "Immune effector cell-associated neurotoxicity syndrome"
 #: Short forms accepted for the two ASTCT-graded terms (compared lower-case).
 TERM_ALIASES: dict[str, str] = {

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 
 import settings
+from data_access.schema import QUIET_OPTIONAL_TABLES
 from data_access.study import COLUMNS, Study
 
 metadata = MetaData()
@@ -87,7 +88,27 @@ data_tables: dict[str, Table] = {
         Column("resolution_day", Float), Column("serious", Boolean), Column("related", Boolean)),
     "responses": _data_table(
         "responses", Column("day", Float), Column("response", String(10)), Column("mrd_negative", Boolean)),
+    "concomitant_medications": _data_table(
+        "concomitant_medications", Column("drug", String(300)), Column("start_day", Float), Column("end_day", Float),
+        Column("indication", String(300))),
+    "time_to_event": _data_table(
+        "time_to_event", Column("endpoint", String(10)), Column("day", Float), Column("event", Boolean)),
 }
+#: The analytes a study declared (the built-ins are in data_access/catalogue.py, not stored).
+analytes_table = Table(
+    "study_analytes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", Integer, ForeignKey("studies.id"), nullable=False, index=True),
+    Column("code", String(40), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("specimens", String(200)),
+    Column("method", String(300)),
+    Column("extra", Text),
+)
+#: Every per-study table, by the Study attribute it holds.
+study_tables: dict[str, Table] = {"analytes": analytes_table, **data_tables}
 
 
 @dataclass(frozen=True)
@@ -153,16 +174,17 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
     engine = engine or get_engine()
     user = user or _current_user()
     now = datetime.now(UTC)
-    counts = {t: int(len(study.table(t))) for t in data_tables}
+    counts = {t: int(len(study.table(t))) for t in study_tables}
+    counts = {t: n for t, n in counts.items() if n or t in data_tables and t not in QUIET_OPTIONAL_TABLES}
     with engine.begin() as conn:
         latest = conn.execute(select(func.max(studies_table.c.version))
                               .where(studies_table.c.name == study.name)).scalar()
         version = (latest or 0) + 1
         study_id = conn.execute(studies_table.insert().values(
             name=study.name, version=version, simulated=study.simulated, imported_at=now, imported_by=user,
-            n_subjects=counts["subjects"], n_rows=sum(counts.values()),
+            n_subjects=counts["subjects"], n_rows=sum(n for t, n in counts.items() if t != "analytes"),
         )).inserted_primary_key[0]
-        for table, sql_table in data_tables.items():
+        for table, sql_table in study_tables.items():
             records = _records(study.table(table), table, study_id)
             if records:
                 conn.execute(sql_table.insert(), records)
@@ -171,7 +193,7 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
             files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files),
         ))
     return StudyRecord(study_id, study.name, version, study.simulated, now, user, counts["subjects"],
-                       sum(counts.values()))
+                       sum(n for t, n in counts.items() if t != "analytes"))
 
 
 def checksum(files: list[dict]) -> str:
@@ -232,7 +254,7 @@ def load_study(name: str, version: int | None = None, engine: Engine | None = No
         raise KeyError(f"no stored study named '{name}'" + (f" with version {version}" if version else ""))
     frames = {}
     with engine.connect() as conn:
-        for table, sql_table in data_tables.items():
+        for table, sql_table in study_tables.items():
             columns = [sql_table.c[c] for c in COLUMNS[table]] + [sql_table.c.extra]
             query = select(*columns).where(sql_table.c.study_id == record.study_id).order_by(sql_table.c.id)
             frames[table] = _expand_extra(pd.read_sql(query, conn), table)
@@ -242,14 +264,15 @@ def load_study(name: str, version: int | None = None, engine: Engine | None = No
 
 def _expand_extra(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     extra = frame.pop("extra")
-    for column in ("blq", "serious", "related", "mrd_negative"):
+    for column in ("blq", "serious", "related", "mrd_negative", "event"):
         if column in frame:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-            if column == "blq":
+            if column in ("blq", "event"):
                 frame[column] = frame[column].astype(bool)
     if "grade" in frame:
         frame["grade"] = frame["grade"].astype("Int64")
-    for column in ("age", "last_contact_day", "death_day", "day", "value", "lloq", "onset_day", "resolution_day"):
+    for column in ("age", "last_contact_day", "death_day", "day", "value", "lloq", "onset_day", "resolution_day",
+                   "start_day", "end_day"):
         if column in frame:
             frame[column] = frame[column].astype(float)
     if extra.notna().any():

@@ -10,40 +10,47 @@ import pandas as pd
 
 from data_access.readers import RawStudy
 from data_access.report import ValidationReport
+from data_access.catalogue import KINDS, BUILTIN, Catalogue, specimen_code
 from data_access.schema import (
-    ANALYTES,
     FALSE_WORDS,
     RESPONSES,
     SEXES,
-    SPECIMENS,
     TABLE_SPECS,
     TERM_ALIASES,
+    TIME_TO_EVENT_ENDPOINTS,
     TRUE_WORDS,
 )
-from data_access.study import COLUMNS, Study, empty_table
-from data_access.units import accepted_units, conversion_factor
+from data_access.study import COLUMNS, STUDY_TABLES, Study, declared_analytes, empty_table
 
 BLANKS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 _RESPONSE_BY_LOWER = {r.lower(): r for r in RESPONSES}
 _SEX_BY_SPELLING = {s: code for code, spellings in SEXES.items() for s in spellings}
-_SPECIMEN_BY_SPELLING = {s: code for code, spellings in SPECIMENS.items() for s in spellings}
+#: Longest follow-up a trial can have, in days (a bound that keeps absurd numbers out of every page).
+MAX_DAY = 36_525.0
+ANALYTE_CODE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$"
 
 
 class _Table:
     """A raw table under validation: its frame and a shortcut for reporting against its rows."""
 
-    def __init__(self, name: str, frame: pd.DataFrame, report: ValidationReport):
+    def __init__(self, name: str, frame: pd.DataFrame, report: ValidationReport, source_columns: dict | None = None):
         self.name, self.frame, self.report = name, frame, report
         self.bad = pd.Series(False, index=frame.index)  # rows that cannot be used for cross-checks
+        #: CARTscope column -> the variable it came from (CDISC or mapped input), so messages name what the user has.
+        self.source_columns = source_columns or {}
+
+    def _column(self, column: str | None) -> str | None:
+        return self.source_columns.get(column, column) if column else column
 
     def error(self, index, column: str | None, message: str) -> None:
         row = self.frame.loc[index]
-        self.report.error(row["_file"], message, row=int(row["_row"]), column=column, table=self.name)
+        self.report.error(row["_file"], message, row=int(row["_row"]), column=self._column(column), table=self.name)
         self.bad.loc[index] = True
 
     def warning(self, index, column: str | None, message: str) -> None:
         row = self.frame.loc[index]
-        self.report.warning(row["_file"], message, row=int(row["_row"]), column=column, table=self.name)
+        self.report.warning(row["_file"], message, row=int(row["_row"]), column=self._column(column),
+                            table=self.name)
 
     def text(self, column: str) -> pd.Series:
         return self.frame[column].astype(str).str.strip()
@@ -65,6 +72,11 @@ class _Table:
         what = "a number of days since infusion" if days else "a number"
         for index in bad[bad].index:
             self.error(index, column, f"'{text[index]}' is not {what}")
+        if days:  # finite but beyond any trial's follow-up: refused, so no page ever shows "Day 1e+308"
+            far = ~bad & (values.abs() > MAX_DAY)
+            for index in far[far].index:
+                self.error(index, column, f"day {text[index]} is outside ±{MAX_DAY:,.0f} days (100 years)")
+            bad = bad | far
         if required:
             for index in blank[blank].index:
                 self.error(index, column, "required value is blank")
@@ -96,18 +108,25 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
     for table, frame in raw.tables.items():
         missing = [c for c in TABLE_SPECS[table].required if c not in frame.columns]
         file = frame.attrs.get("file", table)
+        sources = dict(frame.attrs.get("source_columns", {}))
         for column in missing:
-            report.error(file, f"missing required column '{column}'", row=1, column=column, table=table)
+            report.error(file, f"missing required column '{sources.get(column, column)}'", row=1,
+                         column=sources.get(column, column), table=table)
         if missing:
             continue
         if table in ("subjects", "measurements") and frame.empty:
             report.error(file, "the table has a header but no rows", table=table)
             continue
-        tables[table] = _Table(table, frame.reset_index(drop=True), report)
+        tables[table] = _Table(table, frame.reset_index(drop=True), report, sources)
 
     parsed: dict[str, pd.DataFrame] = {}
-    parsers = {"subjects": _subjects, "measurements": _measurements,
-               "adverse_events": _adverse_events, "responses": _responses}
+    if "analytes" in tables:
+        parsed["analytes"] = _analytes(tables["analytes"])
+    catalogue = Catalogue(declared_analytes(parsed["analytes"].dropna(subset=["code", "label", "unit", "kind"]))
+                          if "analytes" in parsed else ())
+    parsers = {"subjects": _subjects, "measurements": lambda t: _measurements(t, catalogue),
+               "adverse_events": _adverse_events, "responses": _responses,
+               "concomitant_medications": _concomitant_medications, "time_to_event": _time_to_event}
     for table, parse in parsers.items():
         if table in tables:
             parsed[table] = parse(tables[table])
@@ -117,7 +136,7 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
         return None, report
     study = Study(
         name=name,
-        **{t: _finish(parsed[t], tables[t]) if t in parsed else empty_table(t) for t in parsers},
+        **{t: _finish(parsed[t], tables[t]) if t in parsed else empty_table(t) for t in STUDY_TABLES},
     )
     return study, report
 
@@ -169,25 +188,64 @@ def _subjects(t: _Table) -> pd.DataFrame:
     return out.join(_extras(t))
 
 
-def _measurements(t: _Table) -> pd.DataFrame:
+def _analytes(t: _Table) -> pd.DataFrame:
+    """A study's analyte declarations: code, label, canonical unit, kind, specimens (space-separated; blank = any)."""
+    out = pd.DataFrame(index=t.frame.index)
+    code = t.required_text("code")
+    bad_code = code.notna() & ~code.fillna("").str.match(ANALYTE_CODE)
+    for index in bad_code[bad_code].index:
+        t.error(index, "code", f"analyte code '{code[index]}' must start with a letter and use only letters, digits, "
+                "'_', '.' or '-' (at most 40 characters)")
+    out["code"] = code.where(~bad_code)
+    out["label"] = t.required_text("label")
+    out["unit"] = t.required_text("unit")
+    kind = t.required_text("kind").str.lower()
+    wrong = kind.notna() & ~kind.isin(KINDS)
+    for index in wrong[wrong].index:
+        t.error(index, "kind", f"kind '{kind[index]}' is not one of {', '.join(KINDS)}")
+    out["kind"] = kind.where(~wrong)
+    specimens = []
+    for index, text in (t.text("specimens") if "specimens" in t.frame else pd.Series("", index=out.index)).items():
+        words = [w for w in text.replace(",", " ").replace(";", " ").split() if w.lower() not in BLANKS]
+        specimens.append(" ".join(specimen_code(w) or w for w in words) or None)
+    out["specimens"] = specimens
+    out["method"] = t.text("method").where(~t.blank("method")) if "method" in t.frame else None
+    dup = out["code"].notna() & out["code"].duplicated()
+    for index in dup[dup].index:
+        t.error(index, "code", f"analyte '{out.at[index, 'code']}' is declared twice")
+    return out
+
+
+def _measurements(t: _Table, catalogue: Catalogue) -> pd.DataFrame:
     out = pd.DataFrame(index=t.frame.index)
     out["subject_id"] = t.required_text("subject_id")
     analyte_text = t.text("analyte")
-    analyte = analyte_text.str.lower().where(analyte_text.str.lower().isin(ANALYTES))
-    for index in analyte[analyte.isna()].index:
-        t.error(index, "analyte", f"unknown analyte '{analyte_text[index]}'; expected one of "
-                f"{', '.join(ANALYTES)}")
+    by_spelling = {code.lower(): code for code in BUILTIN} | {code.lower(): code for code in catalogue.declared} | \
+        {code: code for code in catalogue.declared}
+    analyte = analyte_text.map(lambda a: by_spelling.get(a, by_spelling.get(a.lower())))
+    unknown_analyte = analyte.isna() & ~t.blank("analyte")
+    for index in unknown_analyte[unknown_analyte].index:
+        t.error(index, "analyte", f"unknown analyte '{analyte_text[index]}': declare it in the analytes table "
+                f"(code, label, unit, kind) or use one of {', '.join(catalogue)}")
+    for index in t.blank("analyte")[t.blank("analyte")].index:
+        t.error(index, "analyte", "required value is blank")
     out["analyte"] = analyte
     specimen_text = t.text("specimen")
-    specimen = specimen_text.str.lower().map(_SPECIMEN_BY_SPELLING)
-    allowed_pairs = {(a, s) for a, spec in ANALYTES.items() for s in spec.specimens}
-    pairs = pd.Series(list(zip(analyte, specimen, strict=True)), index=out.index)
-    wrong = analyte.notna() & ~pairs.isin(allowed_pairs)
+    pairs = pd.DataFrame({"analyte": analyte, "specimen": specimen_text}).drop_duplicates()
+    resolved: dict[tuple, str | None] = {}
+    for a, text in pairs.itertuples(index=False):
+        if not isinstance(a, str):
+            continue
+        allowed = catalogue[a].specimens
+        code = specimen_code(text) or text
+        resolved[(a, text)] = code if (not allowed or code in allowed) and text.lower() not in BLANKS else None
+    specimen = pd.Series([resolved.get(k) for k in zip(analyte, specimen_text, strict=True)], index=out.index,
+                         dtype=object)
+    wrong = analyte.notna() & specimen.isna()
     for index in wrong[wrong].index:
-        allowed = ANALYTES[analyte[index]].specimens
+        allowed = catalogue[analyte[index]].specimens
         t.error(index, "specimen", f"specimen '{specimen_text[index]}' is not measured for {analyte[index]}; "
-                f"expected {' or '.join(allowed)}")
-    specimen = specimen.where(~wrong)
+                f"expected {' or '.join(allowed) if allowed else 'a specimen'}")
     out["specimen"] = specimen
     out["day"] = t.numbers("day", required=True, days=True)
     value = t.numbers("value", required=False, minimum=0)
@@ -195,16 +253,17 @@ def _measurements(t: _Table) -> pd.DataFrame:
     flagged = t.flags("blq")
     unit_text = t.text("unit")
     pairs = pd.DataFrame({"analyte": analyte, "unit": unit_text}).drop_duplicates()
-    factors = {(a, u): conversion_factor(a, u) for a, u in pairs.itertuples(index=False) if isinstance(a, str)}
+    factors = {(a, u): catalogue[a].factor(u) for a, u in pairs.itertuples(index=False) if isinstance(a, str)}
     factor = pd.Series([factors.get(k) for k in zip(analyte, unit_text, strict=False)], index=out.index, dtype=float)
     unknown_unit = analyte.notna() & factor.isna()
     for index in unknown_unit[unknown_unit].index:
         t.error(index, "unit", f"unit '{unit_text[index]}' is not a unit of {analyte[index]}; accepted: "
-                f"{', '.join(accepted_units(analyte[index]))}")
+                f"{', '.join(catalogue[analyte[index]].accepted_units())}")
     out["value"] = value * factor
-    out["unit"] = analyte.map(lambda a: ANALYTES[a].unit if isinstance(a, str) else None)
+    out["unit"] = analyte.map(lambda a: catalogue[a].unit if isinstance(a, str) else None)
     out["lloq"] = lloq * factor
-    percent = analyte.isin(["car_t_pct", "plasma_cells_pct"]) & (out["value"] > 100)
+    percent_codes = [code for code in catalogue if catalogue[code].is_percent]
+    percent = analyte.isin(percent_codes) & (out["value"] > 100)
     for index in percent[percent].index:
         t.error(index, "value", f"value {t.text('value')[index]} is over 100 %")
     below = out["lloq"].notna() & out["value"].notna() & (out["value"] < out["lloq"])
@@ -255,6 +314,39 @@ def _responses(t: _Table) -> pd.DataFrame:
                         lambda r: f"{r.subject_id} day {_fmt(r.day)}")
 
 
+def _concomitant_medications(t: _Table) -> pd.DataFrame:
+    out = pd.DataFrame(index=t.frame.index)
+    out["subject_id"] = t.required_text("subject_id")
+    out["drug"] = t.required_text("drug").str.lower()
+    out["start_day"] = t.numbers("start_day", required=True, days=True)
+    out["end_day"] = t.numbers("end_day", required=False, days=True) if "end_day" in t.frame else np.nan
+    early = out["end_day"] < out["start_day"]
+    for index in early[early].index:
+        t.error(index, "end_day", f"end day {_fmt(out.at[index, 'end_day'])} is before start day "
+                f"{_fmt(out.at[index, 'start_day'])}")
+    out["indication"] = t.text("indication").where(~t.blank("indication")) if "indication" in t.frame else None
+    return out.join(_extras(t))
+
+
+def _time_to_event(t: _Table) -> pd.DataFrame:
+    out = pd.DataFrame(index=t.frame.index)
+    out["subject_id"] = t.required_text("subject_id")
+    endpoint = t.required_text("endpoint").str.upper()
+    wrong = endpoint.notna() & ~endpoint.isin(TIME_TO_EVENT_ENDPOINTS)
+    for index in wrong[wrong].index:
+        t.error(index, "endpoint", f"endpoint '{endpoint[index]}' is not one of {', '.join(TIME_TO_EVENT_ENDPOINTS)}")
+    out["endpoint"] = endpoint.where(~wrong)
+    out["day"] = t.numbers("day", required=True, minimum=0, days=True)
+    event = t.flags("event")
+    for index in event[event.isna() & ~t.blank("event").eq(False)].index:
+        t.error(index, "event", "required value is blank")
+    out["event"] = event
+    dup = out[["subject_id", "endpoint"]].notna().all(axis=1) & out.duplicated(["subject_id", "endpoint"])
+    for index in dup[dup].index:
+        t.error(index, "endpoint", f"{out.at[index, 'subject_id']} has {out.at[index, 'endpoint']} twice")
+    return out
+
+
 def _deduplicate(t: _Table, out: pd.DataFrame, key: list[str], value_column: str, describe) -> pd.DataFrame:
     """Collapse exact duplicate rows (warning); report rows that share a key but differ (error)."""
     usable = out[key].notna().all(axis=1)
@@ -280,9 +372,10 @@ def _cross_checks(parsed: dict[str, pd.DataFrame], tables: dict[str, _Table]) ->
     subjects = parsed["subjects"].dropna(subset=["subject_id"]).drop_duplicates("subject_id")
     death = subjects.set_index("subject_id")["death_day"]
     known = set(subjects["subject_id"])
-    day_column = {"measurements": "day", "adverse_events": "onset_day", "responses": "day"}
+    day_column = {"measurements": "day", "adverse_events": "onset_day", "responses": "day",
+                  "concomitant_medications": "start_day", "time_to_event": "day"}
     for table, frame in parsed.items():
-        if table == "subjects":
+        if table in ("subjects", "analytes"):
             continue
         t = tables[table]
         unknown = frame["subject_id"].notna() & ~frame["subject_id"].isin(known)
@@ -297,6 +390,8 @@ def _cross_checks(parsed: dict[str, pd.DataFrame], tables: dict[str, _Table]) ->
             if table == "measurements":
                 t.warning(index, column, f"sample on day {_fmt(frame.at[index, column])} is after the subject's "
                           f"death on day {_fmt(died[index])}")
+            elif table in ("concomitant_medications", "time_to_event"):
+                t.warning(index, column, message)
             else:
                 t.error(index, column, message)
     if "measurements" in parsed:
@@ -320,7 +415,9 @@ def _finish(frame: pd.DataFrame, table: _Table) -> pd.DataFrame:
     columns = COLUMNS[table.name] + [c for c in frame.columns if c not in COLUMNS[table.name]]
     frame = frame[columns]
     sort = {"subjects": ["subject_id"], "measurements": ["subject_id", "analyte", "specimen", "day"],
-            "adverse_events": ["subject_id", "onset_day"], "responses": ["subject_id", "day"]}[table.name]
+            "adverse_events": ["subject_id", "onset_day"], "responses": ["subject_id", "day"], "analytes": ["code"],
+            "concomitant_medications": ["subject_id", "start_day"],
+            "time_to_event": ["subject_id", "endpoint"]}[table.name]
     return frame.sort_values(sort, kind="stable").reset_index(drop=True)
 
 

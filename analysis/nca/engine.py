@@ -32,14 +32,16 @@ _STARTS_BEFORE, _ENDS_AFTER, _NEEDS_LAMBDA_Z = 1, 2, 4
 
 
 def nca(measurements: pd.DataFrame, intervals=((0, 28), (0, 90)), auc_method: str = "linuplogdown",
-        blq: str = "pknca", extrapolate: bool = False, car_day0_zero: bool = True) -> pd.DataFrame:
+        blq: str = "pknca", extrapolate: bool = False, car_day0_zero: bool = True,
+        kinds: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per profile (subject x analyte x specimen) with PKNCA-convention parameters (docs/nca.md).
 
     `measurements` is the import format's long table with canonical units (subject_id, analyte,
     specimen, day, value, blq and optionally lloq). Undefined parameters are blank; `reason` says why.
+    `kinds` gives the kind (data_access/catalogue.py) of analytes a study declared; built-ins know theirs.
     """
     options = NCAOptions(intervals=tuple(intervals), auc_method=auc_method, blq=blq, extrapolate=extrapolate,
-                         car_day0_zero=car_day0_zero)
+                         car_day0_zero=car_day0_zero, kinds=tuple((kinds or {}).items()))
     return run_nca(measurements, options)
 
 
@@ -95,7 +97,7 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
     reasons |= np.where(hl.too_few_points, _TOO_FEW_HL, 0)
     reasons |= np.where(hl.no_decline, _NO_DECLINE, 0)
 
-    ex = extras(Groups(p.pid, n), p.keys["analyte"].to_numpy(), p.day, p.value, p.blq, p.structural,
+    ex = extras(Groups(p.pid, n), options.kind_of(p.keys["analyte"].to_numpy()), p.day, p.value, p.blq, p.structural,
                 p.baseline_value, p.baseline_blq, p.baseline_lloq)
     for column in ("baseline", "peak", "peak_day", "peak_fold_change", "nadir", "nadir_day",
                    "nadir_percent_reduction"):

@@ -46,23 +46,23 @@ def nadir(groups: Groups, day: np.ndarray, value: np.ndarray, blq: np.ndarray, s
     return take(level, row), take(day, row)
 
 
-def extras(groups: Groups, analyte: np.ndarray, day, value, blq, structural, baseline_value, baseline_blq,
+def extras(groups: Groups, kind: np.ndarray, day, value, blq, structural, baseline_value, baseline_blq,
            baseline_lloq) -> Extras:
     n = groups.n_profiles
     base = baseline(baseline_value, baseline_blq, baseline_lloq)
-    is_il6 = analyte == "il6"
-    is_pc = analyte == "plasma_cells_pct"
+    is_biomarker = kind == "biomarker"       # baseline, peak, fold change
+    is_burden = kind == "tumour_burden"    # baseline, nadir, reduction
     blank = np.full(n, np.nan)
     top, top_day = peak(groups, day, value, ~blq & ~structural & ~np.isnan(value))
     low, low_day = nadir(groups, day, value, blq, structural)
     with np.errstate(divide="ignore", invalid="ignore"):
         fold = np.where(base > 0, top / base, np.nan)
         reduction = np.where(base > 0, 100 * (base - low) / base, np.nan)
-    keep = is_il6 | is_pc
+    keep = is_biomarker | is_burden
     return Extras(
         baseline=np.where(keep, base, blank), baseline_blq=keep & baseline_blq,
-        peak=np.where(is_il6, top, blank), peak_day=np.where(is_il6, top_day, blank),
-        peak_fold_change=np.where(is_il6, fold, blank),
-        nadir=np.where(is_pc, low, blank), nadir_day=np.where(is_pc, low_day, blank),
-        nadir_percent_reduction=np.where(is_pc, reduction, blank),
+        peak=np.where(is_biomarker, top, blank), peak_day=np.where(is_biomarker, top_day, blank),
+        peak_fold_change=np.where(is_biomarker, fold, blank),
+        nadir=np.where(is_burden, low, blank), nadir_day=np.where(is_burden, low_day, blank),
+        nadir_percent_reduction=np.where(is_burden, reduction, blank),
     )

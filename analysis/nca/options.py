@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import math
+
+import numpy as np
+import pandas as pd
 from dataclasses import dataclass, field
 
 from analysis.nca.parameters import interval_name
+from data_access.catalogue import DEFAULT, KINDS
 
 AUC_METHODS = ("linuplogdown", "linear")
 #: What the choices are called on screen and in footnotes and exports (plain words, not codes).
@@ -21,8 +25,8 @@ BLQ_RULE_LABELS = {
     "drop": "Leave out every BLQ",
     "lloq_half": "Every BLQ counts as LLOQ/2",
 }
-#: Analytes absent before infusion: with `car_day0_zero`, a profile without a Day-0 sample starts at 0 on Day 0.
-CAR_ANALYTES = ("car_copies", "car_t_pct")
+#: The kind whose profiles (absent before infusion) start at 0 on Day 0 when not sampled, with `car_day0_zero`.
+CELL_KINETICS = "cell_kinetics"
 
 
 class NCAOptionError(ValueError):
@@ -41,6 +45,8 @@ class NCAOptions:
     min_hl_points: int = 3
     adj_r2_factor: float = 1e-4
     allow_tmax_in_half_life: bool = False
+    #: (analyte, kind) for analytes a study declared; the others take their kind from the built-in catalogue.
+    kinds: tuple[tuple[str, str], ...] = ()
     interval_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
@@ -64,5 +70,16 @@ class NCAOptions:
             raise NCAOptionError("min_hl_points must be a whole number of at least 3")
         if not 0 <= self.adj_r2_factor < 1:
             raise NCAOptionError("adj_r2_factor must be in [0, 1)")
+        bad_kind = [f"{a}: {k}" for a, k in self.kinds if k not in KINDS]
+        if bad_kind:
+            raise NCAOptionError(f"analyte kinds must be one of {', '.join(KINDS)} ({'; '.join(bad_kind)})")
+        object.__setattr__(self, "kinds", tuple(sorted((str(a), str(k)) for a, k in self.kinds)))
         object.__setattr__(self, "intervals", tuple(intervals))
         object.__setattr__(self, "interval_names", names)
+
+    def kind_of(self, analytes) -> np.ndarray:
+        """The kind of each analyte code: declared here, else built in, else 'biomarker'."""
+        declared = dict(self.kinds)
+        codes = pd.unique(np.asarray(analytes, dtype=object))
+        lookup = {c: declared.get(c) or DEFAULT.kind(c) for c in codes}
+        return np.asarray([lookup[a] for a in analytes], dtype=object)

@@ -33,7 +33,7 @@ class Parameter:
     pptestcd: str | None = None   # CDISC SDTM PP test code (PP domain), where one exists
     pptest: str | None = None     # CDISC test name
     pknca: str | None = None      # PKNCA's name for the same parameter
-    analytes: tuple[str, ...] = ()  # only these analytes (empty: every analyte)
+    kinds: tuple[str, ...] = ()  # only analytes of these kinds (data_access/catalogue.py; empty: every analyte)
 
     def unit(self, conc_unit: str) -> str:
         return UNIT_KINDS[self.unit_kind].format(conc=conc_unit)
@@ -76,16 +76,16 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("auc_pct_extrap", "AUC extrapolated", "percent", "100 × (1 − AUClast / AUCinf,obs)", "AUCPEO",
               "AUC %Extrapolation Obs", "aucpext.obs"),
     Parameter("baseline", "Baseline", "conc", "last sample on or before Day 0 (a BLQ baseline at its LLOQ)",
-              analytes=("il6", "plasma_cells_pct")),
-    Parameter("peak", "Peak", "conc", "highest quantifiable value after Day 0", analytes=("il6",)),
-    Parameter("peak_day", "Peak day", "time", "first day of the peak", analytes=("il6",)),
-    Parameter("peak_fold_change", "Peak fold-change", "ratio", "peak / baseline", analytes=("il6",)),
+              kinds=("biomarker", "tumour_burden")),
+    Parameter("peak", "Peak", "conc", "highest quantifiable value after Day 0", kinds=("biomarker",)),
+    Parameter("peak_day", "Peak day", "time", "first day of the peak", kinds=("biomarker",)),
+    Parameter("peak_fold_change", "Peak fold-change", "ratio", "peak / baseline", kinds=("biomarker",)),
     Parameter("nadir", "Nadir", "conc", "lowest value after Day 0 (BLQ as 0)", "CMIN", "Min Conc",
-              analytes=("plasma_cells_pct",)),
+              kinds=("tumour_burden",)),
     Parameter("nadir_day", "Nadir day", "time", "first day of the nadir", "TMIN", "Time of CMIN Observation",
-              analytes=("plasma_cells_pct",)),
+              kinds=("tumour_burden",)),
     Parameter("nadir_percent_reduction", "Reduction from baseline", "percent",
-              "100 × (baseline − nadir) / baseline", analytes=("plasma_cells_pct",)),
+              "100 × (baseline − nadir) / baseline", kinds=("tumour_burden",)),
 )
 
 #: Partial AUCs have one entry per interval; this is the family's declaration.
@@ -137,7 +137,7 @@ def markdown_table() -> str:
     rows = ["| column | label | unit | CDISC PPTESTCD | PKNCA | meaning |", "|---|---|---|---|---|---|"]
     for p in (*PARAMETERS[:8], INTERVAL_AUC, *PARAMETERS[8:]):
         unit = UNIT_KINDS[p.unit_kind].format(conc="conc") or "–"
-        only = f" ({', '.join(p.analytes)} only)" if p.analytes else ""
+        only = f" ({' and '.join(k.replace('_', ' ') for k in p.kinds)} analytes only)" if p.kinds else ""
         rows.append(f"| `{p.name}` | {p.label} | {unit} | {p.pptestcd or '–'} | {p.pknca or '–'} | "
                     f"{p.description}{only} |")
     return "\n".join(rows)

@@ -3,7 +3,7 @@
 A profile's NCA rows are its samples on or after Day 0, sorted by day. Before that:
 - rows without a day, or without a value that are not BLQ, are ignored (noted);
 - exact duplicate rows are collapsed; two different values on one day make the profile unusable;
-- CAR analytes without a Day-0 sample start at a structural 0 on Day 0 (`car_day0_zero`);
+- cellular-kinetic analytes (kind `cell_kinetics`) without a Day-0 sample start at a structural 0 on Day 0 (`car_day0_zero`);
   other analytes without a Day-0 sample carry their baseline (last sample before Day 0) to Day 0.
 The baseline itself (last sample on or before Day 0) is kept per profile for the IL-6 and
 plasma-cell extras.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.nca.options import CAR_ANALYTES, NCAOptions
+from analysis.nca.options import CELL_KINETICS, NCAOptions
 from analysis.nca.segments import Groups, take
 
 # Reasons a profile gets no parameters at all, and notes that qualify some; bit flags.
@@ -141,11 +141,11 @@ def build_profiles(measurements: pd.DataFrame, options: NCAOptions) -> Profiles:
     pid, day, value, blq, lloq = pid[post], day[post], value[post], blq[post], lloq[post]
     structural = np.zeros(len(pid), dtype=bool)
 
-    # Day 0: a structural zero for CAR analytes, the carried baseline for the others.
+    # Day 0: a structural zero for cellular-kinetic analytes, the carried baseline for the others.
     post_groups = Groups(pid, n_profiles)
     has_day0 = post_groups.any(day == 0)
     needs_day0 = (post_groups.count > 0) & ~has_day0
-    is_car = keys["analyte"].isin(CAR_ANALYTES).to_numpy()
+    is_car = options.kind_of(keys["analyte"].to_numpy()) == CELL_KINETICS
     add_zero = needs_day0 & is_car & options.car_day0_zero
     add_baseline = needs_day0 & ~is_car & ~np.isnan(baseline_day) & (~np.isnan(baseline_value) | baseline_blq)
     flags[add_zero] |= DAY0_ZERO

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.nca.options import CAR_ANALYTES, NCAOptions
+from analysis.nca.options import CELL_KINETICS, NCAOptions
 
 NAN = float("nan")
 
@@ -26,6 +26,7 @@ def nca_reference(measurements: pd.DataFrame, options: NCAOptions | None = None)
 
 
 def profile_nca(g: pd.DataFrame, analyte: str, options: NCAOptions) -> dict:
+    kind = options.kind_of([analyte])[0]
     out = {name: NAN for name in ("cmax", "tmax", "clast", "tlast", "auclast", "aucall", *options.interval_names,
                                   "lambda_z", "half_life", "r2", "r2_adj", "lambda_z_start", "lambda_z_end",
                                   "aucinf_obs", "auc_pct_extrap", "baseline", "peak", "peak_day",
@@ -42,20 +43,20 @@ def profile_nca(g: pd.DataFrame, analyte: str, options: NCAOptions) -> dict:
         data = data.drop_duplicates()
     pre = data[data["day"] <= 0]
     base = pre.iloc[-1] if len(pre) else None
-    if base is not None and analyte in ("il6", "plasma_cells_pct"):
+    if base is not None and kind != CELL_KINETICS:
         out["baseline"] = base["lloq"] if base["blq"] else base["value"]
     if not (data["day"] > 0).any():
         return out
     post = data[data["day"] >= 0].assign(structural=False)
     if not (post["day"] == 0).any():
-        if analyte in CAR_ANALYTES and options.car_day0_zero:
+        if kind == CELL_KINETICS and options.car_day0_zero:
             first = pd.DataFrame({"day": [0.0], "value": [0.0], "blq": [False], "lloq": [NAN], "structural": [True]})
             post = pd.concat([first, post], ignore_index=True)
-        elif analyte not in CAR_ANALYTES and base is not None:
+        elif kind != CELL_KINETICS and base is not None:
             first = pd.DataFrame({"day": [0.0], "value": [base["value"]], "blq": [bool(base["blq"])],
                                   "lloq": [base["lloq"]], "structural": [False]})
             post = pd.concat([first, post], ignore_index=True)
-    _extras(out, analyte, post, base)
+    _extras(out, kind, post, base)
 
     days, conc, quant = _clean_blq(post, options.blq)
     if len(days) == 0:
@@ -165,11 +166,11 @@ def _half_life(out, days, conc, options):
                lambda_z_start=start, lambda_z_end=points[-1][0])
 
 
-def _extras(out, analyte, post, base):
-    if analyte not in ("il6", "plasma_cells_pct"):
+def _extras(out, kind, post, base):
+    if kind == CELL_KINETICS:
         return
     after = post[(post["day"] > 0) & ~post["structural"]]
-    if analyte == "il6":
+    if kind == "biomarker":
         measured = after[~after["blq"]]
         if len(measured):
             top = measured.loc[measured["value"].idxmax()]

@@ -78,7 +78,8 @@ def test_formula_in_csv():
 def test_unknown_table_file():
     raw = read({"labs.csv": "a,b\n1,2\n"})
     assert ("labs.csv", None, None,
-            "unknown table 'labs'; expected one of: subjects, measurements, adverse_events, responses") in errors(raw)
+            "unknown table 'labs'; expected one of: analytes, subjects, measurements, adverse_events, "
+                "responses, concomitant_medications, time_to_event") in errors(raw)
 
 
 def test_row_with_too_many_fields():

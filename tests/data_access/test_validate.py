@@ -64,7 +64,9 @@ def test_missing_required_column():
 
 @pytest.mark.parametrize("old,new,column,message", [
     ("S1,il6,serum,1,250", "S1,il7,serum,1,250", "analyte",
-     "unknown analyte 'il7'; expected one of car_t_pct, car_copies, plasma_cells_pct, il6"),
+     "unknown analyte 'il7': declare it in the analytes table (code, label, unit, kind) or use one of car_copies, "
+     "car_t_pct, car_t_abs, cd4_car_pct, cd8_car_pct, plasma_cells_pct, m_protein, iflc, il6, ifng, il10, crp, "
+     "ferritin, sbcma"),
     ("S1,il6,serum,1,250", "S1,il6,CSF,1,250", "specimen", "specimen 'CSF' is not measured for il6; expected serum"),
     ("S1,plasma_cells_pct,BM", "S1,plasma_cells_pct,PB", "specimen",
      "specimen 'PB' is not measured for plasma_cells_pct; expected BM"),
