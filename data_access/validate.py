@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_access.catalogue import BUILTIN, KINDS, Catalogue, specimen_code
 from data_access.readers import RawStudy
 from data_access.report import ValidationReport
-from data_access.catalogue import KINDS, BUILTIN, Catalogue, specimen_code
 from data_access.schema import (
     FALSE_WORDS,
     RESPONSES,
@@ -205,7 +205,7 @@ def _analytes(t: _Table) -> pd.DataFrame:
         t.error(index, "kind", f"kind '{kind[index]}' is not one of {', '.join(KINDS)}")
     out["kind"] = kind.where(~wrong)
     specimens = []
-    for index, text in (t.text("specimens") if "specimens" in t.frame else pd.Series("", index=out.index)).items():
+    for text in (t.text("specimens") if "specimens" in t.frame else pd.Series("", index=out.index)):
         words = [w for w in text.replace(",", " ").replace(";", " ").split() if w.lower() not in BLANKS]
         specimens.append(" ".join(specimen_code(w) or w for w in words) or None)
     out["specimens"] = specimens

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from dataclasses import dataclass, field
 
 from analysis.nca.parameters import interval_name
 from data_access.catalogue import DEFAULT, KINDS

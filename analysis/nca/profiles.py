@@ -3,8 +3,8 @@
 A profile's NCA rows are its samples on or after Day 0, sorted by day. Before that:
 - rows without a day, or without a value that are not BLQ, are ignored (noted);
 - exact duplicate rows are collapsed; two different values on one day make the profile unusable;
-- cellular-kinetic analytes (kind `cell_kinetics`) without a Day-0 sample start at a structural 0 on Day 0 (`car_day0_zero`);
-  other analytes without a Day-0 sample carry their baseline (last sample before Day 0) to Day 0.
+- cellular-kinetic analytes (kind `cell_kinetics`) without a Day-0 sample start at a structural 0 on Day 0
+  (`car_day0_zero`); other analytes without a Day-0 sample carry their baseline (last sample before Day 0) to Day 0.
 The baseline itself (last sample on or before Day 0) is kept per profile for the IL-6 and
 plasma-cell extras.
 """
