@@ -414,7 +414,7 @@ def _finish(frame: pd.DataFrame, table: _Table) -> pd.DataFrame:
     """Canonical column order, fresh index, stable sort by subject and day."""
     columns = COLUMNS[table.name] + [c for c in frame.columns if c not in COLUMNS[table.name]]
     frame = frame[columns].copy()
-    for column in frame.columns[frame.dtypes == object]:  # one blank in text columns: None, as the store gives back
+    for column in frame.select_dtypes(include="object").columns:  # one blank in text: None, as the store gives
         frame[column] = frame[column].where(frame[column].notna(), None)
     sort = {"subjects": ["subject_id"], "measurements": ["subject_id", "analyte", "specimen", "day"],
             "adverse_events": ["subject_id", "onset_day"], "responses": ["subject_id", "day"], "analytes": ["code"],
