@@ -11,7 +11,7 @@ from analysis.nca.engine import curves, run_nca
 from analysis.nca.parameters import interval_name
 from analysis.responses import mrd_results
 from analysis.safety import crs_icans_treatments
-from analysis.survival import time_to_event
+from analysis.survival import study_time_to_event
 from analysis.views.common import StudyData
 from data_access.catalogue import Catalogue
 
@@ -29,7 +29,8 @@ def patient_list(data: StudyData, nca: pd.DataFrame) -> pd.DataFrame:
     from `nca` (the cohort NCA for the window LIST_WINDOW)."""
     study = data.study
     p = data.patients
-    tte = time_to_event(study.subjects, study.responses).set_index(["subject_id", "endpoint"])
+    tte = study_time_to_event(study.subjects, study.responses, study.time_to_event)[0] \
+        .set_index(["subject_id", "endpoint"])
     analyte, specimen = LIST_PROFILE
     blood = nca[(nca["analyte"] == analyte) & (nca["specimen"] == specimen)].set_index("subject_id")
     mrd = mrd_results(study.responses).groupby("subject_id")["mrd_negative"].any()
