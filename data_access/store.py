@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
