@@ -65,7 +65,7 @@ def test_kinetics_figure_shares_one_time_axis_with_mrd_on_the_clinical_track(dem
     assert mrd["x"] == view.mrd.loc[view.mrd["mrd_negative"], "day"].tolist() and set(mrd["y"]) == {"Response"}
     legend = next(t for t in figure["data"] if t.get("name") == "Blood" and t.get("showlegend", True))
     assert legend["x"] == [None] and "symbol" not in legend["marker"]  # the legend's marker is filled
-    blood = next(t for t in figure["data"] if t.get("name") == "Blood" and t["yaxis"] == "y" and t["x"] != [None])
+    blood = next(t for t in figure["data"] if t.get("name") == "CAR transgene, blood" and t["yaxis"] == "y")
     assert "circle-open" in blood["marker"]["symbol"]  # BLQ samples hollow
     lloq = view.measurements.loc[view.measurements["blq"] & (view.measurements["analyte"] == "car_copies"), "lloq"]
     assert set(lloq / 2) <= set(blood["y"])  # drawn at LLOQ/2, as the cohort page draws and summarises them
