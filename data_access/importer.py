@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 import settings
 from data_access import store
+from data_access.cdisc import detect_kind, read_cdisc
 from data_access.readers import SourceFile, files_from_path, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate
@@ -32,8 +33,15 @@ class ImportResult:
 
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
                  simulated: bool = False, engine: Engine | None = None) -> ImportResult:
-    """Validate `files` as study `name` and store them as its next version if there is no error."""
-    raw = read_files(files, settings.max_file_bytes())
+    """Validate `files` as study `name` and store them as its next version if there is no error.
+
+    The files are CARTscope tables (CSV files or one workbook) or a CDISC delivery (SDTM or ADaM datasets as .xpt or
+    .sas7bdat, see docs/cdisc.md), told apart by their names."""
+    kind = detect_kind(files)
+    if kind == "cartscope":
+        raw = read_files(files, settings.max_file_bytes())
+    else:
+        raw = read_cdisc(files, settings.max_file_bytes(), kind)
     study, report = validate(raw, name.strip())
     if not name.strip():
         report.error("(study name)", "give the study a name")
@@ -51,7 +59,7 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
 
 
 def import_path(path: str | Path, name: str, **kwargs) -> ImportResult:
-    """Import a folder of CSV files, one .xlsx workbook, or one CSV file."""
+    """Import a folder of CSV files, one .xlsx workbook, one CSV file, or CDISC datasets (a folder or one file)."""
     path = Path(path)
     if not path.exists():
         report = ValidationReport()
