@@ -292,7 +292,7 @@ class _Builder:
         subject = ds.text("USUBJID")
         reference = self.reference.reindex(subject.to_numpy())
         ref_ts = pd.Series(reference["ts"].to_numpy(dtype="datetime64[ns]"), index=index)
-        ref_has_time = pd.Series(reference["has_time"].fillna(False).to_numpy(dtype=bool), index=index)
+        ref_has_time = pd.Series(reference["has_time"].eq(True).to_numpy(), index=index)
         base = ref_ts.where(has_time & ref_has_time, ref_ts.dt.normalize())
         sample = ts.where(has_time, ts.dt.normalize())
         days = (sample - base) / pd.Timedelta(days=1)
@@ -653,7 +653,7 @@ class _Builder:
             if adsl.has(variable):
                 ts, with_time = self._adam_datetime(adsl, variable, "subjects")
                 take = start.isna() & ts.notna()
-                start[take], has_time[take] = ts[take], with_time[take]
+                start, has_time = start.where(~take, ts), has_time.where(~take, with_time).eq(True)
         self.reference = pd.DataFrame({"ts": start, "has_time": has_time}).set_index(subject)
         self.reference = self.reference[self.reference["ts"].notna() & (self.reference.index != "")]
         self.reference = self.reference[~self.reference.index.duplicated()]
