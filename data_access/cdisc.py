@@ -326,10 +326,13 @@ class _Builder:
         self.n_imputed += int((imputed != "").sum())
         return days, imputed, present[0] if present else variables[0]
 
-    def _add(self, table: str, ds: _Dataset, columns: dict[str, pd.Series], sources: dict[str, str]) -> None:
+    def _add(self, table: str, ds: _Dataset, columns: dict[str, pd.Series], sources: dict[str, str],
+             keep: pd.Series | None = None) -> None:
         frame = pd.DataFrame({"_file": ds.file, "_row": ds.frame["_ROW"].to_numpy()}, index=ds.frame.index)
         for name, values in columns.items():
             frame[name] = values.to_numpy() if isinstance(values, pd.Series) else values
+        if keep is not None:
+            frame = frame[keep.to_numpy()]
         self.parts.append(_Part(table, frame.reset_index(drop=True), sources))
 
     def _qualifiers(self, domain: str, ds: _Dataset) -> pd.DataFrame:
@@ -394,13 +397,12 @@ class _Builder:
         specimen = specimen.where(specimen != "", analyte.map(single).fillna(""))
         drop = self._declare(ds, testcd, ~in_catalogue & (testcd != ""), unit, specimen, kind, label_var, unit_var)
         days, imputed, day_var = self._timing(ds, timing, table, imputation_flags=imputation_flags, given=given)
-        keep = ~drop
         self._add(table, ds, {
-            "subject_id": ds.text("USUBJID")[keep], "analyte": analyte[keep], "specimen": specimen[keep],
-            "day": _number_text(days[keep]), "value": value[keep], "unit": unit[keep], "lloq": lloq[keep],
-            "blq": blq[keep].map({True: "true", False: "false"}), "date_imputed": imputed[keep]},
+            "subject_id": ds.text("USUBJID"), "analyte": analyte, "specimen": specimen, "day": _number_text(days),
+            "value": value, "unit": unit, "lloq": lloq, "blq": blq.map({True: "true", False: "false"}),
+            "date_imputed": imputed},
             {"subject_id": "USUBJID", "analyte": testcd_var, "specimen": specimen_var, "day": day_var,
-             "value": value_var, "unit": unit_var, "lloq": lloq_var, "blq": text_var})
+             "value": value_var, "unit": unit_var, "lloq": lloq_var, "blq": text_var}, keep=~drop)
 
     def _declare(self, ds: _Dataset, testcd: pd.Series, unknown: pd.Series, unit: pd.Series, specimen: pd.Series,
                  kind: str, label_var: str, unit_var: str) -> pd.Series:
@@ -414,8 +416,9 @@ class _Builder:
         for code, rows in testcd[unknown].groupby(testcd[unknown]).groups.items():
             given = spelling[rows][spelling[rows] != ""]
             declared = self.declared.get(code)
+            # the declared unit is the one most records use (the first given on a tie)
             canonical = normalise_unit_spelling(declared["unit"]) if declared else (
-                given.value_counts().index[0] if len(given) else "")
+                given.value_counts(sort=False).idxmax() if len(given) else "")
             usual = given.index[given == canonical]
             first = usual[0] if len(usual) else rows[0]
             other = given[given != canonical]
@@ -595,7 +598,8 @@ class _Builder:
         if "rs" in self.datasets:
             rs = self.datasets["rs"]
             self._subjects_only(rs, "responses", "DM")
-            category_ok = ~rs.has("RSCAT") | rs.upper("RSCAT").str.contains("IMWG") | rs.upper("RSCAT").eq("")
+            category = rs.upper("RSCAT")  # blank when RSCAT is absent
+            category_ok = category.str.contains("IMWG") | category.eq("")
             rs.keep(rs.upper("RSTESTCD").eq("OVRLRESP") & category_ok)
             response, response_var = rs.coalesce("RSSTRESC", "RSORRES")
             qualifiers = self._qualifiers("rs", rs)
