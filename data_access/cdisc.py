@@ -136,9 +136,20 @@ def _read_sas(source: SourceFile, report: ValidationReport) -> pd.DataFrame | No
     return frame.reset_index(drop=True)
 
 
+def per_value(values: pd.Series, function) -> pd.Series:
+    """`function` (Series -> Series) applied once per distinct value, spread back over the records: a million records
+    of a few thousand dates, units or test codes cost a few thousand string operations."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    done = function(pd.Series(uniques, dtype=values.dtype if values.dtype != object else object)).to_numpy()
+    return pd.Series(done[codes], index=values.index)
+
+
 def _number_text(values: pd.Series) -> pd.Series:
     """Numbers as the text a person would type: 7.0 -> '7', 0.25 -> '0.25', missing -> ''."""
-    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    return per_value(pd.to_numeric(values, errors="coerce").astype(float), _numbers_as_text)
+
+
+def _numbers_as_text(numbers: pd.Series) -> pd.Series:
     text = numbers.astype(str)
     whole = numbers.notna() & np.isfinite(numbers) & (numbers % 1 == 0) & (numbers.abs() < 1e15)
     text[whole] = numbers[whole].astype("int64").astype(str)
@@ -173,11 +184,11 @@ class _Dataset:
             if pd.api.types.is_numeric_dtype(column):
                 self._texts[variable] = _number_text(column)
             else:
-                self._texts[variable] = column.fillna("").astype(str).str.strip()
+                self._texts[variable] = per_value(column.fillna(""), lambda u: u.astype(str).str.strip())
         return self._texts[variable]
 
     def upper(self, variable: str | None) -> pd.Series:
-        return self.text(variable).str.upper()
+        return per_value(self.text(variable), lambda u: u.str.upper())
 
     def coalesce(self, *variables: str) -> tuple[pd.Series, str | None]:
         """Per record the first non-blank of `variables` (AEDECOD else AETERM), and the variable named in messages."""
@@ -200,7 +211,8 @@ def parse_iso8601(text: pd.Series, *, end: bool = False) -> pd.DataFrame:
     Returns `ts` (datetime), `has_time`, `imputed` ('' / 'day' / 'month') and `bad` (not blank, not a date).
     Partial dates are imputed the ADaM way: a start to the first day of its month or year, an end (`end=True`) to
     the last."""
-    values = pd.Series(pd.unique(text.astype(str).str.strip()), dtype=object)
+    text = per_value(text, lambda u: u.astype(str).str.strip())
+    values = pd.Series(pd.unique(text), dtype=object)
     ts = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     has_time = values.str.match(_ISO_DATETIME)
     date, month, year = values.str.match(_ISO_DATE), values.str.match(_ISO_MONTH), values.str.match(_ISO_YEAR)
@@ -220,7 +232,7 @@ def parse_iso8601(text: pd.Series, *, end: bool = False) -> pd.DataFrame:
     table = pd.DataFrame({"ts": ts, "has_time": has_time & ts.notna(), "imputed": imputed.where(ts.notna(), ""),
                           "bad": (values != "") & ts.isna()})
     table.index = values.to_numpy()
-    out = table.reindex(text.astype(str).str.strip().to_numpy())
+    out = table.reindex(text.to_numpy())
     out.index = text.index
     return out
 
