@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis.responses import best_response, rates_by_window
 from analysis.safety import ae_table, has_relatedness
-from analysis.survival import km_summary, time_to_event
+from analysis.survival import km_summary, study_time_to_event
 from data_access.study import Study
 
 
@@ -23,7 +23,7 @@ class Endpoints:
 def endpoints(study: Study) -> Endpoints:
     ids = study.subjects["subject_id"]
     best = best_response(study.responses, ids)
-    tte = time_to_event(study.subjects, study.responses)
+    tte, _ = study_time_to_event(study.subjects, study.responses, study.time_to_event)
     strata = study.subjects.set_index("subject_id")["dose_level"]
     related = has_relatedness(study.adverse_events)
     table = ae_table(study.adverse_events, len(ids), related_only=related)

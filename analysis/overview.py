@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis.groups import ordered_dose_levels
 from analysis.survival import kaplan_meier
-from data_access.schema import ANALYTES, SPECIMENS
+from data_access.catalogue import DEFAULT, SPECIMENS, Catalogue
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -43,17 +43,23 @@ def dose_level_counts(subjects: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def sample_counts(measurements: pd.DataFrame) -> pd.DataFrame:
-    """Samples per analyte and specimen: count, patients, BLQ count and the day range covered."""
+def sample_counts(measurements: pd.DataFrame, catalogue: Catalogue = DEFAULT) -> pd.DataFrame:
+    """Samples per analyte and specimen in catalogue order: label and method, count, patients, BLQ count and the
+    day range covered."""
     if measurements.empty:
-        return pd.DataFrame(columns=["analyte", "specimen", "unit", "samples", "patients", "blq", "first_day",
-                                     "last_day"])
+        return pd.DataFrame(columns=["analyte", "label", "method", "specimen", "unit", "samples", "patients", "blq",
+                                     "first_day", "last_day"])
     grouped = measurements.groupby(["analyte", "specimen"], sort=False)
     counts = grouped.agg(
         unit=("unit", "first"), samples=("day", "size"), patients=("subject_id", "nunique"),
         blq=("blq", "sum"), first_day=("day", "min"), last_day=("day", "max"),
     ).reset_index()
-    order = counts["analyte"].map(list(ANALYTES).index) * 10 + counts["specimen"].map(list(SPECIMENS).index)
+    analytes = catalogue.order(counts["analyte"])
+    specimens = list(SPECIMENS)
+    order = counts["analyte"].map(analytes.index) * 100 + counts["specimen"].map(
+        lambda s: specimens.index(s) if s in specimens else len(specimens))
+    counts.insert(1, "label", counts["analyte"].map(catalogue.label))
+    counts.insert(2, "method", counts["analyte"].map(lambda a: catalogue[a].method if a in catalogue else ""))
     return counts.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
@@ -70,7 +76,7 @@ class StudySummary:
 
 
 def summarise_study(subjects: pd.DataFrame, measurements: pd.DataFrame, adverse_events: pd.DataFrame,
-                    responses: pd.DataFrame) -> StudySummary:
+                    responses: pd.DataFrame, catalogue: Catalogue = DEFAULT) -> StudySummary:
     """Everything the Overview page states about a study."""
     return StudySummary(
         n_infused=int(len(subjects)),
@@ -78,7 +84,7 @@ def summarise_study(subjects: pd.DataFrame, measurements: pd.DataFrame, adverse_
         data_cutoff_day=float(subjects["last_contact_day"].max()),
         follow_up=median_follow_up(subjects),
         doses=dose_level_counts(subjects),
-        samples=sample_counts(measurements),
+        samples=sample_counts(measurements, catalogue),
         n_adverse_events=int(len(adverse_events)),
         n_response_assessments=int(len(responses)),
     )

@@ -4,7 +4,48 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_access.schema import CRS_TERM, ICANS_TERM
+from data_access.schema import CRS_TERM, ICANS_TERM, STEROIDS, TOCILIZUMAB
+
+#: Drugs given for CRS or ICANS (ASTCT-era practice), by the class the Safety page counts; lower-case names.
+CRS_TREATMENTS: dict[str, tuple[str, ...]] = {
+    "Tocilizumab": (TOCILIZUMAB,),
+    "Corticosteroids": STEROIDS,
+    "Anakinra": ("anakinra",),
+    "Siltuximab": ("siltuximab",),
+}
+_CLASS_OF = {drug: name for name, drugs in CRS_TREATMENTS.items() for drug in drugs}
+
+
+def treatment_class(drug: str) -> str | None:
+    """'dexamethasone' -> 'Corticosteroids'; None for a drug that is not a CRS/ICANS treatment."""
+    return _CLASS_OF.get(str(drug).strip().lower())
+
+
+def crs_icans_treatments(conmeds: pd.DataFrame) -> pd.DataFrame:
+    """The concomitant medications that treat CRS or ICANS: a known drug (CRS_TREATMENTS) whose indication, when
+    given, is not prophylaxis. Adds `treatment` (the class)."""
+    treatment = conmeds["drug"].map(treatment_class)
+    indication = conmeds["indication"].fillna("").astype(str).str.lower()
+    keep = treatment.notna() & ~indication.str.contains("prophyla")
+    return conmeds[keep].assign(treatment=treatment[keep])
+
+
+def treatment_by_crs_grade(conmeds: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """Patients given each CRS/ICANS treatment class, by worst CRS grade group, with an 'All patients' row: columns
+    group, n (patients in the group), then per class `<class>` (patients given it at least once) and `<class> %`.
+    `patients` has subject_id and crs_group (analysis.kinetics.crs_group)."""
+    given = crs_icans_treatments(conmeds)
+    rows = []
+    groups = [(g, patients[patients["crs_group"] == g]) for g in patients["crs_group"].drop_duplicates()]
+    for group, members in [*groups, ("All patients", patients)]:
+        ids = set(members["subject_id"])
+        row = {"group": group, "n": len(ids)}
+        for name in CRS_TREATMENTS:
+            count = given.loc[(given["treatment"] == name) & given["subject_id"].isin(ids), "subject_id"].nunique()
+            row[name] = int(count)
+            row[f"{name} %"] = 100 * count / len(ids) if ids else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def worst_grades(adverse_events: pd.DataFrame, subject_ids) -> pd.DataFrame:

@@ -60,6 +60,24 @@ def time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows, columns=["subject_id", "endpoint", "time_days", "event"])
 
 
+#: The definition shown for an endpoint the study gave itself (a CDISC ADaM ADTTE or a time_to_event table).
+AS_GIVEN = "as given in the study's time-to-event data (ADaM ADTTE: AVAL in days, CNSR 0 = event)"
+
+
+def study_time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame,
+                        given: pd.DataFrame | None = None) -> tuple[pd.DataFrame, frozenset[str]]:
+    """`time_to_event` for every endpoint, except those the study gives itself (`given`: its time_to_event table,
+    subject_id, endpoint, day, event), which are used as given. Returns the long table and the given endpoints."""
+    derived = time_to_event(subjects, responses)
+    if given is None or given.empty:
+        return derived, frozenset()
+    names = frozenset(given["endpoint"])
+    rows = pd.DataFrame({"subject_id": given["subject_id"], "endpoint": given["endpoint"],
+                         "time_days": given["day"].astype(float), "event": given["event"].astype(bool).astype(int)})
+    out = pd.concat([derived[~derived["endpoint"].isin(names)], rows], ignore_index=True)
+    return out, names
+
+
 #: survival's tolerance for "the curve is at 0.5": .Machine$double.eps^0.5.
 R_TOLERANCE = float(np.finfo(float).eps) ** 0.5
 

@@ -17,7 +17,6 @@ from analysis.views.kinetics import FACT_COLUMNS, STATISTICS, CohortView
 from components.frame import Canvas, frame
 from components.number_format import BLANK, fmt_count, fmt_day, fmt_dose, fmt_range, fmt_sig
 from components.theme import INK, MUTED, OKABE_ITO, group_colors, hex_to_rgba
-from data_access.schema import ANALYTES
 
 ZERO_LABEL = "0 (all BLQ)"
 FLOW_TITLE = "Flow cytometry against qPCR (same-day blood samples)"
@@ -48,7 +47,6 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
     traces = []
     statistic = "median" if s.statistic == "median" else "geometric mean"
     overlaid = not facet and len(groups) > 1
-    analyte = ANALYTES[s.analyte]
     for p, panel in enumerate(panels):
         suffix = "" if p == 0 else str(p + 1)
         xname, yname = f"x{suffix}", f"y{suffix}"
@@ -56,7 +54,7 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                                     "title": {"text": "Days since CAR-T infusion" if p == len(panels) // 2 else ""},
                                     "zeroline": False, **({} if p == 0 else {"matches": "x"})}
         layout[f"yaxis{suffix}"] = {"anchor": xname, "type": "log" if log else "linear",
-                                    "title": {"text": f"{analyte.label} ({analyte.unit})" if p == 0 else ""},
+                                    "title": {"text": f"{view.label} ({view.unit})" if p == 0 else ""},
                                     "exponentformat": "power", **({"dtick": 1} if log else {}),
                                     **({} if p == 0 else {"matches": "y", "showticklabels": False})}
         if facet:
@@ -308,7 +306,7 @@ def nca_export_frame(view: CohortView) -> pd.DataFrame:
     headers, and the options it was computed with on every row."""
     s = view.settings
     table = view.table
-    out = pd.DataFrame({"Patient": table["subject_id"], "Analyte": ANALYTES[s.analyte].label,
+    out = pd.DataFrame({"Patient": table["subject_id"], "Analyte": view.label,
                         "Specimen": table["specimen"]})
     for field, header, _ in GRID_FACTS:
         out[header] = table[field]

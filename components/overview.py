@@ -10,7 +10,7 @@ from components.frame import Canvas, frame
 from components.layout import card, kpi, simple_table
 from components.number_format import fmt_day, fmt_dose, fmt_months
 from components.theme import INK, dose_colors
-from data_access.schema import ANALYTES, SPECIMEN_LABELS
+from data_access.catalogue import specimen_label
 
 FOLLOW_UP_TITLE = "Follow-up per patient"
 
@@ -60,8 +60,9 @@ def sample_table(view: OverviewView) -> pd.DataFrame:
     """Readable labels for the samples-per-analyte table."""
     samples = view.summary.samples
     return pd.DataFrame({
-        "Analyte": [f"{ANALYTES[a].label} ({ANALYTES[a].method})" for a in samples["analyte"]],
-        "Specimen": [SPECIMEN_LABELS[s] for s in samples["specimen"]],
+        "Analyte": [f"{label} ({method})" if method else label
+                    for label, method in zip(samples["label"], samples["method"], strict=True)],
+        "Specimen": [specimen_label(s) for s in samples["specimen"]],
         "Unit": samples["unit"],
         "Samples": samples["samples"].astype(int),
         "Patients": samples["patients"].astype(int),

@@ -13,7 +13,8 @@ from analysis.nca.engine import sample_curve
 from analysis.nca.parameters import BY_NAME, interval_parameter, parameter
 from analysis.overview import DAYS_PER_MONTH
 from analysis.patients import status_text
-from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, PatientView
+from analysis.safety import CRS_TREATMENTS
+from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, Panel, PatientView
 from components.frame import Canvas, frame
 from components.kinetics import nca_method_note
 from components.number_format import BLANK, fmt_day, fmt_dose, fmt_sig
@@ -26,16 +27,26 @@ from components.theme import (
     SPECIMEN_COLORS,
     hex_to_rgba,
 )
-from data_access.schema import ANALYTES, CRS_TERM, ICANS_TERM, SPECIMEN_LABELS
+from data_access.catalogue import DEFAULT, Analyte, specimen_label
+from data_access.schema import CRS_TERM, ICANS_TERM
 
-#: The stacked panels, top to bottom: (analyte, y-axis title, short title for slides, log scale, relative height).
-PANELS = (
-    ("car_copies", "CAR transgene<br>(copies/µg gDNA)", "CAR transgene (copies/µg gDNA)", True, 0.27),
-    ("car_t_pct", "CAR+ T cells<br>(% of CD3+)", "CAR+ T cells (% of CD3+)", False, 0.16),
-    ("plasma_cells_pct", "Marrow plasma<br>cells (%)", "Marrow plasma cells (%)", False, 0.14),
-    ("il6", "Serum IL-6<br>(pg/mL)", "Serum IL-6 (pg/mL)", True, 0.17),
-    ("clinical", "", "", False, 0.26),
-)
+#: Titles of the first version's panels, kept (people know them): panel key -> (y-axis title, short title).
+SEED_TITLES = {
+    ("car_copies",): ("CAR transgene<br>(copies/µg gDNA)", "CAR transgene (copies/µg gDNA)"),
+    ("car_t_pct",): ("CAR+ T cells<br>(% of CD3+)", "CAR+ T cells (% of CD3+)"),
+    ("plasma_cells_pct",): ("Marrow plasma<br>cells (%)", "Marrow plasma cells (%)"),
+    ("il6",): ("Serum IL-6<br>(pg/mL)", "Serum IL-6 (pg/mL)"),
+    ("car_t_pct", "cd4_car_pct", "cd8_car_pct"): ("CAR+ T cells<br>(% of T cells)", "CAR+ T cells (% of T cells)"),
+    ("il6", "ifng", "il10"): ("Serum cytokines<br>(pg/mL)", "Serum cytokines (pg/mL)"),
+}
+#: Relative heights: the transgene panel gets more (it carries the AUC, Cmax and λz marks).
+PANEL_WEIGHTS = {"car_copies": 1.6}
+PANEL_PX, CLINICAL_PX = 150, 234
+#: CRS/ICANS treatment bars on the clinical track (a muted violet, apart from the grade and response colours).
+TREATMENT_COLOR = "#7B6FA8"
+#: Colours of the analytes sharing one panel (their specimens then differ by dash: blood solid, marrow dashed).
+ANALYTE_COLORS = ("#0072B2", "#CC79A7", "#E69F00", "#009E73", "#56B4E9", "#D55E00")
+SPECIMEN_DASH = {"PB": "solid", "BM": "dash", "serum": "solid", "plasma": "dot"}
 PANEL_GAP = 0.035
 #: On a slide each panel is too short for a rotated axis title: its name goes in the gap above it instead.
 SLIDE_PANEL_GAP = 0.075
@@ -62,18 +73,36 @@ def x_range_for(view: PatientView, days: str = "all") -> tuple[float, float]:
 
 
 #: On a slide the clinical rows get more of the height, so each AE row stays readable.
-SLIDE_SHARES = (0.24, 0.13, 0.11, 0.14, 0.38)
+SLIDE_CLINICAL_SHARE = 0.38
 
 
-def _domains(gap: float = PANEL_GAP, shares=None) -> list[tuple[float, float]]:
-    """Panel y-domains, top to bottom."""
-    usable = 1 - gap * (len(PANELS) - 1)
+def panel_titles(panel: Panel) -> tuple[str, str]:
+    """(y-axis title, short title for slides) of an analyte panel, with its unit."""
+    if panel.analytes in SEED_TITLES:
+        return SEED_TITLES[panel.analytes]
+    words, lines = panel.label.split(), [""]
+    for word in words:  # at most ~14 characters a line: the title sits in the left margin
+        if lines[-1] and len(lines[-1]) + len(word) > 14:
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {word}".strip()
+    return "<br>".join([*lines, f"({panel.unit})"]), f"{panel.label} ({panel.unit})"
+
+
+def _domains(panels: list[Panel], gap: float, slide: bool) -> tuple[list[tuple[float, float]], float]:
+    """Panel y-domains top to bottom (the analyte panels, then the clinical one), and the plot height on screen."""
+    weights = [PANEL_WEIGHTS.get(p.key, 1.0) for p in panels]
+    screen_px = [PANEL_PX * w for w in weights] + [CLINICAL_PX]
+    if slide:
+        shares = [(1 - SLIDE_CLINICAL_SHARE) * w / sum(weights) for w in weights] + [SLIDE_CLINICAL_SHARE]
+    else:
+        shares = [px / sum(screen_px) for px in screen_px]
+    usable = 1 - gap * len(panels)
     top, out = 1.0, []
-    for share in shares or [panel[-1] for panel in PANELS]:
+    for share in shares:
         height = usable * share
         out.append((max(top - height, 0.0), top))
         top -= height + gap
-    return out
+    return out, sum(screen_px) * (1 + gap * len(panels))
 
 
 def _axis_names(i: int) -> tuple[str, str, str, str]:
@@ -93,10 +122,14 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
     traces: list[dict] = []
     layout: dict = {"barmode": "overlay", "hovermode": "closest", "annotations": [], "shapes": []}
     start, end = view.window
-    domains = _domains(SLIDE_PANEL_GAP, SLIDE_SHARES) if compact else _domains()
-    for i, ((analyte, title, short, log, _), (low, high)) in enumerate(zip(PANELS, domains, strict=True)):
+    panels = view.panels
+    domains, plot_height = _domains(panels, SLIDE_PANEL_GAP if compact else PANEL_GAP, compact)
+    primary = next((a for a in view.drawn_analytes("cell_kinetics")), None)
+    starred = False
+    for i, (panel, (low, high)) in enumerate(zip([*panels, None], domains, strict=True)):
         xname, yname, xaxis, yaxis = _axis_names(i)
-        last = i == len(PANELS) - 1
+        last = panel is None
+        title, short = panel_titles(panel) if panel else ("", "")
         layout[xaxis] = {"domain": [0, 1], "anchor": yname, "range": list(x_range), "showticklabels": last,
                          "title": {"text": "Days since CAR-T infusion"} if last else None, "zeroline": False,
                          **({} if i == 0 else {"matches": "x"})}
@@ -104,12 +137,13 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
             layout["annotations"].append({"text": f"<b>{short or 'Clinical course'}</b>", "xref": "paper",
                                           "yref": "paper", "x": 0, "xanchor": "left", "y": high, "yanchor": "bottom",
                                           "yshift": 2, "showarrow": False, "font": {"size": 12, "color": INK}})
-        if analyte == "clinical":
+        if panel is None:
             layout[yaxis] = {"domain": [low, high], "anchor": xname, "type": "category", "showgrid": False,
                              "tickfont": {"size": 11}}
             clinical_rows = _clinical_panel(traces, layout, view, xname, yname, yaxis, compact)
             continue
-        data = view.measurements[view.measurements["analyte"] == analyte]
+        log = panel.log_scale
+        data = view.measurements[view.measurements["analyte"].isin(panel.analytes)]
         levels = plotted_level(data)
         positive = levels[levels > 0]
         layout[yaxis] = {"domain": [low, high], "anchor": xname,
@@ -120,32 +154,44 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
             lo = math.floor(math.log10(positive.min() / 2))
             hi = math.ceil(math.log10(positive.max() * 1.5))
             layout[yaxis]["range"] = [lo, max(hi, lo + 1)]
-        elif analyte == "plasma_cells_pct":  # from 0, so the 5% line stands clear of the axis
-            layout[yaxis]["range"] = [0, max(float(levels.max()) * 1.15 if len(levels) else 0, 12)]
+        elif not log:  # from 0 (for marrow plasma cells, so the 5% line stands clear of the axis)
+            top = float(levels.max()) * 1.15 if len(levels) else 0.0
+            layout[yaxis]["range"] = [0, max(top, 12) if "plasma_cells_pct" in panel.analytes else max(top, 1e-9)]
         if data.empty:
             layout["annotations"].append({"text": "no samples", "xref": f"{xname} domain", "yref": f"{yname} domain",
                                           "x": 0.5, "y": 0.5, "showarrow": False, "font": {"color": MUTED}})
-        for specimen in ANALYTES[analyte].specimens:
-            rows = data[data["specimen"] == specimen].sort_values("day")
-            if rows.empty:
-                continue
-            if not any(t.get("legendgroup") == specimen for t in traces):  # a filled marker in the legend
-                traces.append({"type": "scatter", "mode": "lines+markers", "x": [None], "y": [None],
-                               "name": SPECIMEN_LABELS[specimen], "legendgroup": specimen, "xaxis": xname,
-                               "yaxis": yname, "line": {"color": SPECIMEN_COLORS[specimen], "width": canvas.scale(2)},
-                               "marker": {"color": SPECIMEN_COLORS[specimen], "size": canvas.scale(8)}})
-            traces.append(_sample_trace(rows, levels.loc[rows.index], analyte, specimen, xname, yname, canvas,
-                                        show_legend=False))
-            lloq = rows["lloq"].dropna()
-            if len(lloq):
-                layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, SPECIMEN_COLORS[specimen]))
-        if analyte == "plasma_cells_pct":
+        several = len(panel.analytes) > 1
+        for k, analyte in enumerate(panel.analytes):
+            color_of_analyte = ANALYTE_COLORS[k % len(ANALYTE_COLORS)] if several else None
+            for specimen in _specimens(view, data, analyte):
+                rows = data[(data["analyte"] == analyte) & (data["specimen"] == specimen)].sort_values("day")
+                color = color_of_analyte or SPECIMEN_COLORS.get(specimen, MUTED)
+                if not several and not any(t.get("legendgroup") == specimen for t in traces):
+                    traces.append({"type": "scatter", "mode": "lines+markers", "x": [None], "y": [None],
+                                   "name": specimen_label(specimen), "legendgroup": specimen, "xaxis": xname,
+                                   "yaxis": yname, "line": {"color": color, "width": canvas.scale(2)},
+                                   "marker": {"color": color, "size": canvas.scale(8)}})
+                traces.append(_sample_trace(rows, levels.loc[rows.index], view.catalogue[analyte], specimen, xname,
+                                            yname, canvas, color, SPECIMEN_DASH.get(specimen, "solid") if several
+                                            else "solid"))
+                lloq = rows["lloq"].dropna()
+                if len(lloq) and not several:
+                    layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, color))
+        if several:  # a key inside the panel: each analyte's name in its colour
+            key = "   ".join(f"<span style='color:{ANALYTE_COLORS[k % len(ANALYTE_COLORS)]}'>━ "
+                             f"{view.catalogue.label(a)}</span>" for k, a in enumerate(panel.analytes))
+            layout["annotations"].append({"text": key, "xref": f"{xname} domain", "yref": f"{yname} domain",
+                                          "x": 0.995, "y": 1, "xanchor": "right", "yanchor": "top",
+                                          "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)",
+                                          "font": {"size": 11}})
+        if "plasma_cells_pct" in panel.analytes:
             layout["shapes"].append(_hline(5.0, xname, yname, INK, dash="dot"))
             layout["annotations"].append({"text": "5%: IMWG CR needs < 5% plasma cells", "x": 0.995,
                                           "xref": f"{xname} domain", "y": 5, "yref": yname, "xanchor": "right",
                                           "yanchor": "bottom", "yshift": 1, "showarrow": False,
                                           "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 11, "color": MUTED}})
-        _mark_parameters(traces, layout, view, analyte, xname, yname, log, canvas)
+        starred |= _mark_parameters(traces, layout, view, panel.analytes[0], xname, yname, log, canvas,
+                                    shade=panel.analytes[0] == primary, first_star=not starred)
     layout["shapes"].append({"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0, "y1": 1,
                              "fillcolor": "rgba(0,114,178,0.05)", "line": {"width": 0}, "layer": "below"})
     traces.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "BLQ (at LLOQ/2)",
@@ -157,7 +203,7 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
     # On a slide the legend goes to the right margin: the panels get the whole height.
     return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
-                 plot_height=900, left=left, top_extra=22 if compact else 10, footnote=footnote, note=note,
+                 plot_height=plot_height, left=left, top_extra=22 if compact else 10, footnote=footnote, note=note,
                  legend="right" if compact else "top")
 
 
@@ -172,7 +218,9 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     others = events[~events["term"].isin(CLINICAL_SHORT)].sort_values("onset_day")["term"].drop_duplicates()
     n_other = 3 if compact else 8
     limit = 26 if compact else 32
-    rows = ["Response", "CRS", "ICANS", *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
+    treated = [name for name in CRS_TREATMENTS if name in set(view.treatments["treatment"])]
+    rows = ["Response", "CRS", "ICANS", *treated,
+            *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
     if len(others) > n_other:  # say what is left out, never drop it silently
         layout["annotations"].append({"text": f"+ {len(others) - n_other} more adverse events not drawn",
                                       "xref": f"{xname} domain", "yref": f"{yname} domain", "x": 0.995, "y": 0,
@@ -209,6 +257,15 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
                        "outsidetextfont": {"size": label_font, "color": INK}, "xaxis": xname, "yaxis": yname,
                        "hovertemplate": f"{event.term}: grade {grade}, day {event.onset_day:g} to "
                                         + ("ongoing" if ongoing else f"{event.resolution_day:g}") + "<extra></extra>"})
+    for given in view.treatments.itertuples(index=False):  # CRS/ICANS treatment: a bar over the days given
+        stop = given.start_day + 1 if pd.isna(given.end_day) else given.end_day + 1
+        why = f" for {given.indication}" if isinstance(given.indication, str) else ""
+        traces.append({"type": "bar", "orientation": "h", "y": [given.treatment], "base": [given.start_day],
+                       "x": [stop - given.start_day], "width": 0.5, "showlegend": False,
+                       "marker": {"color": TREATMENT_COLOR}, "xaxis": xname, "yaxis": yname,
+                       "hovertemplate": f"{given.drug}{why}: day {given.start_day:g}"
+                                        + ("" if pd.isna(given.end_day) else f" to {given.end_day:g}")
+                                        + "<extra></extra>"})
     for negative, name, symbol in ((True, "MRD negative", "diamond"), (False, "MRD positive", "diamond-open")):
         tested = view.mrd[view.mrd["mrd_negative"] == negative]
         if len(tested):
@@ -232,21 +289,28 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     return rows
 
 
-def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: str, specimen: str, xname: str, yname: str,
-                  canvas: Canvas, show_legend: bool) -> dict:
-    unit = ANALYTES[analyte].unit
+def _specimens(view: PatientView, data: pd.DataFrame, analyte: str) -> list[str]:
+    """The specimens one analyte was measured in for this patient, in the catalogue's order."""
+    measured = set(data.loc[data["analyte"] == analyte, "specimen"])
+    declared = [s for s in view.catalogue[analyte].specimens if s in measured]
+    return declared + sorted(measured - set(declared))
+
+
+def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, specimen: str, xname: str, yname: str,
+                  canvas: Canvas, color: str, dash: str) -> dict:
+    unit = analyte.unit
     blq = rows["blq"].to_numpy()
     text = [f"< LLOQ ({fmt_sig(lloq)} {unit})" if b else f"{fmt_sig(v)} {unit}"
             for b, v, lloq in zip(blq, rows["value"], rows["lloq"], strict=True)]
     return {
         "type": "scatter", "x": rows["day"].tolist(), "y": levels.tolist(), "mode": "lines+markers",
-        "name": SPECIMEN_LABELS[specimen], "legendgroup": specimen, "showlegend": show_legend,
+        "name": f"{analyte.label}, {specimen_label(specimen).lower()}", "legendgroup": specimen, "showlegend": False,
         "xaxis": xname, "yaxis": yname,
-        "line": {"color": SPECIMEN_COLORS[specimen], "width": canvas.scale(2)},
-        "marker": {"color": SPECIMEN_COLORS[specimen], "size": canvas.scale(8),
+        "line": {"color": color, "width": canvas.scale(2), "dash": dash},
+        "marker": {"color": color, "size": canvas.scale(8),
                    "symbol": ["circle-open" if b else "circle" for b in blq], "line": {"width": 2}},
         "customdata": [[t, "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
-        "hovertemplate": (f"<b>{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()}</b><br>"
+        "hovertemplate": (f"<b>{analyte.label}, {specimen_label(specimen).lower()}</b><br>"
                           "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
     }
 
@@ -256,19 +320,21 @@ def _hline(y: float, xname: str, yname: str, color: str, dash: str = "dash") -> 
             "line": {"color": color, "width": 1, "dash": dash}, "layer": "below"}
 
 
-def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, log, canvas: Canvas) -> None:
-    """Shade the AUC window under the blood curve, star Cmax, ring the lambda-z points (blood only)."""
-    specimen = "serum" if analyte == "il6" else "PB" if analyte != "plasma_cells_pct" else None
-    if specimen is None:
-        return
-    params = view.params
-    row = params[(params["analyte"] == analyte) & (params["specimen"] == specimen)]
-    if row.empty:
-        return
-    row = row.iloc[0]
-    color = SPECIMEN_COLORS[specimen]
+def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, log, canvas: Canvas, shade: bool,
+                     first_star: bool) -> bool:
+    """Star the peak (Cmax of a cellular-kinetic analyte, the peak of a biomarker) of the panel's first analyte in
+    its main specimen (blood, else serum, else the first); for the first cellular-kinetic analyte (`shade`) also
+    shade the AUC window under the blood curve and ring the lambda-z points. Returns whether a star was drawn."""
+    kind = view.catalogue.kind(analyte)
+    params = view.params[view.params["analyte"] == analyte]
+    specimens = [s for s in ("PB", "serum", *params["specimen"]) if s in set(params["specimen"])]
+    if kind == "tumour_burden" or not specimens:
+        return False
+    specimen = specimens[0]
+    row = params[params["specimen"] == specimen].iloc[0]
+    color = SPECIMEN_COLORS.get(specimen, MUTED)
     start, end = view.window
-    if analyte == "car_copies":
+    if shade and specimen == "PB":
         curve = view.curves[(view.curves["analyte"] == analyte) & (view.curves["specimen"] == specimen)]
         x, y = sample_curve(curve["day"].to_numpy(), curve["conc"].to_numpy(), curve["log_to_next"].to_numpy(),
                             start, end)
@@ -284,7 +350,7 @@ def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, l
                          & (curve["conc"] > 0)]
             traces.append({"type": "scatter", "x": data["day"].tolist(), "y": data["conc"].tolist(), "mode": "markers",
                            "name": (f"λz points (t½ {fmt_sig(row['half_life'])} d)" if canvas.is_slide else
-                                    f"λz points, blood transgene (t½ {fmt_sig(row['half_life'])} d)"),
+                                    f"λz points, {_blood_name(view, analyte)} (t½ {fmt_sig(row['half_life'])} d)"),
                            "xaxis": xname, "yaxis": yname,
                            "marker": {"symbol": "circle-open", "size": canvas.scale(16), "color": INK,
                                       "line": {"width": 1.5}}, "hoverinfo": "skip"})
@@ -294,14 +360,21 @@ def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, l
                            "y": np.exp(intercept - row["lambda_z"] * days).tolist(), "mode": "lines",
                            "line": {"color": INK, "dash": "dot", "width": 1.5}, "showlegend": False,
                            "xaxis": xname, "yaxis": yname, "hoverinfo": "skip"})
-    peak, peak_day = (row["peak"], row["peak_day"]) if analyte == "il6" else (row["cmax"], row["tmax"])
-    if pd.notna(peak) and pd.notna(peak_day) and peak > 0:
-        unit = ANALYTES[analyte].unit
-        traces.append({"type": "scatter", "x": [peak_day], "y": [peak], "mode": "markers",
-                       "name": "Peak (Cmax)", "legendgroup": "peak", "showlegend": analyte == "car_copies",
-                       "marker": {"symbol": "star", "size": canvas.scale(15), "color": GRADE_COLORS[3],
-                                  "line": {"width": 0}}, "xaxis": xname, "yaxis": yname,
-                       "hovertemplate": f"Peak {fmt_sig(peak)} {unit} on day {peak_day:g}<extra></extra>"})
+    peak, peak_day = (row["peak"], row["peak_day"]) if kind == "biomarker" else (row["cmax"], row["tmax"])
+    if not (pd.notna(peak) and pd.notna(peak_day) and peak > 0):
+        return False
+    unit = view.catalogue.unit(analyte)
+    traces.append({"type": "scatter", "x": [peak_day], "y": [peak], "mode": "markers",
+                   "name": "Peak (Cmax)", "legendgroup": "peak", "showlegend": first_star,
+                   "marker": {"symbol": "star", "size": canvas.scale(15), "color": GRADE_COLORS[3],
+                              "line": {"width": 0}}, "xaxis": xname, "yaxis": yname,
+                   "hovertemplate": f"Peak {fmt_sig(peak)} {unit} on day {peak_day:g}<extra></extra>"})
+    return True
+
+
+def _blood_name(view: PatientView, analyte: str) -> str:
+    """'blood transgene' for the CAR transgene, else e.g. 'CAR+ T cells, absolute, blood'."""
+    return "blood transgene" if analyte == "car_copies" else f"{view.catalogue.label(analyte)}, blood"
 
 
 # ---- header and summary -------------------------------------------------------------------------------------
@@ -364,10 +437,10 @@ def summary_frames(view: PatientView) -> list[tuple[str, pd.DataFrame]]:
     out = []
     summary = view.summary()
     for analyte, rows in summary.groupby("analyte", sort=False) if len(summary) else []:
-        unit = ANALYTES[analyte].unit
+        unit = view.catalogue.unit(analyte)
         records = []
         for r in rows.itertuples(index=False):
-            record = {"Specimen": SPECIMEN_LABELS[r.specimen]}
+            record = {"Specimen": specimen_label(r.specimen)}
             for name in names:
                 p = parameter(name)
                 record[p.header(unit)] = (fmt_day if p.unit_kind == "time" else fmt_sig)(getattr(r, name))
@@ -385,27 +458,39 @@ def kinetics_summary(view: PatientView, table_id: str) -> html.Div:
         head = html.Thead(html.Tr([html.Th(c, className="num" if i else None) for i, c in enumerate(columns)]))
         body = html.Tbody([html.Tr([html.Td(row[c], className="num" if i else None) for i, c in enumerate(columns)],
                                    id=row["_id"]) for _, row in frame_.iterrows()])
-        tables.append(html.Div([html.H3(ANALYTES[analyte].label, className="cs-table-title"),
+        tables.append(html.Div([html.H3(view.catalogue.label(analyte), className="cs-table-title"),
                                 html.Table([head, body], className="cs-table", id=f"{table_id}-{analyte}")]))
     return html.Div([html.Div(tables, className="cs-summary-tables", id=table_id),
                      html.P(extras(view), className="cs-extras")])
 
 
 def extras(view: PatientView) -> list:
+    """One sentence per drawn biomarker (baseline, peak, fold change) and tumour-burden measure (baseline, nadir,
+    reduction), in its main specimen. IL-6's numbers carry ids (tests and the deck read them)."""
     indexed = view.params.set_index(["analyte", "specimen"])
     out = []
-    if ("il6", "serum") in indexed.index:
-        r = indexed.loc[("il6", "serum")]
-        out.append(html.Span([html.B("IL-6: "), f"baseline {fmt_sig(r['baseline'])} pg/mL, peak ",
-                              html.Span(fmt_sig(r["peak"]), id="patient-il6-peak"),
-                              f" pg/mL on day {fmt_day(r['peak_day'])}, ",
-                              html.Span(fmt_sig(r["peak_fold_change"]), id="patient-il6-fold"),
-                              "-fold over baseline."]))
-    if ("plasma_cells_pct", "BM") in indexed.index:
-        r = indexed.loc[("plasma_cells_pct", "BM")]
-        out.append(html.Span([html.B("Marrow plasma cells: "),
-                              f"baseline {fmt_sig(r['baseline'])}%, nadir {fmt_sig(r['nadir'])}% on day "
-                              f"{fmt_day(r['nadir_day'])} ({fmt_sig(r['nadir_percent_reduction'])}% reduction)."]))
+    for kind in ("biomarker", "tumour_burden"):
+        for analyte in view.drawn_analytes(kind):
+            specimens = [s for s in ("serum", "BM", "PB", "plasma") if (analyte, s) in indexed.index]
+            if not specimens:
+                continue
+            r = indexed.loc[(analyte, specimens[0])]
+            unit = view.catalogue.unit(analyte)
+            unit_text = unit if unit == "%" else f" {unit}"
+            name = "IL-6" if analyte == "il6" else "Marrow plasma cells" if analyte == "plasma_cells_pct" else \
+                view.catalogue.label(analyte)
+            if kind == "biomarker":
+                ids = {"id": "patient-il6-peak"} if analyte == "il6" else {}
+                fold = {"id": "patient-il6-fold"} if analyte == "il6" else {}
+                out.append(html.Span([html.B(f"{name}: "), f"baseline {fmt_sig(r['baseline'])}{unit_text}, peak ",
+                                      html.Span(fmt_sig(r["peak"]), **ids),
+                                      f"{unit_text} on day {fmt_day(r['peak_day'])}, ",
+                                      html.Span(fmt_sig(r["peak_fold_change"]), **fold), "-fold over baseline. "]))
+            else:
+                out.append(html.Span([html.B(f"{name}: "),
+                                      f"baseline {fmt_sig(r['baseline'])}{unit_text}, nadir {fmt_sig(r['nadir'])}"
+                                      f"{unit_text} on day {fmt_day(r['nadir_day'])} "
+                                      f"({fmt_sig(r['nadir_percent_reduction'])}% reduction). "]))
     return out
 
 
@@ -454,7 +539,7 @@ def patient_list_rows(table: pd.DataFrame, query: str) -> list[dict]:
 
 def patient_list_columns() -> list[dict]:
     """The list's columns; Cmax and AUC are of LIST_PROFILE (blood CAR transgene), as the page says above it."""
-    unit = ANALYTES[LIST_PROFILE[0]].unit
+    unit = DEFAULT.unit(LIST_PROFILE[0])
 
     def number(field, header, width=130):
         return {"field": field, "headerName": header, "type": "numericColumn", "filter": "agNumberColumnFilter",

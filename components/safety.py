@@ -5,10 +5,11 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import html
 
+from analysis.safety import CRS_TREATMENTS
 from analysis.views.safety import SafetyView
 from components.frame import Canvas, frame
 from components.kinetics import box_figure
-from components.number_format import fmt_day
+from components.number_format import fmt_day, fmt_pct
 from components.theme import GRADE_COLORS, INK
 from data_access.schema import CRS_TERM, ICANS_TERM
 
@@ -126,3 +127,18 @@ def ae_table_frame(view: SafetyView) -> pd.DataFrame:
                          "Grade ≥3, n (%)": [f"{n} ({p:.0f}%)" for n, p in zip(shown["grade_3_plus"],
                                                                              shown["grade_3_plus_pct"],
                                                                              strict=True)]})
+
+
+def treatment_frame(view: SafetyView) -> pd.DataFrame:
+    """Patients given each CRS/ICANS treatment, n (%), by worst CRS grade; classes nobody received are left out."""
+    t = view.treatments
+    given = [name for name in CRS_TREATMENTS if t[name].sum() > 0]
+    out = pd.DataFrame({"Worst CRS grade": t["group"], "Patients": t["n"].astype(int)})
+    for name in given:
+        out[f"{name}, n (%)"] = [f"{n} ({fmt_pct(p / 100)})" if n else "0" for n, p in zip(t[name], t[f"{name} %"],
+                                                                                    strict=True)]
+    return out
+
+
+TREATMENT_NOTE = ("Patients given each treatment for CRS or ICANS at least once (concomitant medications; "
+                  "prophylaxis not counted), by the patient's worst CRS grade (ASTCT).")

@@ -16,7 +16,7 @@ GRID = "#e6e9ee"
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
-SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73"}
+SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73", "plasma": "#CC79A7"}
 RESPONSE_GROUP_COLORS = {"≥CR": "#0072B2", "VGPR/PR": "#56B4E9", "<PR": "#D55E00"}
 #: CTCAE grades, light to dark (ordered by lightness, so they read without hue too).
 GRADE_COLORS = {1: "#FDAE61", 2: "#F46D43", 3: "#D73027", 4: "#7F0000", 5: "#000000"}

@@ -196,3 +196,14 @@ class Catalogue(Mapping[str, Analyte]):
 
 
 DEFAULT = Catalogue()
+
+
+def markdown_table() -> str:
+    """The built-in analyte table of docs/data-format.md (a test keeps the doc equal to this)."""
+    rows = ["| analyte | what | kind | specimens | canonical unit | also accepted (factor) | CDISC test codes |",
+            "|---|---|---|---|---|---|---|"]
+    for a in BUILTIN.values():
+        accepted = ", ".join(f"`{u}` (×{f:g})" for u, f in a.units.items()) or "–"
+        rows.append(f"| `{a.code}` | {a.label}: {a.method} | {a.kind} | {', '.join(a.specimens)} | `{a.unit}` | "
+                    f"{accepted} | {', '.join(a.cdisc_codes)} |")
+    return "\n".join(rows)

@@ -7,7 +7,10 @@ SIMULATED DATA. The model, its parameter values and their sources are in docs/de
 - tumour burden falls to a response-dependent nadir and regrows after progression; marrow plasma
   cells and IMWG categories are read off it;
 - CRS grade and IL-6 peak rise with expansion; cytopenias, infections and other AEs follow published rates.
-`write_demo_study()` writes the four CSV tables in the import format; the same seed gives identical files.
+- companion markers (absolute and CD4/CD8 CAR+ cells, CRP, ferritin, IFN-γ, IL-10, sBCMA, M-protein, iFLC)
+  and CRS/ICANS treatment (tocilizumab, dexamethasone, anakinra) follow the same patients, from a second random
+  stream so the seed analytes are unchanged.
+`write_demo_study()` writes the CSV tables in the import format; the same seed gives identical files.
 """
 from __future__ import annotations
 
@@ -328,12 +331,97 @@ def _response_rows(rng: np.random.Generator, p: _Patient) -> list[dict]:
     return rows
 
 
+#: Companion markers (second random stream, so the seed analytes stay as they were): LLOQs in canonical units.
+COMPANION_LLOQ = {"car_t_abs": 0.5, "cd4_car_pct": 0.1, "cd8_car_pct": 0.1, "crp": 0.5, "ferritin": 5.0,
+                  "ifng": 2.0, "il10": 1.0, "sbcma": 1.0, "m_protein": 0.1, "iflc": 1.0}
+#: Cytokine and acute-phase peaks by CRS grade (0 = none): typical published magnitudes for BCMA CAR-T.
+CRS_PEAKS = {"crp": (15, 60, 140, 230, 300), "ferritin": (600, 1500, 3000, 8000, 15000),
+             "ifng": (20, 80, 300, 1200, 3000), "il10": (10, 30, 90, 300, 800)}
+
+
+def _companion_rows(rng: np.random.Generator, p: _Patient, seed_rows: list[dict]) -> list[dict]:
+    """Absolute CAR+ T cells and CD4+/CD8+ CAR+ % read off the simulated CAR+ % (blood); CRP, ferritin, IFN-γ and
+    IL-10 that follow the patient's CRS; sBCMA, M-protein and involved FLC that follow the tumour burden."""
+    rows: list[dict] = []
+
+    def add(analyte, specimen, day, value, unit):
+        lloq = COMPANION_LLOQ[analyte]
+        blq = value < lloq
+        rows.append({"subject_id": p.subject_id, "analyte": analyte, "specimen": specimen, "day": day,
+                     "value": "" if blq else _sig(value), "unit": unit, "lloq": _sig(lloq),
+                     "blq": "TRUE" if blq else "FALSE"})
+
+    t_cells = float(np.exp(rng.normal(np.log(450), 0.4)))  # T cells/µL blood after recovery from lymphodepletion
+    for r in seed_rows:
+        if r["analyte"] != "car_t_pct" or r["specimen"] != "PB":
+            continue
+        day = int(r["day"])
+        pct = 0.0 if r["blq"] == "TRUE" else float(r["value"])
+        recovery = 0.25 + 0.75 * (1 - np.exp(-max(day, 0) / 20))  # lymphopenia after lymphodepletion
+        add("car_t_abs", "PB", day, pct / 100 * t_cells * recovery * np.exp(rng.normal(0, 0.2)), "cells/µL")
+        if day <= 90:
+            add("cd4_car_pct", "PB", day, min(pct * float(rng.uniform(0.5, 0.9)), 99.0), "%")
+            add("cd8_car_pct", "PB", day, min(pct * float(rng.uniform(1.1, 1.5)), 99.0), "%")
+    grade = min(p.crs_grade, 4)
+    peak_day = p.crs_onset + 1 if p.crs_grade else 9
+    baselines = {"crp": np.exp(rng.normal(np.log(4), 0.6)), "ferritin": np.exp(rng.normal(np.log(350), 0.5)),
+                 "ifng": np.exp(rng.normal(np.log(4), 0.5)), "il10": np.exp(rng.normal(np.log(3), 0.5))}
+    heights = {a: CRS_PEAKS[a][grade] * float(np.exp(rng.normal(0, 0.5))) for a in CRS_PEAKS}
+    half_lives = {"crp": 2.0, "ferritin": 6.0, "ifng": 1.2, "il10": 1.5}
+    units = {"crp": "mg/L", "ferritin": "ng/mL", "ifng": "pg/mL", "il10": "pg/mL"}
+    for day in IL6_DAYS:
+        if day > min(p.last_contact_day, 90):
+            continue
+        for analyte in CRS_PEAKS:
+            rise = np.exp(-((day - peak_day) ** 2) / 2.0) * (day >= 0) if day < peak_day else \
+                np.exp(-np.log(2) / half_lives[analyte] * (day - peak_day))
+            add(analyte, "serum", day, (baselines[analyte] + heights[analyte] * rise) * np.exp(rng.normal(0, 0.2)),
+                units[analyte])
+    sbcma, m_protein, iflc = (float(np.exp(rng.normal(np.log(x), s))) for x, s in ((150, 0.6), (2.2, 0.5),
+                                                                                    (400, 0.8)))
+    for day in [-5, *RESPONSE_DAYS]:
+        if day > p.last_contact_day or (p.pd_day is not None and day > p.pd_day + 30):
+            break
+        burden = _tumour_fraction(p, day)
+        add("sbcma", "serum", day, max(sbcma * burden, 2.0) * np.exp(rng.normal(0, 0.15)), "ng/mL")
+        add("m_protein", "serum", day, m_protein * burden * np.exp(rng.normal(0, 0.1)), "g/dL")
+        add("iflc", "serum", day, (iflc * burden + 12) * np.exp(rng.normal(0, 0.15)), "mg/L")
+    return rows
+
+
+def _conmed_rows(rng: np.random.Generator, p: _Patient, ae_rows: list[dict]) -> list[dict]:
+    """Tocilizumab for CRS grade ≥2 (and some grade 1), dexamethasone for ICANS ≥2 or CRS ≥3, anakinra for
+    refractory grade ≥3 CRS (ASTCT-era practice), and antiviral prophylaxis for everyone."""
+    rows = [{"subject_id": p.subject_id, "drug": "acyclovir", "start_day": 0,
+             "end_day": min(365, p.last_contact_day), "indication": "Antiviral prophylaxis"}]
+
+    def give(drug, start, days, indication):
+        start = int(start)
+        if start <= p.last_contact_day:
+            rows.append({"subject_id": p.subject_id, "drug": drug, "start_day": start,
+                         "end_day": min(start + days - 1, p.last_contact_day), "indication": indication})
+
+    for event in ae_rows:
+        grade, onset = int(event["grade"]), int(event["onset_day"])
+        if event["term"] == CRS_TERM:
+            if grade >= 2 or rng.random() < 0.3:
+                give("tocilizumab", onset + int(rng.integers(0, 2)), 1 + int(grade >= 3), "CRS")
+            if grade >= 3:
+                give("dexamethasone", onset + 1, 3 + int(rng.integers(0, 3)), "CRS")
+                if rng.random() < 0.4:
+                    give("anakinra", onset + 2, 5, "CRS")
+        elif event["term"] == ICANS_TERM and grade >= 2:
+            give("dexamethasone", onset, 2 + 2 * (grade - 1), "ICANS")
+    return rows
+
+
 def simulate(seed: int = SEED, n_subjects: int | None = None) -> dict[str, pd.DataFrame]:
-    """The four tables of the demo study, in the import format, as text columns (about `n_subjects` patients;
+    """The tables of the demo study, in the import format, as text columns (about `n_subjects` patients;
     default the demo's 62)."""
     rng = np.random.default_rng(seed)
+    companions = np.random.default_rng([seed, 2])  # its own stream: the seed analytes do not change with it
     patients = _patients(rng, n_subjects)
-    subjects, measurements, adverse_events, responses = [], [], [], []
+    subjects, measurements, adverse_events, responses, conmeds = [], [], [], [], []
     for p in patients:
         _follow_up(rng, p)
         severity = 0.9 * p.eta + rng.normal(0, 0.8) + 0.3 * np.log(DOSE_CELLS[p.dose_level] / 300e6)
@@ -347,19 +435,23 @@ def simulate(seed: int = SEED, n_subjects: int | None = None) -> dict[str, pd.Da
             "prior_lines": p.prior_lines, "high_risk_cytogenetics": "TRUE" if p.high_risk else "FALSE",
             "extramedullary_disease": "TRUE" if p.emd else "FALSE",
         })
-        measurements += _measurement_rows(rng, p)
-        adverse_events += _adverse_events(rng, p)
+        seed_rows = _measurement_rows(rng, p)
+        ae_rows = _adverse_events(rng, p)
+        measurements += seed_rows + _companion_rows(companions, p, seed_rows)
+        adverse_events += ae_rows
         responses += _response_rows(rng, p)
+        conmeds += _conmed_rows(companions, p, ae_rows)
     return {
         "subjects": pd.DataFrame(subjects),
         "measurements": pd.DataFrame(measurements),
         "adverse_events": pd.DataFrame(adverse_events),
         "responses": pd.DataFrame(responses),
+        "concomitant_medications": pd.DataFrame(conmeds),
     }
 
 
 def write_demo_study(out_dir: str | Path, seed: int = SEED, n_subjects: int | None = None) -> list[Path]:
-    """Write subjects.csv, measurements.csv, adverse_events.csv and responses.csv to `out_dir`."""
+    """Write subjects.csv, measurements.csv, adverse_events.csv, responses.csv and concomitant_medications.csv."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

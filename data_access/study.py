@@ -63,6 +63,11 @@ class Study:
         return Catalogue(declared_analytes(self.analytes))
 
     @property
+    def nca_kinds(self) -> tuple[tuple[str, str], ...]:
+        """(analyte, kind) of the analytes this study declared, for analysis.nca.options.NCAOptions(kinds=...)."""
+        return tuple((code, a.kind) for code, a in self.catalogue.declared.items())
+
+    @property
     def analytes_measured(self) -> list[str]:
         """The analytes with at least one sample, in catalogue order."""
         return self.catalogue.order(self.measurements["analyte"].unique())

@@ -420,7 +420,9 @@ def _cross_checks(parsed: dict[str, pd.DataFrame], tables: dict[str, _Table]) ->
 def _finish(frame: pd.DataFrame, table: _Table) -> pd.DataFrame:
     """Canonical column order, fresh index, stable sort by subject and day."""
     columns = COLUMNS[table.name] + [c for c in frame.columns if c not in COLUMNS[table.name]]
-    frame = frame[columns]
+    frame = frame[columns].copy()
+    for column in frame.select_dtypes(include="object").columns:  # one blank in text: None, as the store gives
+        frame[column] = frame[column].where(frame[column].notna(), None)
     sort = {"subjects": ["subject_id"], "measurements": ["subject_id", "analyte", "specimen", "day"],
             "adverse_events": ["subject_id", "onset_day"], "responses": ["subject_id", "day"], "analytes": ["code"],
             "concomitant_medications": ["subject_id", "start_day"],

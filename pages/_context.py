@@ -12,7 +12,8 @@ import pandas as pd
 from dash import html
 
 import settings
-from analysis.nca import NCAOptionError, NCAOptions, nca
+from analysis.nca import NCAOptionError, NCAOptions
+from analysis.nca.engine import run_nca
 from analysis.views.common import StudyData
 from components.frame import HALF, Canvas, screen, slide
 from components.layout import notice
@@ -217,9 +218,7 @@ def _cohort_nca(database_url: str, name: str, version: int, options: NCAOptions)
            f"{options.extrapolate}:{options.car_day0_zero}")
     value = cache.get(key)
     if value is None:
-        value = nca(study_data(name, version).study.measurements, intervals=options.intervals,
-                    auc_method=options.auc_method, blq=options.blq, extrapolate=options.extrapolate,
-                    car_day0_zero=options.car_day0_zero)
+        value = run_nca(study_data(name, version).study.measurements, options)
         cache.set(key, value)
     return value
 
@@ -228,5 +227,6 @@ def cohort_nca(ctx: PageContext, start: float = 0.0, end: float = 28.0, auc_meth
                blq: str = "pknca") -> pd.DataFrame:
     """NCA of every profile of the context's study for one AUC window, method and BLQ rule; computed once, then
     cached in this process and in the flask cache shared by all workers."""
-    options = NCAOptions(intervals=((float(start), float(end)),), auc_method=auc_method, blq=blq)
+    options = NCAOptions(intervals=((float(start), float(end)),), auc_method=auc_method, blq=blq,
+                         kinds=ctx.study.nca_kinds)
     return _cohort_nca(settings.database_url(), ctx.name, ctx.version, options)

@@ -27,7 +27,7 @@ from components.kinetics import (
     summary_frame,
 )
 from components.layout import card, page_header, page_root, simple_table
-from data_access.schema import ANALYTES, SPECIMEN_LABELS
+from data_access.catalogue import specimen_label
 from pages._context import PageContext, cohort_nca, context_from_state, page_context, parse_window
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
@@ -67,16 +67,19 @@ CONTROLS = (("analyte", ID.ANALYTE), ("specimen", ID.SPECIMEN), ("group", ID.GRO
             ("blq", ID.BLQ))
 
 
-def clean_state(raw: dict) -> tuple[dict, str | None]:
+def clean_state(raw: dict, profiles: dict[str, list[str]]) -> tuple[dict, str | None]:
     """URL query / control values -> a valid page state (strings, as in the URL; unknown values fall back to the
-    defaults), and a message when the AUC window was not start < end (the default window is used instead)."""
+    defaults), and a message when the AUC window was not start < end (the default window is used instead).
+    `profiles`: the study's analytes and their specimens (StudyData.profiles); only those can be chosen."""
     state = dict(DEFAULTS)
-    for key, allowed in (("analyte", ANALYTES), ("group", GROUPINGS), ("display", ("colour", "facet")),
+    if state["analyte"] not in profiles and profiles:
+        state["analyte"] = next(iter(profiles))
+    for key, allowed in (("analyte", profiles), ("group", GROUPINGS), ("display", ("colour", "facet")),
                          ("scale", ("log", "linear")), ("stat", STATISTICS), ("method", AUC_METHODS),
                          ("blq", BLQ_RULES)):
         if raw.get(key) in allowed:
             state[key] = raw[key]
-    specimens = ANALYTES[state["analyte"]].specimens
+    specimens = profiles.get(state["analyte"]) or [DEFAULTS["specimen"]]
     state["specimen"] = raw["specimen"] if raw.get("specimen") in specimens else specimens[0]
     return state, parse_window(raw, state)
 
@@ -126,14 +129,13 @@ def _select(control_id, value, options, class_name="cs-select"):
                         className=class_name)
 
 
-def _controls(state: dict, error: str | None) -> html.Div:
-    specimens = ANALYTES[state["analyte"]].specimens
+def _controls(context: PageContext, state: dict, error: str | None) -> html.Div:
+    profiles, catalogue = context.data.profiles, context.data.study.catalogue
     return html.Div(className="cs-controls", children=[
-        html.Label(["Analyte ", _select(ID.ANALYTE, state["analyte"], [{"label": a.label, "value": k}
-                                                                        for k, a in ANALYTES.items()],
-                                        "cs-select-wide")]),
-        html.Label(["Specimen ", _select(ID.SPECIMEN, state["specimen"], [{"label": SPECIMEN_LABELS[s], "value": s}
-                                                                          for s in specimens])]),
+        html.Label(["Analyte ", _select(ID.ANALYTE, state["analyte"], [{"label": catalogue.label(a), "value": a}
+                                                                        for a in profiles], "cs-select-wide")]),
+        html.Label(["Specimen ", _select(ID.SPECIMEN, state["specimen"], specimen_options(profiles, state["analyte"]))
+                    ]),
         html.Label(["Group by ", _select(ID.GROUP, state["group"], [{"label": v, "value": k}
                                                                     for k, v in GROUPINGS.items()])]),
         dcc.RadioItems(id=ID.DISPLAY, value=state["display"], inline=True, className="cs-radio",
@@ -166,7 +168,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
     context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
-    state, error = clean_state(query)
+    state, error = clean_state(query, context.data.profiles)
     if error:
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
                  f"its end day; showing day {state['start']} to {state['end']}.")
@@ -178,7 +180,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         dcc.Location(id=ID.LOCATION, refresh="callback-nav"),
         dcc.Download(id=ID.DOWNLOAD),
         page_header("Cohort kinetics", f"{context.label} · click a line to open that patient", context.simulated),
-        card("Profiles", _controls(state, error),
+        card("Profiles", _controls(context, state, error),
              _graph("spaghetti", figures["spaghetti"], canvas, spaghetti_title(view))),
         card("Summary by group", loading(html.Div(summary_table(view),
                                                   id=ID.SUMMARY)),
@@ -215,10 +217,10 @@ def update_cohort(*values):
     """Recompute the cohort view for new controls, and keep the state (the address bar follows it)."""
     *controls, previous = values
     raw = dict(zip([key for key, _ in CONTROLS], controls, strict=True))
-    state, error = clean_state(raw)
+    context = context_from_state(previous)
+    state, error = clean_state(raw, context.data.profiles)
     if error:
         return *([dash.no_update] * 10), error, dash.no_update
-    context = context_from_state(previous)
     view = view_of(context, state)
     canvas, half = context.canvas(), context.canvas(half=True)
     figures = page_figures(context, state, view, canvas, half)
@@ -229,12 +231,17 @@ def update_cohort(*values):
             summary_note(view), "", changed_state(previous, **state))
 
 
+def specimen_options(profiles: dict[str, list[str]], analyte: str) -> list[dict]:
+    return [{"label": specimen_label(s), "value": s} for s in profiles.get(analyte, [])]
+
+
 @callback(Output(ID.SPECIMEN, "options"), Output(ID.SPECIMEN, "value"), Input(ID.ANALYTE, "value"),
-          State(ID.SPECIMEN, "value"), prevent_initial_call=True)
-def specimens_for_analyte(analyte, specimen):
-    specimens = ANALYTES[analyte].specimens
-    return ([{"label": SPECIMEN_LABELS[s], "value": s} for s in specimens],
-            specimen if specimen in specimens else specimens[0])
+          State(ID.SPECIMEN, "value"), State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def specimens_for_analyte(analyte, specimen, state):
+    """The specimens the study measured the chosen analyte in."""
+    profiles = context_from_state(state).data.profiles
+    specimens = profiles.get(analyte) or [specimen]
+    return specimen_options(profiles, analyte), specimen if specimen in specimens else specimens[0]
 
 
 @callback(Output(ID.LOCATION, "href"), Input(graph_id(PAGE, "spaghetti"), "clickData"),
@@ -258,8 +265,9 @@ def export_table(_csv, _xlsx, state):
     s = view.settings
     name = f"nca_{context.name}_v{context.version}_{s.analyte}_{s.specimen}"
     if dash.ctx.triggered_id == ID.EXPORT_XLSX:
-        about = {"Study": context.label, "Note": context.note, "Analyte": ANALYTES[s.analyte].label,
-                 "Specimen": SPECIMEN_LABELS[s.specimen], "Unit": ANALYTES[s.analyte].unit,
+        catalogue = context.data.study.catalogue
+        about = {"Study": context.label, "Note": context.note, "Analyte": catalogue.label(s.analyte),
+                 "Specimen": specimen_label(s.specimen), "Unit": catalogue.unit(s.analyte),
                  "AUC window (days)": f"{s.start:g} to {s.end:g}", "AUC method": AUC_METHOD_LABELS[s.auc_method],
                  "BLQ rule": BLQ_RULE_LABELS[s.blq], "Rules": "docs/nca.md"}
         return dcc.send_bytes(excel_bytes(table, "NCA", about), f"{name}.xlsx")
@@ -267,7 +275,7 @@ def export_table(_csv, _xlsx, state):
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:
-    state, _ = clean_state(state)
+    state, _ = clean_state(state, context.data.profiles)
     view = view_of(context, state)
     built = page_figures(context, state, view, canvas, canvas)
     titles = {"spaghetti": spaghetti_title(view), **{k: view.exposure[k].title for k in EXPOSURE},
@@ -276,7 +284,7 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
 
 
 def tables(context: PageContext, state: dict) -> list[DeckTable]:
-    state, _ = clean_state(state)
+    state, _ = clean_state(state, context.data.profiles)
     view = view_of(context, state)
     s = view.settings
     notes = [nca_method_note(s.start, s.end, s.auc_method, s.blq), context.note]

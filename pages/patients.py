@@ -30,7 +30,7 @@ from components.patient import (
     summary_frames,
 )
 from components.report import patient_report_html
-from data_access.schema import ANALYTES
+from data_access.catalogue import DEFAULT
 from pages._context import WINDOW_ERROR, PageContext, cohort_nca, context_from_state, page_context, parse_window
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
@@ -38,7 +38,7 @@ PAGE = "patients"
 dash.register_page(__name__, path="/patients", path_template="/patients/<subject_id>", name="Patients", order=1,
                    title="Patients · CARTscope")
 
-DEFAULTS = {"start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca", "days": "all"}
+DEFAULTS = {"start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca", "days": "all", "panels": ""}
 
 
 class ID:
@@ -47,6 +47,7 @@ class ID:
     METHOD = "patient-auc-method"
     BLQ = "patient-blq"
     DAYS = "patient-days"
+    PANELS = "patient-panels"
     ERROR = "patient-options-error"
     SUMMARY = "patient-summary"
     SUMMARY_TABLE = "patient-summary-table"
@@ -69,6 +70,11 @@ def clean_state(raw: dict) -> tuple[dict, str | None]:
     for key, allowed in (("method", AUC_METHODS), ("blq", BLQ_RULES), ("days", DAY_RANGES)):
         if raw.get(key) in allowed:
             state[key] = raw[key]
+    panels = raw.get("panels")
+    if isinstance(panels, list):  # from the control; the URL keeps a comma-separated list
+        panels = ",".join(str(p) for p in panels)
+    if isinstance(panels, str):
+        state["panels"] = ",".join(p for p in panels.split(",") if p.replace("_", "").replace("-", "").isalnum())
     return state, parse_window(raw, state)
 
 
@@ -83,7 +89,8 @@ def options_of(state: dict) -> NCAOptions:
 
 
 def view_of(context: PageContext, state: dict):
-    return patient_view(context.data, state["_subject"], options_of(state))
+    panels = [p for p in state.get("panels", "").split(",") if p]
+    return patient_view(context.data, state["_subject"], options_of(state), panels)
 
 
 def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None,
@@ -132,6 +139,10 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
             html.Span("Show ", className="cs-muted"),
             dcc.RadioItems(id=ID.DAYS, value=state["days"], inline=True, className="cs-radio",
                            options=[{"label": label, "value": key} for key, (label, _) in DAY_RANGES.items()]),
+            html.Label(["Panels ", dcc.Dropdown(id=ID.PANELS, value=[p.key for p in view.panels], multi=True,
+                                                clearable=False, searchable=False, className="cs-panels-select",
+                                                options=[{"label": f"{p.label} ({p.unit})", "value": p.key}
+                                                         for p in view.available_panels])]),
             html.Button("Download patient report (HTML)", id=ID.REPORT, className="cs-button cs-button-secondary"),
         ]), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
             html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
@@ -150,7 +161,7 @@ def list_layout(context: PageContext) -> html.Div:
         card("Every patient", html.Div(className="cs-form-row", children=[
             dcc.Input(id=ID.SEARCH, type="search", placeholder="Search: id, dose, response, status …",
                       debounce=False, className="cs-input"),
-            html.Span(f"Cmax and AUC: CAR transgene in blood ({ANALYTES['car_copies'].unit}); PFS and OS in days "
+            html.Span(f"Cmax and AUC: CAR transgene in blood ({DEFAULT.unit('car_copies')}); PFS and OS in days "
                       "since infusion.", className="cs-muted"),
         ]), dag.AgGrid(id=ID.LIST, rowData=patient_list_rows(table, context.query()), columnDefs=patient_list_columns(),
                        defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapHeaderText": True,
@@ -183,12 +194,14 @@ def open_from_list(cell, state):
     Output(graph_id(PAGE, "kinetics"), "figure"), Output(ID.SUMMARY, "children"), Output(ID.ERROR, "children"),
     Output(page_state_id(PAGE), "data"),
     Input(ID.START, "value"), Input(ID.END, "value"), Input(ID.METHOD, "value"), Input(ID.BLQ, "value"),
-    Input(ID.DAYS, "value"), State(page_state_id(PAGE), "data"), prevent_initial_call=True,
+    Input(ID.DAYS, "value"), Input(ID.PANELS, "value"), State(page_state_id(PAGE), "data"),
+    prevent_initial_call=True,
 )
-def update_kinetics(start, end, method, blq, days, previous):
-    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule; or show another day range."""
+def update_kinetics(start, end, method, blq, days, panels, previous):
+    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule; or show another day range or
+    other analyte panels."""
     state, error = clean_state({"start": "" if start is None else start, "end": "" if end is None else end,
-                                "method": method, "blq": blq, "days": days})
+                                "method": method, "blq": blq, "days": days, "panels": panels or []})
     if error or start is None or end is None:
         return dash.no_update, dash.no_update, WINDOW_ERROR, dash.no_update
     state = changed_state(previous, **state)
@@ -207,7 +220,7 @@ def download_report(_clicks, state):
     view = view_of(context, state)
     report = patient_report_html(
         f"Patient {view.subject_id}", f"{context.label} · {method_note(view)}",
-        patient_facts(view), [(ANALYTES[a].label, f) for a, f in summary_frames(view)],
+        patient_facts(view), [(view.catalogue.label(a), f) for a, f in summary_frames(view)],
         kinetics_figure(view, context.note, screen(), state.get("days", "all")),
         context.note if context.simulated else None)
     return dcc.send_string(report, f"patient_{view.subject_id}_report.html", type="text/html")
@@ -235,14 +248,14 @@ def tables(context: PageContext, state: dict) -> list[DeckTable]:
     if not state.get("_subject"):
         rows = patient_list_rows(patient_list(context.data, cohort_nca(context, *LIST_WINDOW)), "")
         return [DeckTable("Every patient", patient_list_frame(rows),
-                          [f"Cmax and AUC day 0–28: CAR transgene in blood ({ANALYTES['car_copies'].unit}).",
+                          [f"Cmax and AUC day 0–28: CAR transgene in blood ({DEFAULT.unit('car_copies')}).",
                            context.note])]
     clean, _ = clean_state(state)
     state = {**state, **clean}
     view = view_of(context, state)
     method = method_note(view)
     out = [DeckTable(f"Patient {view.subject_id}: facts", facts_frame(view), [context.note])]
-    out += [DeckTable(f"Patient {view.subject_id}: {ANALYTES[a].label} NCA", f.drop(columns="_id"),
+    out += [DeckTable(f"Patient {view.subject_id}: {view.catalogue.label(a)} NCA", f.drop(columns="_id"),
                       [method, context.note]) for a, f in summary_frames(view)]
     if len(view.adverse_events):
         out.append(DeckTable(f"Patient {view.subject_id}: adverse events", adverse_events_frame(view),

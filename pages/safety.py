@@ -10,9 +10,10 @@ from analysis.views.safety import safety_view
 from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
 from components.figures import graph, loading
-from components.layout import card, page_header, page_root
+from components.layout import card, page_header, page_root, simple_table
 from components.safety import (
     CRS_TITLE,
+    TREATMENT_NOTE,
     ae_grid,
     ae_table_frame,
     crs_figure,
@@ -21,6 +22,7 @@ from components.safety import (
     grades_title,
     onset_table,
     patient_links,
+    treatment_frame,
 )
 from pages._context import PageContext, cohort_nca, context_from_state, page_context
 from pages._exports import ExportFigure, page_state, page_state_id, register_exports
@@ -34,6 +36,7 @@ class ID:
     ATTRIBUTION = "safety-attribution"
     TERM_PATIENTS = "safety-term-patients"
     ONSETS = "safety-onset-table"
+    TREATMENTS = "safety-treatment-table"
     DOWNLOAD = "safety-download"
     EXPORT_CSV = "safety-export-csv"
     EXPORT_XLSX = "safety-export-xlsx"
@@ -71,6 +74,9 @@ def layout(study: str | None = None, version: str | None = None, attribution: st
                                      context.canvas(), grades_title(view))),
         card("CRS and ICANS", onset_table(view, ID.ONSETS),
              graph(PAGE, "crs", crs_figure(view, context.note, context.canvas()), context.canvas(), CRS_TITLE)),
+        card("CRS and ICANS treatment",
+             simple_table(frame := treatment_frame(view), ID.TREATMENTS, frame.columns[1:]),
+             html.P(TREATMENT_NOTE, className="cs-muted")) if view.treatments is not None else None,
     ], context.slide)
 
 
@@ -105,9 +111,13 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
 
 def tables(context: PageContext, state: dict) -> list[DeckTable]:
     view = view_of(context, state)
-    return [DeckTable(f"Adverse events ({view.attribution}), patients n (%)", ae_table_frame(view),
-                      [f"CTCAE v5; CRS and ICANS by ASTCT; each patient counted once per term at the worst grade; "
-                       f"n = {view.n_patients}.", context.note])]
+    out = [DeckTable(f"Adverse events ({view.attribution}), patients n (%)", ae_table_frame(view),
+                     [f"CTCAE v5; CRS and ICANS by ASTCT; each patient counted once per term at the worst grade; "
+                      f"n = {view.n_patients}.", context.note])]
+    if view.treatments is not None:
+        out.append(DeckTable("CRS and ICANS treatment by worst CRS grade", treatment_frame(view),
+                             [TREATMENT_NOTE, context.note]))
+    return out
 
 
 register_exports(PAGE, "safety", figures, tables)

@@ -36,6 +36,25 @@ class StudyData:
 
         return paired_flow_qpcr(self.study.measurements)
 
+    @cached_property
+    def profiles(self) -> dict[str, list[str]]:
+        """Analyte -> the specimens it was measured in, both in catalogue order (what the selectors offer)."""
+        catalogue = self.study.catalogue
+        pairs = self.study.measurements[["analyte", "specimen"]].drop_duplicates()
+        out = {}
+        for analyte in catalogue.order(pairs["analyte"]):
+            measured = set(pairs.loc[pairs["analyte"] == analyte, "specimen"])
+            declared = [s for s in catalogue[analyte].specimens if s in measured] if analyte in catalogue else []
+            out[analyte] = declared + sorted(measured - set(declared))
+        return out
+
+    @cached_property
+    def panels(self):
+        """The patient-page panels this study's measurements allow (analysis.views.patients.study_panels)."""
+        from analysis.views.patients import study_panels
+
+        return study_panels(self.study.catalogue, list(self.profiles))
+
     def measurements_of(self, subject_id: str) -> pd.DataFrame:
         return self.measurements_by_subject.get(subject_id, self.study.measurements.iloc[:0])
 

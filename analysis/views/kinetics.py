@@ -20,7 +20,7 @@ from analysis.kinetics import (
 )
 from analysis.nca.parameters import BY_NAME, interval_name, interval_parameter
 from analysis.views.common import StudyData
-from data_access.schema import ANALYTES, SPECIMEN_LABELS
+from data_access.catalogue import Catalogue, specimen_label
 
 STATISTICS = {"median": "median and interquartile range", "geomean": "geometric mean and 90% interval"}
 #: The NCA parameters summarised by group (the AUC window's partial AUC is added after Cmax).
@@ -55,6 +55,7 @@ class ExposureFigure:
 @dataclass
 class CohortView:
     settings: CohortSettings
+    label: str                      # the analyte's label ('CAR transgene')
     unit: str
     where: str                      # 'CAR transgene, blood'
     groups: list[str]               # the grouping's groups in display order
@@ -90,11 +91,12 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
     summary_columns = [SUMMARY_PARAMETERS[0], s.auc_column, *SUMMARY_PARAMETERS[1:]]
     summary = group_summary(table.assign(group=table[group_column]), summary_columns,
                             None if s.grouping == "none" else "group", order=groups)
-    exposure = exposure_figures(nca, patients, s)
+    exposure = exposure_figures(nca, patients, s, study.catalogue)
     pairs = data.flow_pairs
-    analyte = ANALYTES[s.analyte]
+    catalogue = study.catalogue
     return CohortView(
-        settings=s, unit=analyte.unit, where=f"{analyte.label}, {SPECIMEN_LABELS[s.specimen].lower()}",
+        settings=s, label=catalogue.label(s.analyte), unit=catalogue.unit(s.analyte),
+        where=where(catalogue, s.analyte, s.specimen),
         groups=groups, samples=samples, by_day=by_day,
         patients_by_group=samples.groupby("group")["subject_id"].nunique().to_dict(), group_summary=summary,
         table=table.drop(columns=["crs_group", "none"]), exposure=exposure,
@@ -103,25 +105,37 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
     )
 
 
-def exposure_figures(nca: pd.DataFrame, patients: pd.DataFrame, s: CohortSettings) -> dict[str, ExposureFigure]:
-    """Cmax and the window's AUC by best response and by worst CRS grade (CAR transgene or CAR+ %, the selected
-    one, else blood transgene), and IL-6 peak by worst CRS grade."""
-    analyte = s.analyte if s.analyte in ("car_copies", "car_t_pct") else "car_copies"
-    specimen = s.specimen if analyte == s.analyte else "PB"
-    unit = ANALYTES[analyte].unit
-    where = f"{ANALYTES[analyte].label}, {SPECIMEN_LABELS[specimen].lower()}"
+def where(catalogue: Catalogue, analyte: str, specimen: str) -> str:
+    """'CAR transgene, blood'."""
+    return f"{catalogue.label(analyte)}, {specimen_label(specimen).lower()}"
+
+
+def exposure_figures(nca: pd.DataFrame, patients: pd.DataFrame, s: CohortSettings,
+                     catalogue: Catalogue) -> dict[str, ExposureFigure]:
+    """Cmax and the window's AUC by best response and by worst CRS grade (of the selected analyte when it is a
+    cellular-kinetic one, else blood CAR transgene), and a biomarker's peak by worst CRS grade (the selected
+    biomarker, else IL-6)."""
+    if catalogue.kind(s.analyte) == "cell_kinetics":
+        analyte, specimen = s.analyte, s.specimen
+    else:
+        analyte, specimen = "car_copies", "PB"
+    unit = catalogue.unit(analyte)
+    place = where(catalogue, analyte, specimen)
     rows = nca[(nca["analyte"] == analyte) & (nca["specimen"] == specimen)].merge(patients, on="subject_id")
     auc = interval_parameter(s.start, s.end)
     figures = {}
     for key, column, by in (("by_response", "response_group", "best response"),
                             ("by_crs", "crs_group", "worst CRS grade")):
         order = group_order(column, rows[column])
-        figures[key] = ExposureFigure(f"{where}: exposure by {by}", [
+        figures[key] = ExposureFigure(f"{place}: exposure by {by}", [
             group_values(rows, "cmax", column, order, BY_NAME["cmax"].header(unit)),
-            group_values(rows, auc.name, column, order, auc.header(unit))], f"{where} by {by}")
-    il6 = nca[nca["analyte"] == "il6"].merge(patients, on="subject_id")
-    figures["il6"] = ExposureFigure("Serum IL-6 peak by worst CRS grade", [
-        group_values(il6, "peak", "crs_group", group_order("crs_group", il6["crs_group"]),
-                     BY_NAME["peak"].header(ANALYTES["il6"].unit).replace("Peak", "IL-6 peak"))],
-        "IL-6 by worst CRS grade")
+            group_values(rows, auc.name, column, order, auc.header(unit))], f"{place} by {by}")
+    marker = s.analyte if catalogue.kind(s.analyte) == "biomarker" else "il6"
+    name = catalogue[marker].label if marker in catalogue else marker
+    short = "IL-6" if marker == "il6" else name
+    peaks = nca[nca["analyte"] == marker].merge(patients, on="subject_id")
+    figures["il6"] = ExposureFigure(f"{name} peak by worst CRS grade", [
+        group_values(peaks, "peak", "crs_group", group_order("crs_group", peaks["crs_group"]),
+                     BY_NAME["peak"].header(catalogue.unit(marker)).replace("Peak", f"{short} peak"))],
+        f"{short} by worst CRS grade")
     return figures

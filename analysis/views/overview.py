@@ -23,5 +23,5 @@ def overview_view(data: StudyData) -> OverviewView:
     follow_up = pd.DataFrame({"subject_id": subjects["subject_id"], "dose_level": subjects["dose_level"],
                               "months": subjects["last_contact_day"].astype(float) / DAYS_PER_MONTH,
                               "died": subjects["death_day"].notna()})
-    return OverviewView(summarise_study(subjects, s.measurements, s.adverse_events, s.responses), follow_up,
-                        ordered_dose_levels(subjects["dose_level"]))
+    summary = summarise_study(subjects, s.measurements, s.adverse_events, s.responses, s.catalogue)
+    return OverviewView(summary, follow_up, ordered_dose_levels(subjects["dose_level"]))

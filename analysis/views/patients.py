@@ -2,7 +2,7 @@
 time axis (days since infusion)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -10,14 +10,16 @@ from analysis.nca import NCAOptions
 from analysis.nca.engine import curves, run_nca
 from analysis.nca.parameters import interval_name
 from analysis.responses import mrd_results
-from analysis.survival import time_to_event
+from analysis.safety import crs_icans_treatments
+from analysis.survival import study_time_to_event
 from analysis.views.common import StudyData
+from data_access.catalogue import Catalogue
 
 #: Which profile the list's Cmax and AUC are of.
 LIST_PROFILE = ("car_copies", "PB")
 LIST_WINDOW = (0.0, 28.0)
-#: The kinetics summary rows of the patient page, in order.
-SUMMARY_PROFILES = (("car_copies", "PB"), ("car_copies", "BM"), ("car_t_pct", "PB"), ("car_t_pct", "BM"))
+#: Specimens in the order the summary lists them.
+SPECIMEN_ORDER = ("PB", "BM", "serum", "plasma")
 
 
 def patient_list(data: StudyData, nca: pd.DataFrame) -> pd.DataFrame:
@@ -27,7 +29,8 @@ def patient_list(data: StudyData, nca: pd.DataFrame) -> pd.DataFrame:
     from `nca` (the cohort NCA for the window LIST_WINDOW)."""
     study = data.study
     p = data.patients
-    tte = time_to_event(study.subjects, study.responses).set_index(["subject_id", "endpoint"])
+    tte = study_time_to_event(study.subjects, study.responses, study.time_to_event)[0] \
+        .set_index(["subject_id", "endpoint"])
     analyte, specimen = LIST_PROFILE
     blood = nca[(nca["analyte"] == analyte) & (nca["specimen"] == specimen)].set_index("subject_id")
     mrd = mrd_results(study.responses).groupby("subject_id")["mrd_negative"].any()
@@ -44,6 +47,51 @@ def patient_list(data: StudyData, nca: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: The panels a patient page shows unless the user picks others: the first version's four, where the study has them.
+DEFAULT_PANELS = ("car_copies", "car_pct", "plasma_cells_pct", "cytokines")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One stacked panel of the patient figure: analytes sharing a unit (catalogue `panel`), in catalogue order."""
+
+    key: str
+    analytes: tuple[str, ...]
+    label: str
+    unit: str
+    kind: str
+
+    @property
+    def log_scale(self) -> bool:
+        return self.kind != "tumour_burden"
+
+
+def study_panels(catalogue: Catalogue, analytes: list[str]) -> list[Panel]:
+    """One panel per catalogue panel among the measured `analytes`, in catalogue order. A panel whose analytes
+    turn out to have different units (a study's own declarations) is split into one panel per analyte."""
+    grouped: dict[str, list[str]] = {}
+    for code in catalogue.order(analytes):
+        key = catalogue[code].panel_key if code in catalogue else code
+        grouped.setdefault(key, []).append(code)
+    out = []
+    for key, codes in grouped.items():
+        if len({catalogue.unit(c) for c in codes}) > 1:
+            out += [Panel(c, (c,), catalogue.label(c), catalogue.unit(c), catalogue.kind(c)) for c in codes]
+            continue
+        label = catalogue.label(codes[0]) if len(codes) == 1 else catalogue.panel_label(key)
+        out.append(Panel(key, tuple(codes), label, catalogue.unit(codes[0]), catalogue.kind(codes[0])))
+    return out
+
+
+def chosen_panels(available: list[Panel], keys: list[str] | None) -> list[Panel]:
+    """The panels named in `keys` (in the study's order), else DEFAULT_PANELS, else the first four."""
+    wanted = [p for p in available if p.key in (keys or ())]
+    if wanted:
+        return wanted
+    defaults = [p for p in available if p.key in DEFAULT_PANELS]
+    return defaults or available[:4]
+
+
 @dataclass
 class PatientView:
     subject_id: str
@@ -58,6 +106,10 @@ class PatientView:
     responses: pd.DataFrame
     adverse_events: pd.DataFrame
     mrd: pd.DataFrame              # day, mrd_negative
+    catalogue: Catalogue
+    panels: list[Panel]            # the panels drawn, top to bottom
+    available_panels: list[Panel]  # every panel the study's measurements allow
+    treatments: pd.DataFrame       # the patient's CRS/ICANS treatments (analysis.safety.crs_icans_treatments)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -75,26 +127,38 @@ class PatientView:
     def next_id(self) -> str | None:
         return self.subject_ids[self.position + 1] if self.position + 1 < len(self.subject_ids) else None
 
+    def drawn_analytes(self, kind: str) -> list[str]:
+        """The analytes of one kind in the drawn panels, top to bottom."""
+        return [a for p in self.panels for a in p.analytes if self.catalogue.kind(a) == kind]
+
     def summary(self) -> pd.DataFrame:
-        """The kinetics summary's rows (SUMMARY_PROFILES present in `params`), numbers unformatted."""
-        order = {key: i for i, key in enumerate(SUMMARY_PROFILES)}
-        rank = [order.get(key) for key in zip(self.params["analyte"], self.params["specimen"], strict=True)]
+        """The kinetics summary's rows: the cellular-kinetic profiles of the drawn panels (panel order, then
+        blood, marrow, serum, plasma), numbers unformatted."""
+        analytes = self.drawn_analytes("cell_kinetics")
+        rank = [analytes.index(a) * 10 + (SPECIMEN_ORDER.index(s) if s in SPECIMEN_ORDER else 9) if a in analytes
+                else None for a, s in zip(self.params["analyte"], self.params["specimen"], strict=True)]
         rows = self.params.assign(_rank=rank).dropna(subset=["_rank"]).sort_values("_rank")
         return rows.drop(columns="_rank").reset_index(drop=True)
 
 
-def patient_view(data: StudyData, subject_id: str, options: NCAOptions) -> PatientView:
-    """Everything the patient page shows for one patient and one set of NCA options (KeyError: no such patient)."""
+def patient_view(data: StudyData, subject_id: str, options: NCAOptions,
+                 panels: list[str] | None = None) -> PatientView:
+    """Everything the patient page shows for one patient and one set of NCA options (KeyError: no such patient).
+    `panels`: keys of the analyte panels to draw (default DEFAULT_PANELS)."""
     study = data.study
+    options = replace(options, kinds=study.nca_kinds)
     ids = data.patients["subject_id"].tolist()
     if subject_id not in ids:
         raise KeyError(subject_id)
     rows = data.measurements_of(subject_id)
     responses = study.responses[study.responses["subject_id"] == subject_id]
+    conmeds = study.concomitant_medications
     return PatientView(
         subject_id=subject_id, facts=data.patients.set_index("subject_id").loc[subject_id],
         covariates=study.covariate_columns, position=ids.index(subject_id), subject_ids=ids, options=options,
         measurements=rows, params=run_nca(rows, options), curves=curves(rows, options), responses=responses,
         adverse_events=study.adverse_events[study.adverse_events["subject_id"] == subject_id],
-        mrd=mrd_results(responses)[["day", "mrd_negative"]],
+        mrd=mrd_results(responses)[["day", "mrd_negative"]], catalogue=study.catalogue,
+        panels=chosen_panels(data.panels, panels), available_panels=data.panels,
+        treatments=crs_icans_treatments(conmeds[conmeds["subject_id"] == subject_id]),
     )

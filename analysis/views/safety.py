@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.kinetics import GroupValues, crs_group, group_order, group_values
-from analysis.safety import ae_table, grade3_onsets, has_relatedness, onset_and_duration
+from analysis.safety import ae_table, grade3_onsets, has_relatedness, onset_and_duration, treatment_by_crs_grade
 from analysis.views.common import StudyData
-from data_access.schema import ANALYTES, CRS_TERM, ICANS_TERM
+from data_access.schema import CRS_TERM, ICANS_TERM
 
 
 @dataclass
@@ -21,6 +21,7 @@ class SafetyView:
     onsets: list[dict]               # CRS and ICANS: onset and duration of the first episode
     grade3: pd.DataFrame             # every grade >= 3 event (of the attribution shown) with its onset day
     crs_panels: list[GroupValues]    # IL-6 peak and blood transgene Cmax by worst CRS grade
+    treatments: pd.DataFrame | None  # analysis.safety.treatment_by_crs_grade; None: no medications recorded
 
     @property
     def attribution(self) -> str:
@@ -39,10 +40,16 @@ def safety_view(data: StudyData, nca: pd.DataFrame, attribution: str | None = No
     il6 = nca[nca["analyte"] == "il6"].merge(patients[["subject_id", "crs_group"]], on="subject_id")
     car = nca[(nca["analyte"] == "car_copies") & (nca["specimen"] == "PB")].merge(
         patients[["subject_id", "crs_group"]], on="subject_id")
-    panels = [group_values(il6, "peak", "crs_group", order, f"IL-6 peak ({ANALYTES['il6'].unit})"),
+    catalogue = study.catalogue
+    panels = [group_values(il6, "peak", "crs_group", order, f"IL-6 peak ({catalogue.unit('il6')})"),
               group_values(car, "cmax", "crs_group", order,
-                           f"CAR transgene Cmax, blood ({ANALYTES['car_copies'].unit})")]
+                           f"CAR transgene Cmax, blood ({catalogue.unit('car_copies')})")]
+    conmeds = study.concomitant_medications
+    treatments = None
+    if len(conmeds):
+        ordered = patients.assign(_order=patients["crs_group"].map(order.index)).sort_values("_order")
+        treatments = treatment_by_crs_grade(conmeds, ordered)
     shown = ae[ae["related"].eq(True)] if related_only else ae
     return SafetyView(len(study.subjects), can_filter, related_only, ae_table(ae, len(study.subjects), related_only),
                       [onset_and_duration(ae, CRS_TERM), onset_and_duration(ae, ICANS_TERM)], grade3_onsets(shown),
-                      panels)
+                      panels, treatments)

@@ -4,14 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis.survival import (
+    AS_GIVEN,
     DAYS_PER_MONTH,
     DEFINITIONS,
     ENDPOINTS,
     KMEstimate,
     logrank,
     number_at_risk,
+    study_time_to_event,
     survival_estimates,
-    time_to_event,
 )
 from analysis.views.common import StudyData
 
@@ -33,7 +34,7 @@ class SurvivalView:
 def survival_view(data: StudyData, endpoint: str = "PFS", by_dose: bool = False) -> SurvivalView:
     endpoint = endpoint if endpoint in ENDPOINTS else "PFS"
     study = data.study
-    tte = time_to_event(study.subjects, study.responses)
+    tte, given = study_time_to_event(study.subjects, study.responses, study.time_to_event)
     strata = study.subjects.set_index("subject_id")["dose_level"] if by_dose else None
     estimates = survival_estimates(tte, endpoint, strata, overall=not by_dose)
     rows = tte[tte["endpoint"] == endpoint]
@@ -44,4 +45,5 @@ def survival_view(data: StudyData, endpoint: str = "PFS", by_dose: bool = False)
         at_risk[km.label] = number_at_risk(times, [m * DAYS_PER_MONTH for m in AT_RISK_MONTHS])
     p = logrank(rows["time_days"], rows["event"], groups) if by_dose else float("nan")
     name, definition = DEFINITIONS[endpoint]
+    definition = AS_GIVEN if endpoint in given else definition
     return SurvivalView(endpoint, name, definition, by_dose, estimates, at_risk, p)

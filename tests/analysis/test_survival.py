@@ -71,3 +71,21 @@ def test_landmark_rate_where_nobody_has_had_an_event_has_no_ci():
     km = kaplan_meier(pd.Series([200.0, 400, 800]), pd.Series([0, 0, 1]))
     six = km.landmarks.set_index("months").loc[6]
     assert six["survival"] == 1 and np.isnan(six["ci_lower"]) and np.isnan(six["ci_upper"])
+
+
+def test_endpoints_the_study_gives_are_used_as_given_and_the_others_derived():
+    from analysis.survival import study_time_to_event
+
+    subjects = pd.DataFrame({"subject_id": ["A", "B"], "last_contact_day": [400.0, 300.0],
+                             "death_day": [np.nan, 300.0]})
+    responses = pd.DataFrame({"subject_id": ["A", "A", "B"], "day": [28.0, 90.0, 28.0],
+                              "response": ["PR", "PD", "SD"]})
+    given = pd.DataFrame({"subject_id": ["A", "B"], "endpoint": ["PFS", "PFS"], "day": [80.0, 250.0],
+                          "event": [True, False]})
+    tte, names = study_time_to_event(subjects, responses, given)
+    pfs = tte[tte["endpoint"] == "PFS"].set_index("subject_id")
+    assert names == {"PFS"} and pfs.loc["A", "time_days"] == 80.0 and pfs.loc["B", "event"] == 0
+    os_ = tte[tte["endpoint"] == "OS"].set_index("subject_id")
+    assert os_.loc["B", ["time_days", "event"]].tolist() == [300.0, 1]  # derived, as without ADTTE
+    derived, none = study_time_to_event(subjects, responses, given.iloc[:0])
+    assert none == frozenset() and derived.loc[derived["endpoint"] == "PFS", "time_days"].tolist() == [90.0, 300.0]

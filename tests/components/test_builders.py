@@ -54,8 +54,8 @@ def test_patient_slide_keeps_ae_grade_labels_legible_and_every_clinical_row_labe
     titles = [layout[k]["title"]["text"] for k in layout if k.startswith("yaxis") and layout[k].get("title")]
     assert all(not t for t in titles)  # panel names above each panel instead of colliding rotated titles
     names = [a["text"] for a in layout["annotations"] if a["text"].startswith("<b>")]
-    assert names == ["<b>CAR transgene (copies/µg gDNA)</b>", "<b>CAR+ T cells (% of CD3+)</b>",
-                     "<b>Marrow plasma cells (%)</b>", "<b>Serum IL-6 (pg/mL)</b>", "<b>Clinical course</b>"]
+    assert names == ["<b>CAR transgene (copies/µg gDNA)</b>", "<b>CAR+ T cells (% of T cells)</b>",
+                     "<b>Marrow plasma cells (%)</b>", "<b>Serum cytokines (pg/mL)</b>", "<b>Clinical course</b>"]
 
 
 def test_every_swimmer_lane_is_labelled_on_deck_slides(demo):

@@ -82,3 +82,12 @@ def test_a_study_declares_analytes_and_overrides_builtins():
     assert catalogue.order(["XYZ", "il6", "car_copies"]) == ["car_copies", "il6", "XYZ"]
     with pytest.raises(ValueError, match="kind 'weird'"):
         Analyte("a", "A", "%", (), "weird")
+
+
+def test_docs_show_the_catalogue_table():
+    from pathlib import Path
+
+    from data_access.catalogue import markdown_table
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "data-format.md"
+    assert markdown_table() in docs.read_text(encoding="utf-8")

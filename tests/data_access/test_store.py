@@ -17,7 +17,7 @@ from tests.conftest import DEMO_DIR, REPO, VALID_TABLES, make_files
 
 def row_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
-        tables = {"studies": store.studies_table, "import_log": store.import_log_table, **store.data_tables}
+        tables = {"studies": store.studies_table, "import_log": store.import_log_table, **store.study_tables}
         return {name: conn.execute(select(func.count()).select_from(t)).scalar() for name, t in tables.items()}
 
 
@@ -29,6 +29,19 @@ def test_round_trip_gives_back_the_validated_study(engine):
     for table in ("subjects", "measurements", "adverse_events", "responses"):
         pd.testing.assert_frame_equal(loaded.table(table), expected.table(table), check_dtype=False)
     assert (loaded.name, loaded.version, loaded.simulated) == ("rt", 1, False)
+
+
+def test_round_trip_of_declared_analytes_conmeds_and_time_to_event(engine):
+    extra = {"analytes.csv": "code,label,unit,kind,specimens,method\nXYZ,Something new,U/mL,biomarker,plasma,\n",
+             "measurements.csv": VALID_TABLES["measurements.csv"] + "S1,XYZ,plasma,3,12.5,U/mL,,\n",
+             "concomitant_medications.csv": "subject_id,drug,start_day,end_day,indication\nS1,tocilizumab,3,,CRS\n",
+             "time_to_event.csv": "subject_id,endpoint,day,event\nS1,PFS,200,1\n"}
+    expected, _ = validate(read_files(make_files(extra), 10_000_000), "rt")
+    assert import_files(make_files(extra), "rt", source="test", engine=engine).stored
+    loaded = store.load_study("rt", engine=engine)
+    for table in ("analytes", "measurements", "concomitant_medications", "time_to_event"):
+        pd.testing.assert_frame_equal(loaded.table(table), expected.table(table), check_dtype=False)
+    assert loaded.catalogue["XYZ"].specimens == ("plasma",)
 
 
 def test_demo_round_trip_keeps_covariates_and_blq(engine):

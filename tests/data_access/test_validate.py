@@ -181,3 +181,81 @@ def test_required_table_missing():
 def test_header_only_subjects_table_is_an_error():
     _, report = run({"subjects.csv": "subject_id,dose_level,age,sex,last_contact_day,death_day\n"})
     assert ("subjects.csv", None, None, "the table has a header but no rows") in messages(report)
+
+
+ANALYTES_CSV = ("code,label,unit,kind,specimens,method\n"
+                "XYZ,Something new,U/mL,biomarker,plasma serum,ELISA\n")
+
+
+def test_declared_analytes_are_stored_with_their_kind_and_measured():
+    measurements = VALID_TABLES["measurements.csv"] + "S1,XYZ,PLASMA,3,12.5,u/ml,,\nS1,crp,serum,3,2.1,mg/dL,,\n"
+    study, report = run({"analytes.csv": ANALYTES_CSV, "measurements.csv": measurements})
+    assert report.ok, report.to_text()
+    assert study.catalogue["XYZ"].kind == "biomarker" and study.catalogue["XYZ"].specimens == ("plasma", "serum")
+    rows = study.measurements.set_index("analyte")
+    assert rows.loc["XYZ", "specimen"] == "plasma" and rows.loc["XYZ", "unit"] == "U/mL"
+    assert rows.loc["crp", "value"] == pytest.approx(21.0) and rows.loc["crp", "unit"] == "mg/L"  # built-in companion
+    assert "XYZ" in study.analytes_measured and study.analytes_measured[0] == "car_copies"
+
+
+@pytest.mark.parametrize("line,column,message", [
+    ("XYZ,Something new,U/mL,hormone,,", "kind",
+     "kind 'hormone' is not one of cell_kinetics, biomarker, tumour_burden"),
+    ("9XY,Something new,U/mL,biomarker,,", "code", "analyte code '9XY' must start with a letter and use only "
+     "letters, digits, '_', '.' or '-' (at most 40 characters)"),
+    ("XYZ,,U/mL,biomarker,,", "label", "required value is blank"),
+])
+def test_analyte_declaration_rules(line, column, message):
+    _, report = run({"analytes.csv": "code,label,unit,kind,specimens,method\n" + line + "\n"})
+    assert ("analytes.csv", 2, column, message) in messages(report)
+
+
+def test_declared_specimens_and_units_are_enforced():
+    measurements = VALID_TABLES["measurements.csv"] + "S1,XYZ,BM,3,12.5,U/mL,,\nS1,XYZ,serum,4,1,mg/L,,\n"
+    _, report = run({"analytes.csv": ANALYTES_CSV, "measurements.csv": measurements})
+    found = messages(report)
+    n = len(measurements.strip().splitlines())
+    assert ("measurements.csv", n - 1, "specimen", "specimen 'BM' is not measured for XYZ; expected plasma or serum") \
+        in found
+    assert ("measurements.csv", n, "unit", "unit 'mg/L' is not a unit of XYZ; accepted: U/mL") in found
+
+
+CONMEDS_CSV = ("subject_id,drug,start_day,end_day,indication\n"
+               "S1,Tocilizumab,3,3,CRS\nS1,dexamethasone,4,6,ICANS\nS2,anakinra,5,,CRS\n")
+
+
+def test_concomitant_medications_and_time_to_event():
+    tte = "subject_id,endpoint,day,event\nS1,pfs,200,1\nS1,OS,400,0\n"
+    study, report = run({"concomitant_medications.csv": CONMEDS_CSV, "time_to_event.csv": tte})
+    assert report.ok and not report.warnings, report.to_text()
+    assert study.concomitant_medications["drug"].tolist() == ["tocilizumab", "dexamethasone", "anakinra"]
+    assert pd.isna(study.concomitant_medications["end_day"].iloc[2])
+    assert study.time_to_event[["endpoint", "day", "event"]].values.tolist() == [["OS", 400.0, False],
+                                                                               ["PFS", 200.0, True]]
+
+
+@pytest.mark.parametrize("table,text,row,column,message", [
+    ("concomitant_medications.csv", CONMEDS_CSV.replace("S1,Tocilizumab,3,3", "S1,Tocilizumab,3,1"), 2, "end_day",
+     "end day 1 is before start day 3"),
+    ("concomitant_medications.csv", CONMEDS_CSV.replace("S2,anakinra", "S7,anakinra"), 4, "subject_id",
+     "subject 'S7' is not in the subjects table"),
+    ("time_to_event.csv", "subject_id,endpoint,day,event\nS1,EFS,200,1\n", 2, "endpoint",
+     "endpoint 'EFS' is not one of PFS, OS, DOR"),
+    ("time_to_event.csv", "subject_id,endpoint,day,event\nS1,PFS,200,1\nS1,PFS,300,0\n", 3, "endpoint",
+     "S1 has PFS twice"),
+    ("measurements.csv", VALID_TABLES["measurements.csv"] + "S1,il6,serum,1e308,2,pg/mL,,\n", None, "day",
+     "day 1e308 is outside ±36,525 days (100 years)"),
+])
+def test_new_table_rules(table, text, row, column, message):
+    _, report = run({table: text})
+    row = row or len(text.strip().splitlines())
+    assert (table, row, column, message) in messages(report)
+
+
+def test_errors_name_the_source_variable():
+    raw = read_files(make_files(), max_bytes=10_000_000)
+    frame = raw.tables["measurements"]
+    frame.attrs["source_columns"] = {"unit": "PCSTRESU"}
+    frame.loc[frame.index[0], "unit"] = "furlongs"
+    _, report = validate(raw, "t")
+    assert any(i.column == "PCSTRESU" and "furlongs" in i.message for i in report.errors)

@@ -9,21 +9,28 @@ import pytest
 from analysis.nca import nca
 from tests.conftest import wait_until
 
+PROFILES = {"car_copies": ["PB", "BM"], "car_t_pct": ["PB", "BM"], "il6": ["serum"]}
+
 
 @pytest.mark.usefixtures("app")  # page modules register with Dash Pages on import: an app must exist
 def test_state_from_the_url_is_validated_and_a_reversed_window_is_an_error():
     from pages._context import WINDOW_ERROR
     from pages.kinetics import DEFAULTS, clean_state
 
-    assert clean_state({}) == (DEFAULTS, None)
+    assert clean_state({}, PROFILES) == (DEFAULTS, None)
     state, error = clean_state({"analyte": "il6", "specimen": "PB", "group": "nope", "scale": "linear",
-                                "method": "linear", "blq": "lloq_half", "start": "7", "end": "14"})
+                                "method": "linear", "blq": "lloq_half", "start": "7", "end": "14"}, PROFILES)
     assert (state["analyte"], state["specimen"], state["group"], state["scale"]) == ("il6", "serum", "dose_level",
                                                                                       "linear")
     assert (state["method"], state["blq"], state["start"], state["end"], error) == ("linear", "lloq_half", "7", "14",
                                                                                      None)
-    state, error = clean_state({"start": "50", "end": "28"})
+    state, error = clean_state({"start": "50", "end": "28"}, PROFILES)
     assert (state["start"], state["end"], error) == ("0", "28", WINDOW_ERROR)
+    # only what the study measured can be chosen: an analyte it lacks falls back to the default
+    state, _ = clean_state({"analyte": "crp", "specimen": "serum"}, PROFILES)
+    assert (state["analyte"], state["specimen"]) == ("car_copies", "PB")
+    state, _ = clean_state({}, {"XYZ": ["plasma"]})
+    assert (state["analyte"], state["specimen"]) == ("XYZ", "plasma")
 
 
 def test_cohort_page_controls_link_export_and_click_through(browser, app):
