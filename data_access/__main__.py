@@ -14,7 +14,8 @@ from data_access.importer import import_path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_access", description="CARTscope study data.")
     commands = parser.add_subparsers(dest="command", required=True)
-    do_import = commands.add_parser("import", help="validate and store a study (folder of CSVs or .xlsx)")
+    do_import = commands.add_parser("import", help="validate and store a study (folder of CSVs, .xlsx, or CDISC "
+                                    ".xpt/.sas7bdat datasets)")
     do_import.add_argument("path")
     do_import.add_argument("--name", required=True, help="study name; an existing name gets a new version")
     do_import.add_argument("--simulated", action="store_true", help="mark the study as simulated data")

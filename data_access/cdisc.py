@@ -558,6 +558,9 @@ class _Builder:
                 for file in p.frame["_file"].unique():
                     frame.attrs["source_columns_by_file"].setdefault(file, {}).update(p.sources)
             tables[table] = frame
+        if "measurements" not in tables and self.report.ok:
+            self.report.error("(study)", "no measurements: give PC, CP, LB, IS or GF (SDTM) or ADPC or ADLB (ADaM) "
+                              "with records of dosed subjects", table="measurements")
         for table in ("adverse_events", "responses"):
             if table not in tables and self.report.ok:
                 self.report.warning("(study)", f"no '{table}' data: the study is stored without it", table=table)

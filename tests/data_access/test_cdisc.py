@@ -357,3 +357,18 @@ def test_a_good_delivery_is_stored(tmp_path):
     result = import_path(folder, "cdisc", source="test", engine=engine)
     assert result.stored, result.report.to_text()
     assert table_counts(engine)["measurements"] == 8 and table_counts(engine)["studies"] == 1
+
+
+def test_what_a_delivery_lacks_or_has_too_much_is_reported(tmp_path):
+    datasets = sdtm_delivery()
+    write(tmp_path / "no-dm", {k: v for k, v in datasets.items() if k != "dm"})
+    assert "no DM dataset" in load(tmp_path / "no-dm")[2].to_text()
+    write(tmp_path / "no-findings", {k: v for k, v in datasets.items() if k not in ("pc", "lb")})
+    assert "no measurements: give PC, CP, LB, IS or GF" in load(tmp_path / "no-findings")[2].to_text()
+    write(tmp_path / "extra", {**datasets, "vs": [{"USUBJID": "S-001", "VSTESTCD": "TEMP"}]})
+    (tmp_path / "extra" / "define.xml").write_text("<ODM/>")
+    _raw, study, report = load(tmp_path / "extra")
+    assert study is not None
+    text = report.to_text()
+    assert "WARNING: vs.xpt: dataset VS is not used by the SDTM import" in text
+    assert "WARNING: define.xml: not a SAS dataset (.xpt or .sas7bdat): ignored" in text
