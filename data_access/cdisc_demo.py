@@ -4,8 +4,9 @@ Whatever the demo Study holds is written: every analyte (flow cytometry in CP, q
 cellular-kinetics analytes in ADPC, the rest in ADLB), adverse events, responses, concomitant medications and
 time-to-event rows when there are any. Each subject gets a fixed infusion date (Day 0), spread from 2024-01-15, and
 every date is written so that importing the files gives back exactly the days of the CSV study (a fractional day
-gets a time of day). DM and ADSL also hold two screen failures (no EX record, no TRTSDT) that the import leaves out.
-Every dataset says it is simulated (STUDYID CARTSCOPE-DEMO-SIM, the file label).
+gets a time of day in SDTM --DTC, and ADaM measurements carry AFRLT in hours; ADaM ADAE, ADRS and ADCM dates are SAS
+dates, so their days must be whole, as the demo's are). DM and ADSL also hold two screen failures (no EX record, no
+TRTSDT) that the import leaves out. Every dataset says it is simulated (STUDYID CARTSCOPE-DEMO-SIM, the file label).
 """
 from __future__ import annotations
 

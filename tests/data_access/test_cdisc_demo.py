@@ -71,3 +71,23 @@ def test_cli_writes_the_demo_as_sdtm(tmp_path):
     no_out = subprocess.run([sys.executable, "-m", "data_access", "demo", "--format", "adam"], cwd=REPO, env=env,
                             capture_output=True, text=True)
     assert no_out.returncode == 2 and "needs --out" in no_out.stderr
+
+
+@pytest.mark.parametrize("standard", ["sdtm", "adam"])
+def test_fractional_sampling_days_round_trip(tmp_path, csv_demo, standard):
+    """A sample 6 h or 36 h after infusion: PCDTC with a time (SDTM) or AFRLT in hours (ADaM) gives the day back."""
+    from dataclasses import replace
+
+    from data_access.cdisc import read_cdisc
+    from data_access.readers import files_from_path
+    from data_access.validate import validate
+
+    m = csv_demo.measurements.copy()
+    first = m.index[(m["analyte"] == "car_copies") & (m["specimen"] == "PB") & (m["day"] > 0)][:2]
+    m.loc[first, "day"] = [0.25, 1.5]
+    study = replace(csv_demo, measurements=m)
+    write_cdisc_demo(tmp_path, standard, study=study)
+    imported, report = validate(read_cdisc(files_from_path(tmp_path), 50_000_000), "fractional")
+    assert imported is not None, report.to_text()
+    same_rows(m, imported.measurements, COLUMNS["measurements"])
+    assert {0.25, 1.5} <= set(imported.measurements["day"])
