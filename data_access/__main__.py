@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import pandas as pd
 
@@ -30,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "import":
-        result = import_path(args.path, args.name, source="cli", simulated=args.simulated)
+        started = time.perf_counter()
+
+        def progress(stage: str) -> None:
+            print(f"[{time.perf_counter() - started:6.1f} s] {stage} …", file=sys.stderr, flush=True)
+
+        result = import_path(args.path, args.name, source="cli", simulated=args.simulated, progress=progress)
         if result.identical_to is not None:
             r = result.identical_to
             print(f"Not stored: the files are identical to '{r.name}' version {r.version} "

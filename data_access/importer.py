@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlalchemy import Engine
 import settings
 from data_access import store
 from data_access.cdisc import detect_kind, read_cdisc
-from data_access.readers import SourceFile, files_from_path, read_files
+from data_access.readers import SourceFile, files_from_path, human_size, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate
 
@@ -32,16 +33,22 @@ class ImportResult:
 
 
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
-                 simulated: bool = False, engine: Engine | None = None) -> ImportResult:
-    """Validate `files` as study `name` and store them as its next version if there is no error.
+                 simulated: bool = False, engine: Engine | None = None,
+                 progress: Callable[[str], None] | None = None) -> ImportResult:
+    """Validate `files` as study `name` and store them as its next version if there is no error. `progress` is
+    told each stage as it starts (reading, validating, storing), in plain words.
 
     The files are CARTscope tables (CSV files or one workbook) or a CDISC delivery (SDTM or ADaM datasets as .xpt or
     .sas7bdat, see docs/cdisc.md), told apart by their names."""
+    say = progress or (lambda _text: None)
     kind = detect_kind(files)
+    what = "" if kind == "cartscope" else f" ({kind.upper()} datasets)"
+    say(f"reading {len(files)} file(s){what}, {human_size(sum(len(f.data) for f in files))}")
     if kind == "cartscope":
         raw = read_files(files, settings.max_file_bytes())
     else:
         raw = read_cdisc(files, settings.max_file_bytes(), kind)
+    say(f"validating {sum(len(t) for t in raw.tables.values()):,} rows")
     study, report = validate(raw, name.strip())
     if not name.strip():
         report.error("(study name)", "give the study a name")
@@ -54,6 +61,7 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
     if newest is not None and newest[1] == store.checksum(raw.files) and newest[0].simulated == simulated:
         return ImportResult(report, None, identical_to=newest[0])
     study.simulated = simulated
+    say(f"storing {sum(len(study.table(t)) for t in store.study_tables):,} rows")
     record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine)
     return ImportResult(report, record)
 

@@ -1,10 +1,14 @@
 """Validation issues and the report that collects them all at once."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
 WARNING = "warning"
+#: Issues listed per severity, file and column; the rest are counted (a file with a million bad dates stays
+#: readable, and the report stays small).
+SHOWN_PER_COLUMN = 50
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,32 @@ class ValidationReport:
         """By file, then row (problems of a whole file or column first), then column."""
         return issue.file, -1 if issue.row is None else issue.row, issue.column or ""
 
-    def to_records(self) -> list[dict]:
-        """Every issue, sorted by file and row."""
-        return [asdict(i) for i in sorted(self.issues, key=self._order)]
+    def shown(self, per_column: int | None = SHOWN_PER_COLUMN, errors_first: bool = False) -> list[Issue]:
+        """The issues to show, by file and row (errors first when asked): at most `per_column` of one severity per
+        file and column (None: all), each cut group followed by an issue that says how many more there are."""
+        keyed: list[tuple[tuple, Issue]] = []
+        for rank, group in enumerate((self.errors, self.warnings)):
+            counts: dict[tuple, int] = {}
+            for issue in sorted(group, key=self._order):
+                key = (issue.file, issue.column, issue.table)
+                counts[key] = counts.get(key, 0) + 1
+                if per_column is None or counts[key] <= per_column:
+                    keyed.append(((rank if errors_first else 0, *self._order(issue)), issue))
+            for (file, column, table), n in counts.items():
+                if per_column is not None and n > per_column:
+                    where = f"column '{column}'" if column else "this file"
+                    more = Issue(group[0].severity, file, f"… and {n - per_column:,} more {group[0].severity}s in "
+                                 f"{where} (the first {per_column} are listed)", None, column, table)
+                    keyed.append(((rank if errors_first else 0, file, math.inf, column or ""), more))
+        return [issue for _, issue in sorted(keyed, key=lambda pair: pair[0])]
 
-    def to_text(self) -> str:
-        head = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
-        return "\n".join([head, *(str(i) for i in sorted(self.errors, key=self._order)),
-                          *(str(i) for i in sorted(self.warnings, key=self._order))])
+    def to_records(self, per_column: int | None = SHOWN_PER_COLUMN) -> list[dict]:
+        """The shown issues (see `shown`) as dicts."""
+        return [asdict(i) for i in self.shown(per_column)]
+
+    def to_text(self, per_column: int | None = SHOWN_PER_COLUMN) -> str:
+        head = f"{len(self.errors):,} error(s), {len(self.warnings):,} warning(s)"
+        return "\n".join([head, *(str(i) for i in self.shown(per_column, errors_first=True))])
 
 
 class ImportRejected(Exception):

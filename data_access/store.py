@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -145,23 +144,23 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def _records(frame: pd.DataFrame, table: str, study_id: int) -> list[dict]:
-    """Rows as dicts for executemany; extra columns folded into a JSON text column."""
+    """Rows as dicts for executemany (built column by column: a million rows in seconds); NaN as None; extra
+    columns folded into a JSON text column."""
     base = [c for c in COLUMNS[table] if c in frame.columns]
     extras = [c for c in frame.columns if c not in COLUMNS[table]]
-    core = frame[base].astype(object).where(frame[base].notna(), None)
-    records = core.to_dict("records")
+    names = [*base, "study_id"]
+    values = [_plain_column(frame[c]) for c in base] + [[study_id] * len(frame)]
     if extras:
-        extra_values = frame[extras].astype(object).where(frame[extras].notna(), None).to_dict("records")
-        for record, extra in zip(records, extra_values, strict=False):
-            record["extra"] = json.dumps({k: _plain(v) for k, v in extra.items()})
-    for record in records:
-        record["study_id"] = study_id
-        for key, value in record.items():
-            if isinstance(value, float) and math.isnan(value):
-                record[key] = None
-            elif hasattr(value, "item"):
-                record[key] = value.item()
-    return records
+        names.append("extra")
+        columns = [_plain_column(frame[c]) for c in extras]
+        values.append([json.dumps(dict(zip(extras, row, strict=True))) for row in zip(*columns, strict=True)])
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _plain_column(column: pd.Series) -> list:
+    """Python values (int, float, bool, str) with None for every kind of blank."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    return [v.item() if hasattr(v, "item") else v for v in values] if column.dtype == object else values
 
 
 def _plain(value):

@@ -41,6 +41,8 @@ class _Table:
         self.source_columns = source_columns or {}
         #: The same per file, for a table gathered from several datasets (PC's PCSTRESN, LB's LBSTRESN).
         self.source_columns_by_file = source_columns_by_file or {}
+        self._text: dict[str, pd.Series] = {}
+        self._blank: dict[str, pd.Series] = {}
 
     def _column(self, column: str | None, file: str | None = None) -> str | None:
         if not column:
@@ -59,10 +61,17 @@ class _Table:
                             table=self.name)
 
     def text(self, column: str) -> pd.Series:
-        return self.frame[column].astype(str).str.strip()
+        """The column's cells as stripped text (computed once per column, on its distinct values)."""
+        if column not in self._text:
+            codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=False)
+            stripped = pd.Index(uniques).astype(str).str.strip()
+            self._text[column] = pd.Series(np.asarray(stripped, dtype=object)[codes], index=self.frame.index)
+            self._blank[column] = pd.Series(stripped.str.lower().isin(BLANKS)[codes], index=self.frame.index)
+        return self._text[column]
 
     def blank(self, column: str) -> pd.Series:
-        return self.text(column).str.lower().isin(BLANKS)
+        self.text(column)
+        return self._blank[column]
 
     def required_text(self, column: str) -> pd.Series:
         blank = self.blank(column)
@@ -229,7 +238,7 @@ def _measurements(t: _Table, catalogue: Catalogue) -> pd.DataFrame:
     analyte_text = t.text("analyte")
     by_spelling = {code.lower(): code for code in BUILTIN} | {code.lower(): code for code in catalogue.declared} | \
         {code: code for code in catalogue.declared}
-    analyte = analyte_text.map(lambda a: by_spelling.get(a, by_spelling.get(a.lower())))
+    analyte = analyte_text.map({a: by_spelling.get(a, by_spelling.get(a.lower())) for a in analyte_text.unique()})
     unknown_analyte = analyte.isna() & ~t.blank("analyte")
     for index in unknown_analyte[unknown_analyte].index:
         t.error(index, "analyte", f"unknown analyte '{analyte_text[index]}': declare it in the analytes table "
@@ -267,7 +276,7 @@ def _measurements(t: _Table, catalogue: Catalogue) -> pd.DataFrame:
         t.error(index, "unit", f"unit '{unit_text[index]}' is not a unit of {analyte[index]}; accepted: "
                 f"{', '.join(catalogue[analyte[index]].accepted_units())}")
     out["value"] = value * factor
-    out["unit"] = analyte.map(lambda a: catalogue[a].unit if isinstance(a, str) else None)
+    out["unit"] = analyte.map({a: catalogue[a].unit for a in analyte.dropna().unique()})
     out["lloq"] = lloq * factor
     percent_codes = [code for code in catalogue if catalogue[code].is_percent]
     percent = analyte.isin(percent_codes) & (out["value"] > 100)

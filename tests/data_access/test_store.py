@@ -173,3 +173,20 @@ def test_report_lists_issues_by_file_then_row():
                                                                     ("b.csv", 9)]
     assert report.to_text().splitlines()[1:] == ["ERROR: a.csv, row 3, column 'x': row 3", "ERROR: b.csv, row 2: early",
                                                  "ERROR: b.csv, row 9: late", "WARNING: a.csv: whole file"]
+
+
+def test_report_lists_the_first_issues_per_column_and_counts_the_rest():
+    from data_access.report import ValidationReport
+
+    report = ValidationReport()
+    for row in range(2, 1_002):
+        report.error("m.csv", "bad day", row=row, column="day")
+    report.error("m.csv", "bad unit", row=5, column="unit")
+    report.warning("m.csv", "late sample", row=7, column="day")
+    records = report.to_records(per_column=10)
+    assert len(records) == 10 + 1 + 1 + 1
+    assert records[-1]["message"] == "… and 990 more errors in column 'day' (the first 10 are listed)"
+    assert len(report.errors) == 1_001  # counted whole: the import is refused on every error
+    text = report.to_text(per_column=10).splitlines()
+    assert text[0] == "1,001 error(s), 1 warning(s)" and text[-1].startswith("WARNING: m.csv, row 7")
+    assert len(report.to_records(per_column=None)) == 1_002
