@@ -393,11 +393,12 @@ class _Builder:
         unit = ds.text(unit_var)
         value = ds.text(value_var)
         stresc = ds.upper(text_var)
-        blq = stresc.str.contains(_BLQ_TEXT, regex=True)
+        blq = per_value(stresc, lambda u: u.str.contains(_BLQ_TEXT, regex=True)).astype(bool)
         if not v and ds.has("BLQFL"):
             blq = blq | ds.upper("BLQFL").eq("Y")
         lloq = ds.text(lloq_var)
-        from_text = stresc.str.extract(r"^<\s*=?\s*([0-9]*\.?[0-9]+(?:E[-+]?[0-9]+)?)\s*$", expand=False).fillna("")
+        from_text = per_value(stresc, lambda u: u.str.extract(r"^<\s*=?\s*([0-9]*\.?[0-9]+(?:E[-+]?[0-9]+)?)\s*$",
+                                                               expand=False).fillna(""))
         lloq = lloq.where(lloq != "", from_text)
         # a record without a number (BLQ, missing) often has no unit: it takes the test code's unit in the dataset
         units_given = pd.DataFrame({"code": testcd, "unit": unit})[unit != ""]
@@ -458,14 +459,16 @@ class _Builder:
     def _analytes_part(self) -> None:
         if not self.declared:
             return
-        rows = []
+        by_file: dict[str, list[dict]] = {}
         for code, d in self.declared.items():
             specimens = d["specimens"]
-            rows.append({"_file": d["_file"], "_row": d["_row"], "code": code, "label": d["label"], "unit": d["unit"],
-                         "kind": d["kind"], "method": d["method"],
-                         # a specimen without a code word (two words, say) cannot be listed: blank = any specimen
-                         "specimens": " ".join(sorted(specimens)) if all(" " not in s for s in specimens) else ""})
-        self.parts.append(_Part("analytes", pd.DataFrame(rows), next(iter(self.declared.values()))["sources"]))
+            by_file.setdefault(d["_file"], []).append({
+                "_file": d["_file"], "_row": d["_row"], "code": code, "label": d["label"], "unit": d["unit"],
+                "kind": d["kind"], "method": d["method"],
+                # a specimen without a code word (two words, say) cannot be listed: blank = any specimen
+                "specimens": " ".join(sorted(specimens)) if all(" " not in s for s in specimens) else ""})
+        for rows in by_file.values():  # one part per dataset: its own variable names (LBTESTCD, PCTESTCD, PARAMCD)
+            self.parts.append(_Part("analytes", pd.DataFrame(rows), self.declared[rows[0]["code"]]["sources"]))
         listed = ", ".join(sorted(self.declared))
         self.report.warning("(study)", f"{len(self.declared)} test code(s) not in the analyte catalogue were "
                             f"declared from the data (label, unit, kind): {listed}", table="analytes")
@@ -646,9 +649,10 @@ class _Builder:
 
     def _subjects(self, ds: _Dataset, dose_level: pd.Series, dose_var: str, death_day: pd.Series, death_var: str,
                   last_day: pd.Series, last_var: str, covariates: pd.DataFrame) -> None:
-        """Last contact: the given date, else the death day, else the latest day any record of the subject has."""
+        """Last contact: the given date, else the death day, else the latest day any record of the subject has (Day 0,
+        the dose, at the least)."""
         subject = ds.text("USUBJID")
-        latest = subject.map(self._latest_days())
+        latest = subject.map(self._latest_days()).fillna(0.0).clip(lower=0.0)
         last = last_day.where(last_day.notna(), death_day.where(death_day.notna(), latest))
         columns = {"subject_id": subject, "dose_level": dose_level, "age": ds.text("AGE"), "sex": ds.text("SEX"),
                    "last_contact_day": _number_text(last), "death_day": _number_text(death_day)}
