@@ -502,12 +502,17 @@ class _Builder:
              "resolution_day": resolution_var, "serious": "AESER", "related": related_var})
 
     def _responses(self, ds: _Dataset, response: pd.Series, response_var: str, mrd: pd.Series, mrd_var: str,
-                   timing: tuple[str, ...], flags: dict[str, str] | None = None) -> None:
+                   timing: tuple[str, ...], flags: dict[str, str] | None = None,
+                   qualifiers: pd.DataFrame | None = None) -> None:
+        """Assessments; `qualifiers` (SUPPRS other than the MRD status) become extra columns named by QNAM."""
         table = "responses"
         mapped = response.str.upper().map(_RESPONSE_WORDS).fillna(response)
         days, imputed, day_var = self._timing(ds, timing, table, imputation_flags=flags)
-        self._add(table, ds, {"subject_id": ds.text("USUBJID"), "day": _number_text(days), "response": mapped,
-                              "mrd_negative": mrd, "date_imputed": imputed},
+        columns = {"subject_id": ds.text("USUBJID"), "day": _number_text(days), "response": mapped,
+                   "mrd_negative": mrd, "date_imputed": imputed}
+        for name in (qualifiers.columns if qualifiers is not None else ()):
+            columns.setdefault(name.lower(), qualifiers[name])
+        self._add(table, ds, columns,
                   {"subject_id": "USUBJID", "day": day_var, "response": response_var, "mrd_negative": mrd_var})
 
     def _medications(self, ds: _Dataset, start: tuple[str, ...], end: tuple[str, ...],
@@ -621,8 +626,9 @@ class _Builder:
             rs.keep(rs.upper("RSTESTCD").eq("OVRLRESP") & category_ok)
             response, response_var = rs.coalesce("RSSTRESC", "RSORRES")
             qualifiers = self._qualifiers("rs", rs)
-            mrd = qualifiers[MRD_QUALIFIER] if MRD_QUALIFIER in qualifiers else pd.Series("", index=rs.frame.index)
-            self._responses(rs, response, response_var, mrd, f"SUPPRS.QNAM={MRD_QUALIFIER}", ("RSDTC", "RSDY"))
+            mrd = qualifiers.pop(MRD_QUALIFIER) if MRD_QUALIFIER in qualifiers else pd.Series("", index=rs.frame.index)
+            self._responses(rs, response, response_var, mrd, f"SUPPRS.QNAM={MRD_QUALIFIER}", ("RSDTC", "RSDY"),
+                            qualifiers=qualifiers)
         if "cm" in self.datasets:
             cm = self.datasets["cm"]
             self._subjects_only(cm, "concomitant_medications", "DM")

@@ -87,7 +87,9 @@ def sdtm_delivery() -> dict[str, list[dict]]:
           {"USUBJID": "S-002", "RSSEQ": 1, "RSCAT": "IMWG 2016", "RSTESTCD": "OVRLRESP", "RSSTRESC": "sd",
            "RSDTC": "2024-02-17"}]
     supprs = [{"USUBJID": "S-001", "RDOMAIN": "RS", "IDVAR": "RSSEQ", "IDVARVAL": "2", "QNAM": "MRDNEG",
-               "QVAL": "Y"}]
+               "QVAL": "Y"},
+              {"USUBJID": "S-001", "RDOMAIN": "RS", "IDVAR": "RSSEQ", "IDVARVAL": "1", "QNAM": "RSEVAL",
+               "QVAL": "INVESTIGATOR"}]
     suppdm = [{"USUBJID": "S-001", "RDOMAIN": "DM", "IDVAR": "", "IDVARVAL": "", "QNAM": "PRIORLN", "QVAL": "5"},
               {"USUBJID": "S-002", "RDOMAIN": "DM", "IDVAR": "", "IDVARVAL": "", "QNAM": "PRIORLN", "QVAL": "3"}]
     cm = [{"USUBJID": "S-001", "CMTRT": "Actemra", "CMDECOD": "TOCILIZUMAB", "CMINDC": "CRS",
@@ -244,6 +246,7 @@ def test_sdtm_adverse_events_responses_conmeds(sdtm):
     assert r[["subject_id", "day", "response"]].values.tolist() == [["S-001", 28, "PR"], ["S-001", 90, "sCR"],
                                                                     ["S-002", 28, "SD"]]  # RECIST row left out
     assert r["mrd_negative"].tolist()[:2] == [None, True]
+    assert r["rseval"].tolist()[0] == "INVESTIGATOR"  # other SUPPRS qualifiers are kept, named by QNAM
     cm = study.concomitant_medications.iloc[0]
     assert (cm["drug"], cm["start_day"], cm["indication"]) == ("tocilizumab", 3, "CRS")
 
