@@ -54,6 +54,16 @@ _RESPONSE_WORDS = {"STRINGENT COMPLETE RESPONSE": "sCR", "SCR": "sCR", "COMPLETE
                    "VERY GOOD PARTIAL RESPONSE": "VGPR", "PARTIAL RESPONSE": "PR", "MINIMAL RESPONSE": "MR",
                    "MINOR RESPONSE": "MR", "STABLE DISEASE": "SD", "PROGRESSIVE DISEASE": "PD",
                    "NOT EVALUABLE": "NE", "NON-EVALUABLE": "NE"}
+#: Variables a dataset cannot be used without (each tuple: any one of them); `--` is the SDTM domain prefix.
+REQUIRED_VARIABLES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "dm": (("USUBJID",),), "ex": (("USUBJID",), ("EXSTDTC",)), "ae": (("USUBJID",), ("AEDECOD", "AETERM")),
+    "rs": (("USUBJID",), ("RSTESTCD",), ("RSSTRESC", "RSORRES")), "cm": (("USUBJID",), ("CMDECOD", "CMTRT")),
+    **{name: (("USUBJID",), ("--TESTCD",)) for name in SDTM_FINDINGS},
+    "adsl": (("USUBJID",), ("TRTSDTM", "TRTSDT")), "adpc": (("USUBJID",), ("PARAMCD",), ("AVAL",)),
+    "adlb": (("USUBJID",), ("PARAMCD",), ("AVAL",)), "adae": (("USUBJID",), ("AEDECOD", "AETERM")),
+    "adrs": (("USUBJID",), ("PARAMCD",), ("AVALC",)), "adtte": (("USUBJID",), ("PARAMCD",), ("AVAL",), ("CNSR",)),
+    "adcm": (("USUBJID",), ("CMDECOD", "CMTRT")),
+}
 #: ADaM imputation flags (--DTF) -> the `date_imputed` column.
 _ADAM_IMPUTED = {"D": "day", "M": "month", "Y": "month"}
 #: ADSL variables that are identifiers, treatment, timing or population flags, never covariates.
@@ -85,6 +95,7 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None)
     raw = RawStudy()
     wanted = ADAM_DATASETS if kind == "adam" else SDTM_DATASETS
     datasets: dict[str, _Dataset] = {}
+    unusable: set[str] = set()  # given but unreadable or lacking a variable (already reported)
     for source in files:
         raw.files.append({"name": source.name, "bytes": len(source.data), "sha256": source.sha256})
         name, suffix = dataset_name(source.name), Path(source.name).suffix.lower()
@@ -99,18 +110,22 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None)
             continue
         if not source.data:
             raw.report.error(source.name, "the file is empty")
+            unusable.add(name)
             continue
         if len(source.data) > max_bytes:
             raw.report.error(source.name, f"the file is {human_size(len(source.data))}, over the "
                              f"{human_size(max_bytes)} limit (CARTSCOPE_MAX_FILE_MB)")
+            unusable.add(name)
             continue
         if name in datasets:
             raw.report.error(source.name, f"dataset {name.upper()} is given twice (also {datasets[name].file})")
             continue
         frame = _read_sas(source, raw.report)
-        if frame is not None:
+        if frame is not None and _has_required_variables(name, source.name, frame, raw.report):
             datasets[name] = _Dataset(name, source.name, frame)
-    builder = _Builder(datasets, raw.report)
+        else:
+            unusable.add(name)
+    builder = _Builder(datasets, raw.report, unusable)
     raw.tables = builder.adam() if kind == "adam" else builder.sdtm()
     return raw
 
@@ -142,6 +157,18 @@ def per_value(values: pd.Series, function) -> pd.Series:
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     done = function(pd.Series(uniques, dtype=values.dtype if values.dtype != object else object)).to_numpy()
     return pd.Series(done[codes], index=values.index)
+
+
+def _has_required_variables(name: str, file: str, frame: pd.DataFrame, report: ValidationReport) -> bool:
+    """Report each missing required variable (REQUIRED_VARIABLES); True when the dataset has them all."""
+    ok = True
+    for alternatives in REQUIRED_VARIABLES.get(name, ()):
+        names = [a.replace("--", name.upper()) for a in alternatives]
+        if not any(n in frame.columns for n in names):
+            report.error(file, f"dataset {name.upper()} has no variable {' or '.join(names)}", row=None,
+                         column=names[0])
+            ok = False
+    return ok
 
 
 def _number_text(values: pd.Series) -> pd.Series:
@@ -258,8 +285,8 @@ class _Part:
 class _Builder:
     """Turns the datasets of one delivery into raw tables: Day 0 per subject first, then every table."""
 
-    def __init__(self, datasets: dict[str, _Dataset], report: ValidationReport):
-        self.datasets, self.report = datasets, report
+    def __init__(self, datasets: dict[str, _Dataset], report: ValidationReport, unusable: set[str] = frozenset()):
+        self.datasets, self.report, self.unusable = datasets, report, unusable
         self.parts: list[_Part] = []
         self.declared: dict[str, dict] = {}  # test code not in the catalogue -> its declaration
         self.reference = _no_reference()  # subject -> Day 0: its timestamp, and whether that has a time
@@ -579,9 +606,11 @@ class _Builder:
         return tables
 
     def _missing(self, dataset: str, why: str, table: str) -> bool:
+        """True (and an error, unless the dataset was given and its problem already reported) when it is absent."""
         if dataset in self.datasets:
             return False
-        self.report.error("(study)", f"no {dataset.upper()} dataset: {why}", table=table)
+        if dataset not in self.unusable:
+            self.report.error("(study)", f"no {dataset.upper()} dataset: {why}", table=table)
         return True
 
     # -- SDTM -------------------------------------------------------------------------------------------------------

@@ -368,6 +368,10 @@ def test_what_a_delivery_lacks_or_has_too_much_is_reported(tmp_path):
     assert "no DM dataset" in load(tmp_path / "no-dm")[2].to_text()
     write(tmp_path / "no-findings", {k: v for k, v in datasets.items() if k not in ("pc", "lb")})
     assert "no measurements: give PC, CP, LB, IS or GF" in load(tmp_path / "no-findings")[2].to_text()
+    no_dates = {**datasets, "ex": [{k: v for k, v in r.items() if k != "EXSTDTC"} for r in datasets["ex"]]}
+    write(tmp_path / "no-exstdtc", no_dates)
+    errors = [str(e) for e in load(tmp_path / "no-exstdtc")[2].errors]
+    assert errors == ["ERROR: ex.xpt, column 'EXSTDTC': dataset EX has no variable EXSTDTC"], errors
     write(tmp_path / "extra", {**datasets, "vs": [{"USUBJID": "S-001", "VSTESTCD": "TEMP"}]})
     (tmp_path / "extra" / "define.xml").write_text("<ODM/>")
     _raw, study, report = load(tmp_path / "extra")
