@@ -18,11 +18,13 @@ def upload_form() -> html.Section:
         "Import a study",
         html.P(["Give a folder's CSV files (", html.Code("subjects.csv"), ", ", html.Code("measurements.csv"),
                 ", ", html.Code("adverse_events.csv"), ", ", html.Code("responses.csv"),
-                ") or one .xlsx workbook with a sheet per table. Column names are case-insensitive; days are "
+                ") or one .xlsx workbook with a sheet per table, or a CDISC delivery: SDTM (DM, EX, PC, LB, "
+                "AE, RS, ...) or ADaM (ADSL, ADPC, ADAE, ADRS, ADTTE, ...) datasets as .xpt or .sas7bdat. "
+                "Column names are case-insensitive; days are "
                 "days since CAR-T infusion. The whole study is validated first: if anything is wrong nothing is "
                 "stored and every problem is listed below. Importing an existing name adds a new version."]),
         dcc.Upload(
-            id="data-upload", multiple=True, accept=".csv,.xlsx",
+            id="data-upload", multiple=True, accept=".csv,.xlsx,.xpt,.sas7bdat",
             children=html.Div(["Drop files here or ", html.A("choose files")]), className="cs-upload",
         ),
         html.Div(id="data-selected-files", className="cs-muted"),

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 import settings
 from data_access import store
+from data_access.cdisc import detect_kind, read_cdisc
 from data_access.readers import SourceFile, files_from_path, human_size, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate
@@ -35,10 +36,18 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
                  simulated: bool = False, engine: Engine | None = None,
                  progress: Callable[[str], None] | None = None) -> ImportResult:
     """Validate `files` as study `name` and store them as its next version if there is no error. `progress` is
-    told each stage as it starts (reading, validating, storing), in plain words."""
+    told each stage as it starts (reading, validating, storing), in plain words.
+
+    The files are CARTscope tables (CSV files or one workbook) or a CDISC delivery (SDTM or ADaM datasets as .xpt or
+    .sas7bdat, see docs/cdisc.md), told apart by their names."""
     say = progress or (lambda _text: None)
-    say(f"reading {len(files)} file(s), {human_size(sum(len(f.data) for f in files))}")
-    raw = read_files(files, settings.max_file_bytes())
+    kind = detect_kind(files)
+    what = "" if kind == "cartscope" else f" ({kind.upper()} datasets)"
+    say(f"reading {len(files)} file(s){what}, {human_size(sum(len(f.data) for f in files))}")
+    if kind == "cartscope":
+        raw = read_files(files, settings.max_file_bytes())
+    else:
+        raw = read_cdisc(files, settings.max_file_bytes(), kind)
     say(f"validating {sum(len(t) for t in raw.tables.values()):,} rows")
     study, report = validate(raw, name.strip())
     if not name.strip():
@@ -58,7 +67,7 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
 
 
 def import_path(path: str | Path, name: str, **kwargs) -> ImportResult:
-    """Import a folder of CSV files, one .xlsx workbook, or one CSV file."""
+    """Import a folder of CSV files, one .xlsx workbook, one CSV file, or CDISC datasets (a folder or one file)."""
     path = Path(path)
     if not path.exists():
         report = ValidationReport()

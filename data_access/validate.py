@@ -33,25 +33,31 @@ ANALYTE_CODE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$"
 class _Table:
     """A raw table under validation: its frame and a shortcut for reporting against its rows."""
 
-    def __init__(self, name: str, frame: pd.DataFrame, report: ValidationReport, source_columns: dict | None = None):
+    def __init__(self, name: str, frame: pd.DataFrame, report: ValidationReport, source_columns: dict | None = None,
+                 source_columns_by_file: dict[str, dict] | None = None):
         self.name, self.frame, self.report = name, frame, report
         self.bad = pd.Series(False, index=frame.index)  # rows that cannot be used for cross-checks
         #: CARTscope column -> the variable it came from (CDISC or mapped input), so messages name what the user has.
         self.source_columns = source_columns or {}
+        #: The same per file, for a table gathered from several datasets (PC's PCSTRESN, LB's LBSTRESN).
+        self.source_columns_by_file = source_columns_by_file or {}
         self._text: dict[str, pd.Series] = {}
         self._blank: dict[str, pd.Series] = {}
 
-    def _column(self, column: str | None) -> str | None:
-        return self.source_columns.get(column, column) if column else column
+    def _column(self, column: str | None, file: str | None = None) -> str | None:
+        if not column:
+            return column
+        return self.source_columns_by_file.get(file, {}).get(column) or self.source_columns.get(column, column)
 
     def error(self, index, column: str | None, message: str) -> None:
         row = self.frame.loc[index]
-        self.report.error(row["_file"], message, row=int(row["_row"]), column=self._column(column), table=self.name)
+        self.report.error(row["_file"], message, row=int(row["_row"]), column=self._column(column, row["_file"]),
+                          table=self.name)
         self.bad.loc[index] = True
 
     def warning(self, index, column: str | None, message: str) -> None:
         row = self.frame.loc[index]
-        self.report.warning(row["_file"], message, row=int(row["_row"]), column=self._column(column),
+        self.report.warning(row["_file"], message, row=int(row["_row"]), column=self._column(column, row["_file"]),
                             table=self.name)
 
     def text(self, column: str) -> pd.Series:
@@ -126,7 +132,8 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
         if table in ("subjects", "measurements") and frame.empty:
             report.error(file, "the table has a header but no rows", table=table)
             continue
-        tables[table] = _Table(table, frame.reset_index(drop=True), report, sources)
+        tables[table] = _Table(table, frame.reset_index(drop=True), report, sources,
+                               frame.attrs.get("source_columns_by_file"))
 
     parsed: dict[str, pd.DataFrame] = {}
     if "analytes" in tables:

@@ -1,4 +1,5 @@
-"""Data page: upload a study (CSV files or one .xlsx), see its validation report, browse stored studies."""
+"""Data page: upload a study (CSV files, one .xlsx, or CDISC .xpt/.sas7bdat datasets), see its validation report,
+browse stored studies."""
 from __future__ import annotations
 
 import base64

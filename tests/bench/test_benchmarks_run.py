@@ -23,3 +23,8 @@ def test_nca_benchmark_reports_both_timings_and_the_ratio():
     out = run("bench.nca", "--subjects", "50")
     assert "ratio (b)/(a)" in out, out
     assert re.search(r"results agree \(rtol 1e-9\) on (2[0-9]|[3-9][0-9]) parameters: True", out), out
+
+
+def test_cdisc_import_benchmark_reports_both_steps():
+    out = run("bench.cdisc", "--records", "2000", "--subjects", "10")
+    assert "read_cdisc (datasets -> raw text tables)" in out and "measurements stored: 2,000" in out, out
