@@ -25,6 +25,7 @@ def test_nca_benchmark_reports_both_timings_and_the_ratio():
     assert re.search(r"results agree \(rtol 1e-9\) on (2[0-9]|[3-9][0-9]) parameters: True", out), out
 
 
-def test_cdisc_import_benchmark_reports_both_steps():
-    out = run("bench.cdisc", "--records", "2000", "--subjects", "10")
-    assert "read_cdisc (datasets -> raw text tables)" in out and "measurements stored: 2,000" in out, out
+def test_import_benchmark_reports_csv_and_xpt():
+    out = run("bench.importing", "--subjects", "20")
+    assert re.search(r"csv: [\d,]+ rows stored in .* rows/s; .* peak memory", out), out
+    assert re.search(r"xpt: [\d,]+ rows stored in .* rows/s; .* peak memory", out), out
