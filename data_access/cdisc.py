@@ -89,8 +89,12 @@ def detect_kind(files) -> str:
     return "sdtm" if sas else "cartscope"
 
 
-def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None) -> RawStudy:
-    """Read SDTM or ADaM datasets into raw text tables; every problem goes into the report, never raises."""
+def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None,
+               mapping: dict | None = None) -> RawStudy:
+    """Read SDTM or ADaM datasets into raw text tables; every problem goes into the report, never raises.
+
+    A `mapping` (data_access/mapping.py, already checked) overrides the reader's own choices: its `tests` say which
+    analyte, unit, specimen and kind a test code means, its `values` which response category a word means."""
     kind = kind or detect_kind(files)
     raw = RawStudy()
     wanted = ADAM_DATASETS if kind == "adam" else SDTM_DATASETS
@@ -125,7 +129,7 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None)
             datasets[name] = _Dataset(name, source.name, frame)
         else:
             unusable.add(name)
-    builder = _Builder(datasets, raw.report, unusable)
+    builder = _Builder(datasets, raw.report, unusable, mapping)
     raw.tables = builder.adam() if kind == "adam" else builder.sdtm()
     return raw
 
@@ -285,8 +289,15 @@ class _Part:
 class _Builder:
     """Turns the datasets of one delivery into raw tables: Day 0 per subject first, then every table."""
 
-    def __init__(self, datasets: dict[str, _Dataset], report: ValidationReport, unusable: set[str] = frozenset()):
+    def __init__(self, datasets: dict[str, _Dataset], report: ValidationReport, unusable: set[str] = frozenset(),
+                 mapping: dict | None = None):
         self.datasets, self.report, self.unusable = datasets, report, unusable
+        mapping = mapping or {}
+        #: test code (upper case) -> the mapping's analyte, unit, specimen, label, kind for it
+        self.tests = {str(code).strip().upper(): t for code, t in (mapping.get("tests") or {}).items() if t}
+        #: response word (upper case) -> category, the mapping's words before the reader's own
+        self.response_words = {**_RESPONSE_WORDS, **{str(w).strip().upper(): c for w, c in
+                                                      ((mapping.get("values") or {}).get("response") or {}).items()}}
         self.parts: list[_Part] = []
         self.declared: dict[str, dict] = {}  # test code not in the catalogue -> its declaration
         self.reference = _no_reference()  # subject -> Day 0: its timestamp, and whether that has a time
@@ -413,11 +424,14 @@ class _Builder:
         table = "measurements"
         testcd = ds.text(testcd_var)
         codes = pd.Series(testcd.unique())
-        analyte_of = dict(zip(codes, codes.map(builtin_for_test_code), strict=True))
+        mapped = {c: self.tests[c.upper()] for c in codes if c.upper() in self.tests}
+        analyte_of = {c: (mapped[c].get("analyte") if c in mapped else None) or builtin_for_test_code(c) for c in codes}
         analyte = testcd.map(analyte_of)
-        in_catalogue = analyte.notna()
-        analyte = analyte.where(in_catalogue, testcd)
+        in_catalogue = analyte.isin(BUILTIN)
+        analyte = analyte.where(analyte.notna(), testcd)
         unit = ds.text(unit_var)
+        mapped_unit = {c: t["unit"] for c, t in mapped.items() if t.get("unit")}
+        unit = unit.where(unit != "", testcd.map(mapped_unit).fillna(""))  # the mapping's unit where a record has none
         value = ds.text(value_var)
         stresc = ds.upper(text_var)
         blq = per_value(stresc, lambda u: u.str.contains(_BLQ_TEXT, regex=True)).astype(bool)
@@ -433,9 +447,11 @@ class _Builder:
         no_number = (value == "") & (unit == "")
         unit = unit.where(~no_number, testcd.map(usual).fillna(""))
         specimen = ds.text(specimen_var)
+        mapped_specimen = {c: t["specimen"] for c, t in mapped.items() if t.get("specimen")}
+        specimen = specimen.where(specimen != "", testcd.map(mapped_specimen).fillna(""))
         single = {code: a.specimens[0] for code, a in BUILTIN.items() if len(a.specimens) == 1}
         specimen = specimen.where(specimen != "", analyte.map(single).fillna(""))
-        drop = self._declare(ds, testcd, ~in_catalogue & (testcd != ""), unit, specimen, kind, label_var, unit_var)
+        drop = self._declare(ds, analyte, ~in_catalogue & (testcd != ""), unit, specimen, kind, label_var, unit_var)
         days, imputed, day_var = self._timing(ds, timing, table, imputation_flags=imputation_flags, given=given)
         self._add(table, ds, {
             "subject_id": ds.text("USUBJID"), "analyte": analyte, "specimen": specimen, "day": _number_text(days),
@@ -473,9 +489,11 @@ class _Builder:
                 drop[where] = True
             codes = {specimen_code(s) or s for s in specimen[rows].unique() if s}
             if declared is None:
+                chosen = next((t for t in self.tests.values() if t.get("analyte") == code), {})
                 self.declared[code] = {
                     "_file": ds.file, "_row": int(ds.frame.at[first, "_ROW"]), "code": code,
-                    "label": label[first] or code, "unit": unit[first], "kind": kind,
+                    "label": chosen.get("label") or label[first] or code, "unit": chosen.get("unit") or unit[first],
+                    "kind": chosen.get("kind") or kind,
                     "specimens": codes, "method": f"declared from {ds.name.upper()} {ds.file}",
                     "sources": {"code": "PARAMCD" if label_var == "PARAM" else f"{ds.name.upper()}TESTCD",
                                 "label": label_var, "unit": unit_var}}
@@ -533,7 +551,7 @@ class _Builder:
                    qualifiers: pd.DataFrame | None = None) -> None:
         """Assessments; `qualifiers` (SUPPRS other than the MRD status) become extra columns named by QNAM."""
         table = "responses"
-        mapped = response.str.upper().map(_RESPONSE_WORDS).fillna(response)
+        mapped = response.str.upper().str.strip().map(self.response_words).fillna(response)
         days, imputed, day_var = self._timing(ds, timing, table, imputation_flags=flags)
         columns = {"subject_id": ds.text("USUBJID"), "day": _number_text(days), "response": mapped,
                    "mrd_negative": mrd, "date_imputed": imputed}

@@ -28,6 +28,8 @@ _SEX_BY_SPELLING = {s: code for code, spellings in SEXES.items() for s in spelli
 #: Longest follow-up a trial can have, in days (a bound that keeps absurd numbers out of every page).
 MAX_DAY = 36_525.0
 ANALYTE_CODE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$"
+#: Prefix of hidden per-row columns naming the user's column behind a value (data_access/mapping.py, wide exports).
+SOURCE_PREFIX = "_source_"
 
 
 class _Table:
@@ -44,21 +46,25 @@ class _Table:
         self._text: dict[str, pd.Series] = {}
         self._blank: dict[str, pd.Series] = {}
 
-    def _column(self, column: str | None, file: str | None = None) -> str | None:
+    def _column(self, column: str | None, file: str | None = None, row: pd.Series | None = None) -> str | None:
+        """The user's name for `column`: per row (`_source_<column>`, a wide export's analyte column), per file, per
+        table, else the CARTscope name."""
         if not column:
             return column
+        if row is not None and row.get(f"{SOURCE_PREFIX}{column}"):
+            return row[f"{SOURCE_PREFIX}{column}"]
         return self.source_columns_by_file.get(file, {}).get(column) or self.source_columns.get(column, column)
 
     def error(self, index, column: str | None, message: str) -> None:
         row = self.frame.loc[index]
-        self.report.error(row["_file"], message, row=int(row["_row"]), column=self._column(column, row["_file"]),
-                          table=self.name)
+        self.report.error(row["_file"], message, row=int(row["_row"]),
+                          column=self._column(column, row["_file"], row), table=self.name)
         self.bad.loc[index] = True
 
     def warning(self, index, column: str | None, message: str) -> None:
         row = self.frame.loc[index]
-        self.report.warning(row["_file"], message, row=int(row["_row"]), column=self._column(column, row["_file"]),
-                            table=self.name)
+        self.report.warning(row["_file"], message, row=int(row["_row"]),
+                            column=self._column(column, row["_file"], row), table=self.name)
 
     def text(self, column: str) -> pd.Series:
         """The column's cells as stripped text (computed once per column, on its distinct values)."""
@@ -161,7 +167,7 @@ def _extras(table: _Table) -> pd.DataFrame:
     """Columns beyond the format's known ones, kept as covariates with an inferred type."""
     known = set(TABLE_SPECS[table.name].known) | {"_file", "_row"}
     extras = {}
-    for column in [c for c in table.frame.columns if c not in known]:
+    for column in [c for c in table.frame.columns if c not in known and not c.startswith(SOURCE_PREFIX)]:
         text, blank = table.text(column), table.blank(column)
         numbers = pd.to_numeric(text.where(~blank), errors="coerce")
         lower = text.str.lower()
