@@ -1,6 +1,7 @@
 """Import a study: read files, validate everything, store whole or not at all."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 import settings
 from data_access import store
 from data_access.cdisc import detect_kind, read_cdisc
+from data_access.mapping import MAPPING_FILE, apply_mapping, dump_mapping, mapping_checksum
 from data_access.readers import SourceFile, files_from_path, human_size, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate
@@ -34,17 +36,25 @@ class ImportResult:
 
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
                  simulated: bool = False, engine: Engine | None = None,
-                 progress: Callable[[str], None] | None = None) -> ImportResult:
+                 progress: Callable[[str], None] | None = None, mapping: dict | None = None,
+                 mapping_name: str | None = None) -> ImportResult:
     """Validate `files` as study `name` and store them as its next version if there is no error. `progress` is
     told each stage as it starts (reading, validating, storing), in plain words.
 
     The files are CARTscope tables (CSV files or one workbook) or a CDISC delivery (SDTM or ADaM datasets as .xpt or
-    .sas7bdat, see docs/cdisc.md), told apart by their names."""
+    .sas7bdat, see docs/cdisc.md), told apart by their names; with a `mapping` (docs/mapping.md) they are anything
+    the mapping describes. The mapping (and `mapping_name`, when it was saved under one) goes into the import log,
+    and its checksum into the files' checksum: the same files read with another mapping are a new version."""
     say = progress or (lambda _text: None)
     kind = detect_kind(files)
     what = "" if kind == "cartscope" else f" ({kind.upper()} datasets)"
-    say(f"reading {len(files)} file(s){what}, {human_size(sum(len(f.data) for f in files))}")
-    if kind == "cartscope":
+    say(f"reading {len(files)} file(s){what}{' with a mapping' if mapping else ''}, "
+        f"{human_size(sum(len(f.data) for f in files))}")
+    if mapping is not None:
+        raw = apply_mapping(files, mapping, settings.max_file_bytes())
+        raw.files.append({"name": MAPPING_FILE if not mapping_name else f"{MAPPING_FILE} {mapping_name}",
+                          "bytes": len(dump_mapping(mapping)), "sha256": mapping_checksum(mapping)})
+    elif kind == "cartscope":
         raw = read_files(files, settings.max_file_bytes())
     else:
         raw = read_cdisc(files, settings.max_file_bytes(), kind)
@@ -62,7 +72,8 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
         return ImportResult(report, None, identical_to=newest[0])
     study.simulated = simulated
     say(f"storing {sum(len(study.table(t)) for t in store.study_tables):,} rows")
-    record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine)
+    logged = json.dumps({"name": mapping_name, "mapping": mapping}, ensure_ascii=False) if mapping else None
+    record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine, mapping=logged)
     return ImportResult(report, record)
 
 

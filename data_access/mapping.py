@@ -124,6 +124,7 @@ _TABLE_HINTS: dict[str, tuple[str, ...]] = {
 }
 _RESPONSE_BY_LOWER = {r.lower(): r for r in RESPONSES}
 _SEX_SPELLINGS = {"m": "M", "male": "M", "f": "F", "female": "F", "u": "U", "unknown": "U", "other": "U"}
+_TIME = r"\d{1,2}:\d{2}"
 _BLQ_VALUE = re.compile(r"^\s*<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
@@ -480,8 +481,17 @@ def _propose_cdisc(files: list[SourceFile], kind: str) -> dict:
                                             "catalogue: it is declared as shown unless mapped to an analyte")
         response_var = next((v for v in ("RSSTRESC", "RSORRES", "AVALC") if v in frame.columns and name in
                              ("rs", "adrs")), None)
-        if response_var:
-            _propose_values(frame[response_var].astype(str), "response", mapping)
+        if response_var:  # the assessments the reader uses (IMWG overall responses), words it does not know
+            text = frame[response_var].astype(str).str.strip()
+            if name == "rs":
+                category = frame["RSCAT"].astype(str).str.upper() if "RSCAT" in frame else pd.Series("", frame.index)
+                used = frame["RSTESTCD"].astype(str).str.upper().eq("OVRLRESP") & (
+                    category.str.contains("IMWG") | category.str.strip().eq(""))
+            else:
+                used = frame["PARAMCD"].astype(str).str.upper().isin(["OVR", "OVRLRESP"])
+            for word in pd.unique(text[used]):
+                if word and _known_word("response", word) is None:
+                    mapping["values"]["response"].setdefault(word, None)
     for word, target in mapping["values"]["response"].items():
         if target is None:
             mapping["undecided"].append(f"response value '{word}': choose one of {', '.join(RESPONSES)}")
@@ -659,6 +669,7 @@ class _Applier:
         self.values = {c: {str(k).strip().lower(): str(v).strip() for k, v in (words or {}).items()}
                        for c, words in (mapping.get("values") or {}).items()}
         self.day_zero = pd.Series(dtype="datetime64[ns]")
+        self.day_zero_time = pd.Series(dtype=bool)  # whether a subject's Day-0 date has a time of day
         self.declared: dict[str, dict] = {}
 
     def run(self) -> None:
@@ -694,14 +705,16 @@ class _Applier:
             return
         column = _find_column(frame, zero["column"])
         dates = self._dates(frame, column)
+        with_time = frame[column].str.contains(_TIME, regex=True)
         subjects = self._column(frame, subject_column)
         for index in dates.index[dates.isna() & subjects.ne("")]:
             text = frame.at[index, column]
             self.raw.report.error(label, f"subject '{subjects[index]}' has no Day-0 date" if not text else
                                   f"'{text}' is not a date", row=int(frame.at[index, "_row"]), column=column,
                                   table="subjects")
-        self.day_zero = pd.Series(dates.to_numpy(), index=subjects.to_numpy())
-        self.day_zero = self.day_zero[self.day_zero.notna() & ~self.day_zero.index.duplicated()]
+        keep = (dates.notna() & ~subjects.duplicated()).to_numpy()
+        self.day_zero = pd.Series(dates.to_numpy(), index=subjects.to_numpy())[keep]
+        self.day_zero_time = pd.Series(with_time.to_numpy(), index=subjects.to_numpy())[keep]
 
     def _dates(self, frame: pd.DataFrame, column: str) -> pd.Series:
         """Text dates (ISO, or the export's own order with `dayfirst`) as timestamps, parsed once per distinct text."""
@@ -721,6 +734,10 @@ class _Applier:
             self.raw.report.error(frame.at[index, "_file"], f"'{text[index]}' is not a date",
                                   row=int(frame.at[index, "_row"]), column=column, table=table)
         zero = pd.Series(subjects.map(self.day_zero).to_numpy(dtype="datetime64[ns]"), index=frame.index)
+        # as for CDISC dates: fractional days only when both the date and Day 0 have a time, else whole days
+        both_timed = text.str.contains(_TIME, regex=True) & subjects.map(self.day_zero_time).eq(True)
+        dates = dates.where(both_timed, dates.dt.normalize())
+        zero = zero.where(both_timed, zero.dt.normalize())
         lost = dates.notna() & zero.isna() & subjects.ne("") & ~subjects.isin(self.day_zero.index)
         for index in lost[lost].index:
             self.raw.report.error(frame.at[index, "_file"], f"subject '{subjects[index]}' has no Day-0 date "

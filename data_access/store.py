@@ -61,6 +61,19 @@ import_log_table = Table(
     Column("files", Text, nullable=False),
     Column("row_counts", Text, nullable=False),
     Column("checksum", String(64), nullable=False),
+    #: the mapping the files were read with (data_access/mapping.py), as JSON with its saved name if any; NULL when
+    #: the files were CARTscope tables or a CDISC delivery read as it is
+    Column("mapping", Text),
+)
+
+#: Mappings saved by name for the next delivery of the same shape; saving a name again adds a newer row.
+mappings_table = Table(
+    "mappings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("mapping", Text, nullable=False),
 )
 
 
@@ -140,7 +153,18 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to an existing table since a database was made (create_all makes only missing tables)."""
+    from sqlalchemy import inspect, text
+
+    have = {c["name"] for c in inspect(engine).get_columns("import_log")}
+    if "mapping" not in have:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE import_log ADD COLUMN mapping TEXT"))
 
 
 def _records(frame: pd.DataFrame, table: str, study_id: int) -> list[dict]:
@@ -168,8 +192,9 @@ def _plain(value):
 
 
 def save_study(study: Study, *, files: list[dict], source: str, user: str | None = None,
-               engine: Engine | None = None) -> StudyRecord:
-    """Store a validated study as the next version of its name, with its import-log entry, atomically."""
+               engine: Engine | None = None, mapping: str | None = None) -> StudyRecord:
+    """Store a validated study as the next version of its name, with its import-log entry (and the mapping's JSON
+    when the files were read through one), atomically."""
     engine = engine or get_engine()
     user = user or _current_user()
     now = datetime.now(UTC)
@@ -189,7 +214,7 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
                 conn.execute(sql_table.insert(), records)
         conn.execute(import_log_table.insert().values(
             study_id=study_id, imported_at=now, imported_by=user, source=source,
-            files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files),
+            files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files), mapping=mapping,
         ))
     return StudyRecord(study_id, study.name, version, study.simulated, now, user, counts["subjects"],
                        sum(n for t, n in counts.items() if t != "analytes"))
@@ -288,3 +313,35 @@ def import_log(engine: Engine | None = None) -> pd.DataFrame:
              .order_by(import_log_table.c.id.desc()))
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
+
+
+def save_mapping(name: str, mapping_json: str, *, user: str | None = None, engine: Engine | None = None) -> None:
+    """Keep a mapping under `name` (a newer save of the same name is the one used from then on)."""
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        conn.execute(mappings_table.insert().values(name=name.strip(), created_at=datetime.now(UTC),
+                                                    created_by=user or _current_user(), mapping=mapping_json))
+
+
+def load_mapping_json(name: str, engine: Engine | None = None) -> str | None:
+    """The newest mapping saved as `name`, as JSON text; None when there is none."""
+    engine = engine or get_engine()
+    query = (select(mappings_table.c.mapping).where(mappings_table.c.name == name.strip())
+             .order_by(mappings_table.c.id.desc()).limit(1))
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def list_mappings(engine: Engine | None = None) -> pd.DataFrame:
+    """Saved mappings, newest save of each name: name, created_at, created_by, saves (how often it was saved)."""
+    engine = engine or get_engine()
+    query = select(mappings_table.c.id, mappings_table.c.name, mappings_table.c.created_at,
+                   mappings_table.c.created_by).order_by(mappings_table.c.name, mappings_table.c.id.desc())
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    if frame.empty:
+        return pd.DataFrame(columns=["name", "created_at", "created_by", "saves"])
+    saves = frame.groupby("name")["id"].count()
+    newest = frame.drop_duplicates("name").copy()
+    newest["saves"] = newest["name"].map(saves)
+    return newest[["name", "created_at", "created_by", "saves"]].reset_index(drop=True)
