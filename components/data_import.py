@@ -29,14 +29,32 @@ def upload_form() -> html.Section:
         ),
         html.Div(id="data-selected-files", className="cs-muted"),
         html.Div(className="cs-form-row", children=[
+            html.Label("Saved mapping", htmlFor="data-mapping-pick"),
+            dcc.Dropdown(id="data-mapping-pick", options=mapping_options(), placeholder="none: propose one if the "
+                         "files need it", className="cs-mapping-select", clearable=True),
+            html.Span(["Files in another shape (a lab export, CDISC with codes CARTscope does not know) get a "
+                       "mapping step below; see ", html.Code("docs/mapping.md"), "."], className="cs-muted"),
+        ]),
+        html.Div(className="cs-form-row", children=[
             html.Label("Study name", htmlFor="data-name"),
             dcc.Input(id="data-name", type="text", placeholder="e.g. BCMA-01 cut-off 2026-06", debounce=False,
                       className="cs-input", maxLength=100),
             html.Button("Validate and import", id="data-import", n_clicks=0, className="cs-button"),
         ]),
-        html.P(["Command line: ", html.Code("python -m data_access import PATH --name NAME")], className="cs-muted"),
+        html.P(["Command line: ", html.Code("python -m data_access import PATH --name NAME"), "; for other shapes ",
+                html.Code("python -m data_access mapping PATH --out mapping.json"), " then ",
+                html.Code("import PATH --name NAME --mapping mapping.json")], className="cs-muted"),
         card_id="data-upload-card",
     )
+
+
+def mapping_options() -> list[dict]:
+    """The saved mappings, newest save of each name, for the picker."""
+    from data_access import store
+
+    frame = store.list_mappings()
+    return [{"label": f"{r.name} (saved {_when(pd.Series([r.created_at])).iloc[0]} by {r.created_by})",
+             "value": r.name} for r in frame.itertuples()]
 
 
 def report_view(report_records: list[dict], stored: dict | None, name: str) -> html.Div:
@@ -142,6 +160,8 @@ def data_layout(studies: pd.DataFrame, log: pd.DataFrame) -> html.Div:
     return html.Div([
         page_header("Data", "Import studies, see what is stored and who imported what."),
         upload_form(),
+        dcc.Store(id="data-mapping-state"),
+        html.Div(id="data-mapping-panel"),
         html.Div(id="data-report"),
         card("Stored studies", html.Div(studies_grid(studies), id="data-studies")),
         card("Import log", html.Div(import_log_grid(log), id="data-log")),

@@ -9,9 +9,29 @@ import dash
 from dash import Input, Output, State, callback
 from flask import request
 
-from components.data_import import data_layout, identical_view, import_log_grid, message, report_view, studies_grid
+import settings
+from components.data_import import (
+    data_layout,
+    identical_view,
+    import_log_grid,
+    mapping_options,
+    message,
+    report_view,
+    studies_grid,
+)
+from components.data_mapping import mapping_panel, preview_view
 from data_access import store
 from data_access.importer import import_files
+from data_access.mapping import (
+    dump_mapping,
+    from_rows,
+    load_mapping,
+    mapping_checksum,
+    needs_mapping,
+    preview,
+    propose_mapping,
+    read_sources,
+)
 from data_access.readers import SourceFile
 
 dash.register_page(__name__, path="/data", name="Data", order=6, title="Data · CARTscope")
@@ -46,16 +66,101 @@ def show_selected(filenames):
     Output("data-report", "children"), Output("data-studies", "children"), Output("data-log", "children"),
     Input("data-import", "n_clicks"),
     State("data-upload", "contents"), State("data-upload", "filename"), State("data-name", "value"),
+    State("data-mapping-state", "data"),
     prevent_initial_call=True,
 )
-def run_import(_clicks, contents, filenames, name):
+def run_import(_clicks, contents, filenames, name, pending):
     if not filenames:
         return message("Choose the study's files first."), dash.no_update, dash.no_update
+    if pending:
+        return message("These files need a mapping first: check it below, then use 'Import with this mapping'. "
+                       "Nothing was stored."), dash.no_update, dash.no_update
     name = (name or "").strip()
     if not name:
         return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
                        "was read or stored."), dash.no_update, dash.no_update
     result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader())
+    if result.identical_to is not None:
+        return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
+    stored = result.record.__dict__ if result.record else None
+    return (report_view(result.report.to_records(), stored, name), studies_grid(store.list_studies()),
+            import_log_grid(store.import_log()))
+
+
+# -- the mapping step (files not in CARTscope format; docs/mapping.md) ------------------------------------------------
+
+@callback(Output("data-mapping-state", "data"), Output("data-mapping-panel", "children"),
+          Input("data-upload", "contents"), Input("data-mapping-pick", "value"), State("data-upload", "filename"))
+def propose_for_upload(contents, picked, filenames):
+    """A proposed (or the picked saved) mapping for an upload that needs one; nothing for CARTscope tables and CDISC
+    deliveries CARTscope reads as they are, which keep the direct path."""
+    if not filenames:
+        return None, []
+    files = decode_uploads(contents, filenames)
+    if picked:
+        text = store.load_mapping_json(picked)
+        if text is None:
+            return None, message(f"No mapping is saved as '{picked}'.")
+        mapping = load_mapping(text)
+    elif needs_mapping(files):
+        mapping = propose_mapping(files)
+    else:
+        return None, []
+    frames = read_sources(files, settings.max_file_bytes())[0] if mapping.get("kind") == "tables" else {}
+    return {"mapping": mapping, "name": picked}, mapping_panel(mapping, frames, picked)
+
+
+def _edited(state: dict, columns, tests, values) -> dict:
+    """The pending mapping with what the grids hold now."""
+    return from_rows(state["mapping"], columns, tests, values)
+
+
+@callback(Output("data-map-preview-out", "children"), Input("data-map-preview", "n_clicks"),
+          State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
+          State("data-mapping-state", "data"), State("data-upload", "contents"), State("data-upload", "filename"),
+          prevent_initial_call=True)
+def preview_mapping(_clicks, columns, tests, values, state, contents, filenames):
+    if not state or not filenames:
+        return dash.no_update
+    tables, report = preview(decode_uploads(contents, filenames), _edited(state, columns, tests, values),
+                             settings.max_file_bytes())
+    return preview_view(tables, report.to_records())
+
+
+@callback(Output("data-map-saved", "children"), Output("data-mapping-pick", "options"),
+          Input("data-map-save", "n_clicks"), State("data-map-name", "value"),
+          State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
+          State("data-mapping-state", "data"), prevent_initial_call=True)
+def save_mapping(_clicks, name, columns, tests, values, state):
+    name = (name or "").strip()
+    if not state:
+        return dash.no_update, dash.no_update
+    if not name:
+        return "Give the mapping a name first.", dash.no_update
+    store.save_mapping(name, dump_mapping(_edited(state, columns, tests, values)), user=uploader())
+    return f"Saved as '{name}': pick it above for the next delivery.", mapping_options()
+
+
+@callback(Output("data-report", "children", allow_duplicate=True), Output("data-studies", "children",
+                                                                           allow_duplicate=True),
+          Output("data-log", "children", allow_duplicate=True), Input("data-map-import", "n_clicks"),
+          State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
+          State("data-mapping-state", "data"), State("data-upload", "contents"), State("data-upload", "filename"),
+          State("data-name", "value"), prevent_initial_call=True)
+def import_with_mapping(_clicks, columns, tests, values, state, contents, filenames, name):
+    """The whole delivery through the edited mapping: stored as one new version, or nothing with every problem."""
+    if not state or not filenames:
+        return dash.no_update, dash.no_update, dash.no_update
+    name = (name or "").strip()
+    if not name:
+        return message("Give the study a name (above), then import again. Nothing was read or stored."), \
+            dash.no_update, dash.no_update
+    mapping = _edited(state, columns, tests, values)
+    saved = state.get("name")
+    saved_text = store.load_mapping_json(saved) if saved else None
+    unchanged = saved_text is not None and mapping_checksum(load_mapping(saved_text)) == mapping_checksum(mapping)
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader(),
+                          mapping=mapping, mapping_name=saved if unchanged else None)
     if result.identical_to is not None:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
