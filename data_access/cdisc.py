@@ -12,6 +12,7 @@ seconds rather than minutes.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,7 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None,
         if name in datasets:
             raw.report.error(source.name, f"dataset {name.upper()} is given twice (also {datasets[name].file})")
             continue
-        frame = _read_sas(source, raw.report)
+        frame = _read_sas(source, raw.report, name)
         if frame is not None and _has_required_variables(name, source.name, frame, raw.report):
             datasets[name] = _Dataset(name, source.name, frame)
         else:
@@ -134,8 +135,31 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None,
     return raw
 
 
-def _read_sas(source: SourceFile, report: ValidationReport) -> pd.DataFrame | None:
-    """One dataset through pyreadstat (never pandas.read_sas); dates stay SAS numbers, converted by the rules."""
+#: The variables the import reads from findings and BDS datasets (SDTM without its two-letter prefix); the others
+#: (STUDYID, --SEQ, VISIT, --ORRES, ...) are not loaded, which keeps a million-record PC within memory.
+FINDINGS_VARIABLES = frozenset({"TESTCD", "TEST", "STRESN", "STRESC", "STRESU", "LLOQ", "SPEC", "STAT", "DTC",
+                                "DY"})
+BDS_VARIABLES = frozenset({"USUBJID", "PARAMCD", "PARAM", "AVAL", "AVALC", "AVALU", "ALLOQ", "ADT", "ADTM", "ADTF",
+                           "ADY", "AFRLT", "FRLTU", "AFRLTU", "RRLTU", "DTYPE", "BLQFL"})
+
+
+def _used_variables(name: str, columns: list[str]) -> list[str] | None:
+    """The variables of a findings (SDTM) or BDS (ADaM) measurement dataset the import uses; None: read all."""
+    upper = [str(c).strip().upper() for c in columns]
+    if name in SDTM_FINDINGS:
+        keep = [i for i, c in enumerate(upper) if c == "USUBJID" or c.endswith("SPEC")
+                or (c.startswith(name.upper()) and c[len(name):] in FINDINGS_VARIABLES)]
+    elif name in ("adpc", "adlb"):
+        keep = [i for i, c in enumerate(upper) if c in BDS_VARIABLES or c.endswith("SPEC")
+                or re.fullmatch(r"ANL\d\dFL", c)]
+    else:
+        return None
+    return [columns[i] for i in keep]
+
+
+def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> pd.DataFrame | None:
+    """One dataset through pyreadstat (never pandas.read_sas); dates stay SAS numbers, converted by the rules.
+    Measurement datasets load only the variables the import uses (`_used_variables`)."""
     import pyreadstat  # imported here: only CDISC imports need it
 
     suffix = Path(source.name).suffix.lower()
@@ -144,7 +168,9 @@ def _read_sas(source: SourceFile, report: ValidationReport) -> pd.DataFrame | No
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(source.data)
-        frame, _meta = read(path, disable_datetime_conversion=True)
+        _empty, meta = read(path, metadataonly=True)
+        frame, _meta = read(path, disable_datetime_conversion=True,
+                            usecols=_used_variables(name, list(meta.column_names)))
     except Exception as exc:  # pyreadstat raises its own ReadstatError and plain ones for bad files
         report.error(source.name, f"not a readable SAS {'transport' if suffix == '.xpt' else 'dataset'} file "
                      f"({type(exc).__name__}: {str(exc)[:120]})")

@@ -167,6 +167,10 @@ def _add_missing_columns(engine: Engine) -> None:
             conn.execute(text("ALTER TABLE import_log ADD COLUMN mapping TEXT"))
 
 
+#: Rows per executemany when storing a study (one transaction for all of them).
+INSERT_BATCH = 50_000
+
+
 def _records(frame: pd.DataFrame, table: str, study_id: int) -> list[dict]:
     """Rows as dicts for executemany (built column by column: a million rows in seconds); NaN as None; extra
     columns folded into a JSON text column."""
@@ -177,7 +181,9 @@ def _records(frame: pd.DataFrame, table: str, study_id: int) -> list[dict]:
     if extras:
         names.append("extra")
         columns = [_plain_column(frame[c]) for c in extras]
-        values.append([json.dumps(dict(zip(extras, row, strict=True))) for row in zip(*columns, strict=True)])
+        blank = json.dumps(dict.fromkeys(extras))  # most rows of a sparse extra column: one string, not a dump each
+        values.append([blank if all(v is None for v in row) else json.dumps(dict(zip(extras, row, strict=True)))
+                       for row in zip(*columns, strict=True)])
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
@@ -209,9 +215,9 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
             n_subjects=counts["subjects"], n_rows=sum(n for t, n in counts.items() if t != "analytes"),
         )).inserted_primary_key[0]
         for table, sql_table in study_tables.items():
-            records = _records(study.table(table), table, study_id)
-            if records:
-                conn.execute(sql_table.insert(), records)
+            frame = study.table(table)
+            for start in range(0, len(frame), INSERT_BATCH):  # in batches: memory stays flat for a million rows
+                conn.execute(sql_table.insert(), _records(frame.iloc[start:start + INSERT_BATCH], table, study_id))
         conn.execute(import_log_table.insert().values(
             study_id=study_id, imported_at=now, imported_by=user, source=source,
             files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files), mapping=mapping,

@@ -303,7 +303,7 @@ def test_sas7bdat_files_are_read_with_pyreadstat(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pyreadstat, "read_sas7bdat", read_sas7bdat)
     _raw, study, report = load(tmp_path)
-    assert study is not None and len(calls) == 7, report.to_text()
+    assert study is not None and len(set(calls)) == 7, report.to_text()  # metadata, then the variables used
     garbage = read_cdisc([SourceFile("adsl.sas7bdat", b"not a dataset")], 1_000_000)
     assert "not a readable SAS dataset file" in garbage.report.to_text()
 
