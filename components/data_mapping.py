@@ -61,13 +61,19 @@ def detected_view(mapping: dict) -> html.Ul:
     return html.Ul(items, id="data-map-detected", className="cs-map-list")
 
 
-def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_name: str | None = None) -> html.Div:
-    """The mapping step: detected files, the three editable grids, what is undecided, preview, save and import."""
+def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_name: str | None = None,
+                  required: bool = True) -> html.Div:
+    """The mapping step: detected files, the three editable grids, what is undecided, preview, save and import.
+    `required` False: the files can also be imported as they are (a CDISC delivery whose unknown test codes are
+    declared from the data), with the button above."""
     kind = mapping.get("kind", "tables")
     intro = ("These files are not in CARTscope's format. Below is how CARTscope proposes to read them; edit any "
              "cell (click it), preview the rows as they would be stored, then import. ") if kind == "tables" else (
         f"This {kind.upper()} delivery has test codes or values CARTscope's reader does not know. Say what they mean "
         "below (click a cell to edit), preview, then import. ")
+    if not required:
+        intro += ("Optional: 'Validate and import' above imports the delivery as it is, declaring the test codes as "
+                  "shown. ")
     parts: list = [
         html.P([intro, "A mapping can be saved by name and picked for the next delivery of the same shape."]),
         html.Div([html.Strong("Detected"), detected_view(mapping)]),

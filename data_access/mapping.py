@@ -21,6 +21,7 @@ step. Nothing here imports Dash.
 from __future__ import annotations
 
 import copy
+import csv
 import hashlib
 import io
 import json
@@ -253,21 +254,46 @@ def _find_column(frame: pd.DataFrame, name: str) -> str | None:
 # -- proposing ---------------------------------------------------------------------------------------------------------
 
 def needs_mapping(files: list[SourceFile]) -> bool:
-    """True when the files are not a CARTscope study as they are: CSV/XLSX tables named otherwise or lacking
-    required columns. A CDISC delivery needs one only when it has test codes outside the catalogue or response
-    words the reader does not know (`propose_mapping(...)["undecided"]`)."""
+    """True when the files cannot be imported as they are: CSV/XLSX tables named otherwise or lacking required
+    columns (only the header rows are read), or a CDISC delivery with response words the reader does not know.
+    (A CDISC delivery with test codes outside the catalogue imports as it is: they are declared from the data.)"""
     kind = detect_kind(files)
     if kind != "cartscope":
-        return bool(propose_mapping(files)["undecided"])
-    frames, _report = read_sources(files, max_bytes=10**12)
-    for label, frame in frames.items():
+        return any(target is None for target in propose_mapping(files)["values"]["response"].values())
+    headers = _headers(files)
+    for label, columns in headers.items():
         table = table_name_for(label.split(" [")[-1].rstrip("]") if " [" in label else label)
         if table not in TABLES:
             return True
-        columns = {c.lower() for c in _user_columns(frame)}
-        if any(c not in columns for c in TABLE_SPECS[table].required):
+        if any(c not in {str(h).strip().lower() for h in columns} for c in TABLE_SPECS[table].required):
             return True
-    return not frames
+    return not headers
+
+
+def _headers(files: list[SourceFile]) -> dict[str, list[str]]:
+    """The header row of each CSV file and workbook sheet (files that cannot be read are left to the import)."""
+    headers: dict[str, list[str]] = {}
+    for source in files:
+        suffix = Path(source.name).suffix.lower()
+        if suffix == ".xlsx":
+            import openpyxl  # imported here: only needed for workbooks
+
+            try:
+                book = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True)
+            except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+                continue
+            try:
+                for sheet in book.worksheets:
+                    first = next((row for row in sheet.iter_rows(values_only=True)
+                                  if any(v not in (None, "") for v in row)), None)
+                    headers[f"{source.name} [{sheet.title}]"] = [str(v) for v in first or () if v is not None]
+            finally:
+                book.close()
+        elif suffix == ".csv":
+            text = source.data[:65536].decode("utf-8-sig", errors="replace")
+            line = next((ln for ln in text.splitlines() if ln.strip()), "")
+            headers[source.name] = next(csv.reader([line], delimiter=max(",;\t", key=line.count)), [])
+    return headers
 
 
 def propose_mapping(files: list[SourceFile], max_bytes: int = 10**12) -> dict:
@@ -449,39 +475,39 @@ def _propose_values(values: pd.Series, category: str, mapping: dict) -> None:
 
 
 def _propose_cdisc(files: list[SourceFile], kind: str) -> dict:
-    """A CDISC delivery: datasets with their SAS labels, test codes outside the catalogue, unknown response words."""
-    import pyreadstat  # imported here: only CDISC deliveries need it
-
-    from data_access.cdisc import _read_sas
-
+    """A CDISC delivery: datasets with their SAS labels, test codes outside the catalogue, unknown response words.
+    Only the variables that tell those are loaded (a million-record PC stays cheap)."""
     mapping = new_mapping(kind)
     for source in files:
         if Path(source.name).suffix.lower() not in CDISC_SUFFIXES:
             continue
         name = dataset_name(source.name)
-        report = ValidationReport()
-        frame = _read_sas(source, report)
-        if frame is None:
+        prefix = name.upper() if name in SDTM_FINDINGS else ""
+        testcd, label_var, unit_var = ((f"{prefix}TESTCD", f"{prefix}TEST", f"{prefix}STRESU") if prefix else
+                                       ("PARAMCD", "PARAM", "AVALU"))
+        wanted = {testcd, label_var, unit_var} if prefix or name in ("adpc", "adlb") else set()
+        wanted |= {"RSSTRESC", "RSORRES", "RSCAT", "RSTESTCD"} if name == "rs" else set()
+        wanted |= {"PARAMCD", "AVALC"} if name == "adrs" else set()
+        read = _read_sas_variables(source, wanted)
+        if read is None:
             continue
-        mapping["files"][source.name] = {"dataset": name.upper(), "label": _sas_label(source, pyreadstat),
-                                         "records": int(len(frame))}
-        testcd = f"{name.upper()}TESTCD" if name in SDTM_FINDINGS else "PARAMCD" if name in ("adpc", "adlb") else None
-        if testcd and testcd in frame.columns:
-            label_var = f"{name.upper()}TEST" if name in SDTM_FINDINGS else "PARAM"
-            unit_var = f"{name.upper()}STRESU" if name in SDTM_FINDINGS else "AVALU"
-            for code in pd.unique(frame[testcd].astype(str).str.strip()):
+        frame, label, records = read
+        mapping["files"][source.name] = {"dataset": name.upper(), "label": label, "records": records}
+        if testcd in frame and (prefix or name in ("adpc", "adlb")):
+            codes = frame[testcd].astype(str).str.strip()
+            for code in pd.unique(codes):
                 if not code or code in mapping["tests"] or builtin_for_test_code(code):
                     continue
-                rows = frame[testcd].astype(str).str.strip() == code
-                label = str(frame.loc[rows, label_var].iloc[0]).strip() if label_var in frame else code
-                unit = str(frame.loc[rows, unit_var].mode().iloc[0]).strip() if unit_var in frame else ""
-                mapping["tests"][code] = {"analyte": code, "label": label, "unit": unit or None, "specimen": None,
+                rows = codes == code
+                test = str(frame.loc[rows, label_var].iloc[0]).strip() if label_var in frame else code
+                units = frame.loc[rows, unit_var].astype(str).str.strip() if unit_var in frame else pd.Series([""])
+                unit = units[units != ""].mode().iloc[0] if (units != "").any() else None
+                mapping["tests"][code] = {"analyte": code, "label": test or code, "unit": unit, "specimen": None,
                                           "kind": "cell_kinetics" if name in ("pc", "adpc") else "biomarker"}
-                mapping["undecided"].append(f"{source.name}: test code {code} ({label}) is not in the analyte "
+                mapping["undecided"].append(f"{source.name}: test code {code} ({test}) is not in the analyte "
                                             "catalogue: it is declared as shown unless mapped to an analyte")
-        response_var = next((v for v in ("RSSTRESC", "RSORRES", "AVALC") if v in frame.columns and name in
-                             ("rs", "adrs")), None)
-        if response_var:  # the assessments the reader uses (IMWG overall responses), words it does not know
+        response_var = next((v for v in ("RSSTRESC", "RSORRES", "AVALC") if v in frame), None)
+        if response_var and name in ("rs", "adrs"):  # the assessments the reader uses, words it does not know
             text = frame[response_var].astype(str).str.strip()
             if name == "rs":
                 category = frame["RSCAT"].astype(str).str.upper() if "RSCAT" in frame else pd.Series("", frame.index)
@@ -498,22 +524,29 @@ def _propose_cdisc(files: list[SourceFile], kind: str) -> dict:
     return mapping
 
 
-def _sas_label(source: SourceFile, pyreadstat) -> str:
+def _read_sas_variables(source: SourceFile, wanted: set[str]) -> tuple[pd.DataFrame, str, int] | None:
+    """The `wanted` variables of one SAS dataset (upper-case names), its label and record count; None when it cannot
+    be read (the import says why)."""
     import os
     import tempfile
 
+    import pyreadstat  # imported here: only CDISC deliveries need it
+
     suffix = Path(source.name).suffix.lower()
-    handle, path = tempfile.mkstemp(suffix=suffix, prefix="cartscope-label-")
+    read = pyreadstat.read_xport if suffix == ".xpt" else pyreadstat.read_sas7bdat
+    handle, path = tempfile.mkstemp(suffix=suffix, prefix="cartscope-mapping-")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(source.data)
-        read = pyreadstat.read_xport if suffix == ".xpt" else pyreadstat.read_sas7bdat
-        _frame_, meta = read(path, metadataonly=True)
-        return meta.file_label or ""
-    except Exception:  # noqa: BLE001 - a label is a nicety; the import reports unreadable files
-        return ""
+        _empty, meta = read(path, metadataonly=True)
+        columns = [c for c in meta.column_names if str(c).strip().upper() in wanted] or list(meta.column_names[:1])
+        frame = read(path, usecols=columns, disable_datetime_conversion=True)[0]
+    except Exception:  # noqa: BLE001 - pyreadstat raises its own errors; the import reports unreadable files
+        return None
     finally:
         os.unlink(path)
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    return frame, meta.file_label or "", len(frame)
 
 
 # -- checking ----------------------------------------------------------------------------------------------------------

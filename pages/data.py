@@ -21,6 +21,7 @@ from components.data_import import (
 )
 from components.data_mapping import mapping_panel, preview_view
 from data_access import store
+from data_access.cdisc import detect_kind
 from data_access.importer import import_files
 from data_access.mapping import (
     dump_mapping,
@@ -72,7 +73,7 @@ def show_selected(filenames):
 def run_import(_clicks, contents, filenames, name, pending):
     if not filenames:
         return message("Choose the study's files first."), dash.no_update, dash.no_update
-    if pending:
+    if pending and pending.get("required"):
         return message("These files need a mapping first: check it below, then use 'Import with this mapping'. "
                        "Nothing was stored."), dash.no_update, dash.no_update
     name = (name or "").strip()
@@ -97,17 +98,24 @@ def propose_for_upload(contents, picked, filenames):
     if not filenames:
         return None, []
     files = decode_uploads(contents, filenames)
+    required = True
     if picked:
         text = store.load_mapping_json(picked)
         if text is None:
             return None, message(f"No mapping is saved as '{picked}'.")
         mapping = load_mapping(text)
-    elif needs_mapping(files):
+    elif detect_kind(files) == "cartscope":
+        if not needs_mapping(files):
+            return None, []
         mapping = propose_mapping(files)
-    else:
-        return None, []
+    else:  # CDISC: offered when it has codes or words to translate, required only when the import would fail
+        mapping = propose_mapping(files)
+        if not mapping["undecided"]:
+            return None, []
+        required = needs_mapping(files)
     frames = read_sources(files, settings.max_file_bytes())[0] if mapping.get("kind") == "tables" else {}
-    return {"mapping": mapping, "name": picked}, mapping_panel(mapping, frames, picked)
+    return ({"mapping": mapping, "name": picked, "required": required},
+            mapping_panel(mapping, frames, picked, required))
 
 
 def _edited(state: dict, columns, tests, values) -> dict:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import openpyxl
+import pyreadstat
 import pytest
 from sqlalchemy import func, select
 
@@ -108,7 +109,8 @@ def test_the_proposal_guesses_names_dates_tests_and_values_and_lists_what_it_can
     assert "test code 'CD19B' is not in the analyte catalogue" in undecided
     assert "response value 'NON-CR/NON-PD'" in undecided and "column 'Comment' is not used" in undecided
     assert load_mapping(dump_mapping(mapping)) == mapping
-    assert needs_mapping(long_export()) and not needs_mapping(make_files())
+    assert needs_mapping(long_export()) and needs_mapping(wide_export()) and not needs_mapping(make_files())
+    assert needs_mapping(make_files({"responses.csv": "subject_id,day,outcome\nS1,28,PR\n"}))
 
 
 def test_a_long_export_with_dates_units_and_a_declared_analyte_is_stored(engine):
@@ -198,12 +200,18 @@ def test_cdisc_test_code_and_response_value_translated_by_the_mapping(tmp_path, 
     delivery["lb"][0].update(LBTESTCD="IL6SER", LBSTRESN=0.25, LBSTRESC="0.25", LBSTRESU="ng/mL", LBSPEC="SERUM")
     delivery["rs"].append({"USUBJID": "S-002", "RSSEQ": 2, "RSCAT": "IMWG 2016", "RSTESTCD": "OVRLRESP",
                            "RSSTRESC": "NON-CR/NON-PD", "RSDTC": "2024-03-17"})
+    write(tmp_path / "plain", sdtm_delivery())
+    assert not needs_mapping(files_from_path(tmp_path / "plain"))  # VCN and TNFA are declared from the data
     write(tmp_path / "sdtm", delivery)
+    lb = pyreadstat.read_xport(str(tmp_path / "sdtm" / "lb.xpt"))[0]
+    pyreadstat.write_xport(lb, str(tmp_path / "sdtm" / "lb.xpt"), table_name="LB", file_format_version=5,
+                           file_label="Laboratory Test Results")
     files = files_from_path(tmp_path / "sdtm")
     without = import_files(files, "cdisc", source="test", engine=engine)
     assert not without.stored and "unknown response 'NON-CR/NON-PD'" in without.report.to_text()
     mapping = propose_mapping(files)
-    assert mapping["kind"] == "sdtm" and mapping["files"]["lb.xpt"]["dataset"] == "LB"
+    assert mapping["kind"] == "sdtm" and mapping["files"]["lb.xpt"] == {
+        "dataset": "LB", "label": "Laboratory Test Results", "records": 3}
     assert mapping["tests"]["IL6SER"]["analyte"] == "IL6SER" and mapping["values"]["response"] == {
         "NON-CR/NON-PD": None}
     assert needs_mapping(files)
