@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import fnmatch
 import hashlib
 import io
 import json
@@ -559,26 +560,25 @@ def check_mapping(mapping: dict, frames: dict[str, pd.DataFrame] | None = None,
     if mapping.get("format") != FORMAT or mapping.get("version") != VERSION:
         return [f"not a CARTscope mapping version {VERSION} (\"format\": \"{FORMAT}\")"]
     files = mapping.get("files") or {}
-    given = set(frames or {}) | set(file_names or [])
-    given_lower = {g.lower(): g for g in given}
-    for label, entry in files.items():
-        if label.lower() not in given_lower:
-            problems.append(f"the mapping names file '{label}', which was not given (given: "
-                            f"{', '.join(sorted(given)) or 'none'})")
-            continue
-        if frames is None or label.lower() not in {f.lower() for f in frames}:
-            continue
-        frame = frames[given_lower[label.lower()]]
-        problems += _check_file(label, entry or {}, frame, mapping)
+    given = sorted(set(frames or {}) | set(file_names or []))
+    for key, entry in files.items():
+        matched = matching_files(key, given)
+        if not matched:
+            problems.append(f"the mapping names file '{key}', which was not given (given: "
+                            f"{', '.join(given) or 'none'})")
+        for label in matched:
+            if frames is not None and label in frames:
+                problems += _check_file(label, entry or {}, frames[label], mapping)
     zero = mapping.get("day_zero")
     if zero:
-        entry = next((e for f, e in files.items() if f.lower() == str(zero.get("file", "")).lower()), None)
-        if entry is None or (entry or {}).get("table") != "subjects":
+        key = next((k for k in files if k.lower() == str(zero.get("file", "")).lower()), None)
+        if key is None or (files[key] or {}).get("table") != "subjects":
             problems.append(f"day_zero names file '{zero.get('file')}', which is not a subjects file of the mapping")
-        elif frames is not None and zero.get("file") in frames and \
-                _find_column(frames[zero["file"]], zero.get("column", "")) is None:
-            problems.append(f"day_zero names column '{zero.get('column')}', which {zero['file']} does not have "
-                            f"(it has: {', '.join(_user_columns(frames[zero['file']]))})")
+        else:
+            for label in matching_files(key, list(frames or {})):
+                if _find_column(frames[label], zero.get("column", "")) is None:
+                    problems.append(f"day_zero names column '{zero.get('column')}', which {label} does not have "
+                                    f"(it has: {', '.join(_user_columns(frames[label]))})")
     for code, test in (mapping.get("tests") or {}).items():
         problems += _check_analyte(f"test code '{code}'", test or {})
     for category, words in (mapping.get("values") or {}).items():
@@ -596,6 +596,15 @@ def check_mapping(mapping: dict, frames: dict[str, pd.DataFrame] | None = None,
     return problems
 
 
+def matching_files(key: str, labels: list[str]) -> list[str]:
+    """The delivered files (or sheets) a mapping's file key means: the same name (case ignored), or every name the
+    key matches as a pattern ('labs_*.csv' for monthly exports of one shape)."""
+    exact = [label for label in labels if label.lower() == key.lower()]
+    if exact or not any(c in key for c in "*?["):
+        return exact
+    return [label for label in labels if fnmatch.fnmatch(label.lower(), key.lower())]
+
+
 def _check_file(label: str, entry: dict, frame: pd.DataFrame, mapping: dict) -> list[str]:
     problems = []
     table = entry.get("table")
@@ -604,6 +613,12 @@ def _check_file(label: str, entry: dict, frame: pd.DataFrame, mapping: dict) -> 
     layout = entry.get("layout", "long")
     if layout not in LAYOUTS or layout == "wide" and table != "measurements":
         problems.append(f"{label}: layout '{layout}' is not possible for {table} (long, or wide for measurements)")
+    elif layout == "wide" and not entry.get("analyte_columns"):
+        problems.append(f"{label}: a wide layout needs analyte columns (a column per analyte with its analyte, unit "
+                        "and specimen)")
+    elif layout == "long" and entry.get("analyte_columns"):
+        problems.append(f"{label}: columns {', '.join(repr(c) for c in entry['analyte_columns'])} are analyte "
+                        "columns, which only a wide layout has: make the layout wide or map them to fields")
     allowed = set(TABLE_SPECS[table].known) | set(DATE_FIELDS.get(table, {})) | {KEEP}
     allowed |= {DAY_ZERO_FIELD} if table == "subjects" else set()
     have = ", ".join(_user_columns(frame))
@@ -707,36 +722,39 @@ class _Applier:
 
     def run(self) -> None:
         files = self.mapping.get("files") or {}
-        labels = {f.lower(): f for f in self.frames}
+        entry_of: dict[str, dict] = {}
+        for key, entry in files.items():
+            for label in matching_files(key, list(self.frames)):
+                entry_of.setdefault(label, entry)
         for label in self.frames:
-            if label.lower() not in {f.lower() for f in files}:
+            if label not in entry_of:
                 self.raw.report.warning(label, "not in the mapping: ignored")
         if self.mapping.get("day_zero"):
-            self._read_day_zero()
-        for label, entry in files.items():
-            frame = self.frames.get(labels.get(label.lower(), label))
-            if frame is None:
-                continue
+            self._read_day_zero(entry_of)
+        for label, entry in entry_of.items():
             if entry.get("layout") == "wide":
-                self._wide(frame, entry)
+                self._wide(self.frames[label], entry)
             else:
-                self._long(frame, entry)
+                self._long(self.frames[label], entry)
         self._declare()
         self._finish()
 
     def _column(self, frame: pd.DataFrame, name: str) -> pd.Series:
         return frame[_find_column(frame, name)]
 
-    def _read_day_zero(self) -> None:
+    def _read_day_zero(self, entry_of: dict[str, dict]) -> None:
         zero = self.mapping["day_zero"]
-        label = next(f for f in self.frames if f.lower() == zero["file"].lower())
+        key = next(k for k in self.mapping["files"] if k.lower() == zero["file"].lower())
+        for label in matching_files(key, list(self.frames)):
+            self._read_day_zero_of(label, entry_of[label], zero["column"])
+
+    def _read_day_zero_of(self, label: str, entry: dict, zero_column: str) -> None:
         frame = self.frames[label]
-        entry = next(e for f, e in self.mapping["files"].items() if f.lower() == label.lower())
         subject_column = next((c for c, f in entry["columns"].items() if f == "subject_id"), None)
         if subject_column is None:
             self.raw.report.error(MAPPING_FILE, f"day_zero: {label} has no column mapped to subject_id")
             return
-        column = _find_column(frame, zero["column"])
+        column = _find_column(frame, zero_column)
         dates = self._dates(frame, column)
         with_time = frame[column].str.contains(_TIME, regex=True)
         subjects = self._column(frame, subject_column)
@@ -745,9 +763,10 @@ class _Applier:
             self.raw.report.error(label, f"subject '{subjects[index]}' has no Day-0 date" if not text else
                                   f"'{text}' is not a date", row=int(frame.at[index, "_row"]), column=column,
                                   table="subjects")
-        keep = (dates.notna() & ~subjects.duplicated()).to_numpy()
-        self.day_zero = pd.Series(dates.to_numpy(), index=subjects.to_numpy())[keep]
-        self.day_zero_time = pd.Series(with_time.to_numpy(), index=subjects.to_numpy())[keep]
+        keep = (dates.notna() & ~subjects.duplicated() & ~subjects.isin(self.day_zero.index)).to_numpy()
+        self.day_zero = pd.concat([self.day_zero, pd.Series(dates.to_numpy(), index=subjects.to_numpy())[keep]])
+        self.day_zero_time = pd.concat([self.day_zero_time,
+                                        pd.Series(with_time.to_numpy(), index=subjects.to_numpy())[keep]])
 
     def _dates(self, frame: pd.DataFrame, column: str) -> pd.Series:
         """Text dates (ISO, or the export's own order with `dayfirst`) as timestamps, parsed once per distinct text."""
@@ -887,8 +906,9 @@ class _Applier:
             piece["value"] = cells[present]
             builtin = BUILTIN.get(target["analyte"])
             piece["unit"] = target.get("unit") or (builtin.unit if builtin else "")
-            specimen = target.get("specimen") or piece.get("specimen", pd.Series("", index=piece.index))
-            piece["specimen"] = specimen if isinstance(specimen, str) else specimen.to_numpy()
+            single = builtin.specimens[0] if builtin is not None and len(builtin.specimens) == 1 else ""
+            specimen = target.get("specimen") or piece.get("specimen", pd.Series(single, index=piece.index))
+            piece["specimen"] = specimen if isinstance(specimen, str) else specimen.replace("", single).to_numpy()
             for field in ("analyte", "value", "unit", "specimen"):
                 piece[f"{SOURCE_PREFIX}{field}"] = name
             pieces.append(piece)

@@ -240,6 +240,7 @@ def test_cdisc_test_code_and_response_value_translated_by_the_mapping(tmp_path, 
     (lambda m: m["values"]["response"].update({"NON-CR/NON-PD": "GOOD"}),
      "response value 'NON-CR/NON-PD' -> 'GOOD' is not one of sCR, CR"),
     (lambda m: m.update(day_zero=None), "column 'CollectionDate' holds dates (date) but the mapping has no day_zero"),
+    (lambda m: m["files"]["labs.csv"].update(layout="wide"), "labs.csv: a wide layout needs analyte columns"),
 ])
 def test_bad_mappings_are_refused_by_name_and_nothing_is_stored(engine, change, message):
     mapping = decided_long_mapping()
@@ -289,7 +290,9 @@ def test_cli_proposes_imports_saves_and_reuses_a_mapping_for_the_next_delivery(t
     assert "test code 'CD19B' is not in the analyte catalogue" in proposed.stdout
     refused = cli("import", str(first), "--name", "LAB-1", "--mapping", str(tmp_path / "mapping.json"), db=db)
     assert refused.returncode == 1 and "response value 'NON-CR/NON-PD' has no category" in refused.stderr
-    (tmp_path / "mapping.json").write_text(dump_mapping(decided_long_mapping()))
+    decided = decided_long_mapping()
+    decided["files"]["labs*.csv"] = decided["files"].pop("labs.csv")  # monthly lab files: labs_2025-07.csv, ...
+    (tmp_path / "mapping.json").write_text(dump_mapping(decided))
     done = cli("import", str(first), "--name", "LAB-1", "--mapping", str(tmp_path / "mapping.json"),
                "--save-mapping", "lab-x", db=db)
     assert done.returncode == 0, done.stderr
@@ -300,9 +303,11 @@ def test_cli_proposes_imports_saves_and_reuses_a_mapping_for_the_next_delivery(t
     second.mkdir()
     for f in long_export():
         (second / f.name).write_bytes(f.data)
-    (second / "labs.csv").write_text(LONG_LABS + "P-02,IL6,40,ng/L,Serum,2025-04-10,\n")
+    (second / "labs.csv").rename(second / "labs_2025-07.csv")
+    (second / "labs_2025-07.csv").write_text(LONG_LABS + "P-02,IL6,40,ng/L,Serum,2025-04-10,\n")
     again = cli("import", str(second), "--name", "LAB-1", "--mapping-name", "lab-x", db=db)
     assert again.returncode == 0 and "Stored 'LAB-1' version 2" in again.stdout, again.stderr
     assert "lab-x" in cli("log", db=db).stdout
+    assert cli("list", db=db).stdout.splitlines()[1].split()[:4] == ["LAB-1", "2", "2", "11"]
     unknown = cli("import", str(second), "--name", "LAB-1", "--mapping-name", "nope", db=db)
     assert unknown.returncode == 1 and "no mapping is saved as 'nope'" in unknown.stderr
