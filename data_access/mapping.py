@@ -400,7 +400,9 @@ def _propose_file(label: str, frame: pd.DataFrame, undecided: list[str]) -> dict
 
 
 def _analyte_for_column(column: str) -> tuple[str | None, str | None]:
-    """A wide export's column header -> (built-in analyte, unit in brackets): 'IL-6 (pg/mL)' -> ('il6', 'pg/mL')."""
+    """A wide export's column header -> (built-in analyte, unit in brackets): 'IL-6 (pg/mL)' -> ('il6', 'pg/mL').
+    The analyte is matched on its code, label or CDISC codes, ignoring case and punctuation; a unit that does not
+    convert is returned as it is (checking the mapping says so)."""
     text = str(column).strip()
     unit = None
     bracket = re.match(r"^(.*?)[\s_]*[(\[]\s*([^)\]]+?)\s*[)\]]\s*$", text)
@@ -412,8 +414,6 @@ def _analyte_for_column(column: str) -> tuple[str | None, str | None]:
     for code, a in BUILTIN.items():
         spellings = {code, a.label, *a.cdisc_codes}
         if key in {re.sub(r"[^0-9a-z]", "", s.lower()) for s in spellings}:
-            if unit is not None and a.factor(unit) is None:
-                return code, unit  # named with a unit that does not convert: applying says so
             return code, unit
     return None, None
 
@@ -848,8 +848,10 @@ class _Applier:
                                  else "")
             out["specimen"] = out["specimen"].where(out["specimen"] != "", single)
             out["analyte"] = analyte
-            for e in entries.dropna():
-                self._note_declaration(e)
+            present = set(codes.str.lower().unique())
+            for key, target in self.tests.items():
+                if key in present:
+                    self._note_declaration(target)
         if "value" in out:
             self._blq_text(out, sources)
 
