@@ -53,8 +53,9 @@ def mapping_options() -> list[dict]:
     from data_access import store
 
     frame = store.list_mappings()
-    return [{"label": f"{r.name} (saved {_when(pd.Series([r.created_at])).iloc[0]} by {r.created_by})",
-             "value": r.name} for r in frame.itertuples()]
+    return [{"label": r.name, "value": r.name,
+             "title": f"saved {_when(pd.Series([r.created_at])).iloc[0]} by {r.created_by}"}
+            for r in frame.itertuples()]
 
 
 def report_view(report_records: list[dict], stored: dict | None, name: str) -> html.Div:

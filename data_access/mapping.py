@@ -1014,7 +1014,8 @@ def column_rows(mapping: dict, frames: dict[str, pd.DataFrame] | None = None) ->
     a few example values."""
     rows = []
     for label, entry in (mapping.get("files") or {}).items():
-        frame = (frames or {}).get(label)
+        matched = matching_files(label, list(frames or {}))
+        frame = frames[matched[0]] if matched else None
         for column, field in (entry.get("columns") or {}).items():
             rows.append({"file": label, "table": entry.get("table") or "", "layout": entry.get("layout", "long"),
                          "column": column, "field": field or "", "analyte": "", "unit": "", "specimen": "",

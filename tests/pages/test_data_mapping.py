@@ -75,3 +75,32 @@ def test_cartscope_tables_keep_the_direct_path(browser, tmp_path):
     browser.idle()
     assert not browser.find_all("#data-map-card")
     assert browser.severe_logs() == []
+
+
+def test_a_saved_mapping_is_picked_for_the_next_delivery(browser, tmp_path):
+    from data_access import store
+    from data_access.mapping import dump_mapping, propose_mapping
+    from data_access.readers import SourceFile
+
+    first = [SourceFile("patients.csv", PATIENTS.encode()), SourceFile("cytokines_wide.csv", WIDE_LABS.encode())]
+    mapping = propose_mapping(first)
+    mapping["files"]["cytokines_wide.csv"]["analyte_columns"]["IL-6"]["unit"] = "ng/mL"
+    mapping["files"]["cytokines_*.csv"] = mapping["files"].pop("cytokines_wide.csv")
+    store.save_mapping("picked lab", dump_mapping(mapping))
+    (tmp_path / "patients.csv").write_text(PATIENTS, encoding="utf-8")
+    (tmp_path / "cytokines_2025-07.csv").write_text(WIDE_LABS + "L-2,28,0.01,0.9,300\n", encoding="utf-8")
+    browser.open("/data", "Import a study")
+    browser.duo.select_dcc_dropdown("#data-mapping-pick", value="picked lab")
+    browser.find("#data-upload input[type=file]").send_keys(
+        f"{tmp_path / 'patients.csv'}\n{tmp_path / 'cytokines_2025-07.csv'}")
+    browser.wait_for_text("#data-map-using", "Using the saved mapping 'picked lab'")
+    assert cell(browser, "data-map-columns", "IL-6", "unit").text == "ng/mL"
+    assert cell(browser, "data-map-columns", "IL-6", "examples").text == "0.25, 0.04, 1.5"
+    browser.find("#data-name").send_keys("picked-mapping-study")
+    browser.find("#data-map-import").click()
+    browser.wait_for_text("#data-result", "Stored 'picked-mapping-study' version 1")
+    values = load_study("picked-mapping-study").measurements.set_index(["subject_id", "analyte", "day"])["value"]
+    assert values[("L-2", "il6", 28.0)] == 10.0
+    log = store.import_log()
+    assert log.iloc[0]["name"] == "picked-mapping-study" and "picked lab" in log.iloc[0]["mapping"]
+    assert browser.severe_logs() == []
