@@ -77,11 +77,12 @@ def import_path(path: str | Path, name: str, **kwargs) -> ImportResult:
 
 
 def ensure_demo_study(engine: Engine | None = None) -> None:
-    """Store the bundled simulated study on first start, so a fresh install has something to show."""
+    """Store the bundled simulated study, so a fresh install has something to show and an updated one shows the
+    current demo."""
     engine = engine or store.get_engine()
-    if store.find_study(settings.DEMO_STUDY_NAME, engine=engine) is not None:
-        return
+    # Imported again on every start: when the bundled files changed (a new CARTscope release) the demo gets a new
+    # version; when they did not, nothing is stored (the import finds the files identical to the newest version).
     result = import_path(settings.DEMO_DIR, settings.DEMO_STUDY_NAME, source="demo", user="cartscope",
                          simulated=True, engine=engine)
-    if not result.stored:
+    if not result.stored and result.identical_to is None:
         raise RuntimeError(f"the bundled demo study failed validation:\n{result.report.to_text()}")
