@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 import settings
 from data_access import store
 from data_access.cdisc import detect_kind, read_cdisc
-from data_access.readers import SourceFile, files_from_path, human_size, read_files
+from data_access.readers import RawStudy, SourceFile, files_from_path, human_size, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate
 
@@ -32,6 +32,14 @@ class ImportResult:
         return self.record is not None
 
 
+def read_study_files(files: list[SourceFile], kind: str | None = None) -> RawStudy:
+    """CARTscope tables or a CDISC delivery (told apart by the file names: `detect_kind`) as raw text tables."""
+    kind = kind or detect_kind(files)
+    if kind == "cartscope":
+        return read_files(files, settings.max_file_bytes())
+    return read_cdisc(files, settings.max_file_bytes(), kind)
+
+
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
                  simulated: bool = False, engine: Engine | None = None,
                  progress: Callable[[str], None] | None = None) -> ImportResult:
@@ -44,10 +52,7 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
     kind = detect_kind(files)
     what = "" if kind == "cartscope" else f" ({kind.upper()} datasets)"
     say(f"reading {len(files)} file(s){what}, {human_size(sum(len(f.data) for f in files))}")
-    if kind == "cartscope":
-        raw = read_files(files, settings.max_file_bytes())
-    else:
-        raw = read_cdisc(files, settings.max_file_bytes(), kind)
+    raw = read_study_files(files, kind)
     say(f"validating {sum(len(t) for t in raw.tables.values()):,} rows")
     study, report = validate(raw, name.strip())
     if not name.strip():
