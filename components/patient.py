@@ -179,7 +179,7 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                     layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, color))
         if several:  # a key above the panel, right-aligned: each analyte's name in its colour
             key = "   ".join(f"<span style='color:{ANALYTE_COLORS[k % len(ANALYTE_COLORS)]}'><b>━</b> "
-                             f"{view.catalogue.label(a)}</span>" for k, a in enumerate(panel.analytes))
+                             f"{_short(view, a)}</span>" for k, a in enumerate(panel.analytes))
             layout["annotations"].append({"text": key, "xref": f"{xname} domain", "yref": f"{yname} domain",
                                           "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom", "yshift": 1,
                                           "showarrow": False, "font": {"size": 11}})
@@ -223,7 +223,8 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     rows = ["Response", "CRS", "ICANS", *treated,
             *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
     if len(others) > n_other:  # say what is left out, never drop it silently
-        layout["annotations"].append({"text": f"+ {len(others) - n_other} more adverse events not drawn",
+        hidden = len(others) - n_other
+        layout["annotations"].append({"text": f"+ {hidden} more adverse event{'s' if hidden > 1 else ''} not drawn",
                                       "xref": f"{xname} domain", "yref": f"{yname} domain", "x": 0.995, "y": 0,
                                       "xanchor": "right", "yanchor": "bottom", "showarrow": False,
                                       "font": {"size": 11, "color": MUTED}, "bgcolor": "rgba(255,255,255,0.85)"})
@@ -288,6 +289,10 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
         layout["shapes"].append({"type": "line", "xref": xname, "yref": "paper", "x0": day, "x1": day, "y0": 0,
                                  "y1": 1, "line": {"color": color, "width": 1, "dash": "dot"}, "layer": "below"})
     return rows
+
+
+def _short(view: PatientView, analyte: str) -> str:
+    return view.catalogue[analyte].short_label if analyte in view.catalogue else analyte
 
 
 def _specimens(view: PatientView, data: pd.DataFrame, analyte: str) -> list[str]:
