@@ -1,7 +1,9 @@
-"""Command line: `python -m analysis nca STUDY [options]` writes one row of NCA parameters per profile."""
+"""Command line: `python -m analysis nca STUDY [options]` writes one row of NCA parameters per profile;
+`python -m analysis endpoints STUDY --out DIR` writes the response, time-to-event and safety endpoints."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -12,34 +14,37 @@ from analysis.nca import NCAOptionError, NCAOptions
 from analysis.nca.engine import run_nca
 from analysis.nca.options import AUC_METHODS, BLQ_RULES
 from data_access import store
-from data_access.readers import SourceFile, files_from_path, read_files, read_table_file
+from data_access.importer import read_study_files
+from data_access.readers import SourceFile, files_from_path, read_table_file
 from data_access.validate import validate
 
 
-def load_measurements(study: str) -> pd.DataFrame:
-    """STUDY is a study folder, a measurements CSV (both validated as on import) or a stored study's name."""
+def load_measurements(study: str) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...]]:
+    """STUDY is a study folder (CARTscope or CDISC), a measurements CSV (validated as on import) or a stored study's
+    name. Returns the measurements and the kinds of the analytes the study declared (for NCAOptions)."""
     path = Path(study)
-    if path.is_dir():
-        raw = read_files(files_from_path(path), settings.max_file_bytes())
+    if path.is_dir() or path.suffix.lower() in (".xpt", ".sas7bdat", ".xlsx"):
+        raw = read_study_files(files_from_path(path))
     elif path.is_file():
         raw = read_table_file(SourceFile(path.name, path.read_bytes()), "measurements", settings.max_file_bytes())
     else:
         try:
-            return store.load_study(study).measurements
+            stored = store.load_study(study)
+            return stored.measurements, stored.nca_kinds
         except KeyError:
             raise SystemExit(f"error: '{study}' is neither a folder, a CSV file nor a stored study "
                              f"(stored: {', '.join(sorted(set(store.list_studies()['name']))) or 'none'})") from None
     loaded, report = validate(raw, path.stem)
     if loaded is None:
         raise SystemExit(f"error: {study} failed validation.\n{report.to_text()}")
-    return loaded.measurements
+    return loaded.measurements, loaded.nca_kinds
 
 
 def load_study(study: str):
     """A whole study: a validated folder, or a stored study by name."""
     path = Path(study)
     if path.is_dir():
-        loaded, report = validate(read_files(files_from_path(path), settings.max_file_bytes()), path.name)
+        loaded, report = validate(read_study_files(files_from_path(path)), path.name)
         if loaded is None:
             raise SystemExit(f"error: {study} failed validation.\n{report.to_text()}")
         return loaded
@@ -73,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     nca = commands.add_parser("nca", help="non-compartmental analysis of every profile (docs/nca.md)")
     nca.add_argument("study", help="study folder, measurements CSV, or stored study name")
-    nca.add_argument("--analyte", help="only this analyte (car_copies, car_t_pct, plasma_cells_pct, il6)")
-    nca.add_argument("--specimen", help="only this specimen (PB, BM, serum)")
+    nca.add_argument("--analyte", help="only this analyte (a catalogue code, e.g. car_copies, il6, crp; "
+                     "docs/data-format.md)")
+    nca.add_argument("--specimen", help="only this specimen (PB, BM, serum, plasma, or one the study declared)")
     nca.add_argument("--interval", action="append", type=parse_interval, metavar="START,END",
                      help="partial AUC interval in days (repeatable; default 0,28 and 0,90)")
     nca.add_argument("--auc-method", default="linuplogdown", choices=AUC_METHODS)
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                              blq=args.blq, extrapolate=args.extrapolate, car_day0_zero=not args.no_day0_zero)
     except NCAOptionError as error:
         parser.error(str(error))
-    measurements = load_measurements(args.study)
+    measurements, kinds = load_measurements(args.study)
+    options = dataclasses.replace(options, kinds=kinds)
     if args.analyte:
         measurements = measurements[measurements["analyte"] == args.analyte]
     if args.specimen:

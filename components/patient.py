@@ -125,7 +125,7 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
     panels = view.panels
     domains, plot_height = _domains(panels, SLIDE_PANEL_GAP if compact else PANEL_GAP, compact)
     primary = next((a for a in view.drawn_analytes("cell_kinetics")), None)
-    starred = False
+    starred = shared = False
     for i, (panel, (low, high)) in enumerate(zip([*panels, None], domains, strict=True)):
         xname, yname, xaxis, yaxis = _axis_names(i)
         last = panel is None
@@ -177,13 +177,13 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                 lloq = rows["lloq"].dropna()
                 if len(lloq) and not several:
                     layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, color))
-        if several:  # a key inside the panel: each analyte's name in its colour
-            key = "   ".join(f"<span style='color:{ANALYTE_COLORS[k % len(ANALYTE_COLORS)]}'>━ "
-                             f"{view.catalogue.label(a)}</span>" for k, a in enumerate(panel.analytes))
+        if several:  # a key above the panel, right-aligned: each analyte's name in its colour
+            key = "   ".join(f"<span style='color:{ANALYTE_COLORS[k % len(ANALYTE_COLORS)]}'><b>━</b> "
+                             f"{_short(view, a)}</span>" for k, a in enumerate(panel.analytes))
             layout["annotations"].append({"text": key, "xref": f"{xname} domain", "yref": f"{yname} domain",
-                                          "x": 0.995, "y": 1, "xanchor": "right", "yanchor": "top",
-                                          "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)",
-                                          "font": {"size": 11}})
+                                          "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom", "yshift": 1,
+                                          "showarrow": False, "font": {"size": 11}})
+            shared = True
         if "plasma_cells_pct" in panel.analytes:
             layout["shapes"].append(_hline(5.0, xname, yname, INK, dash="dot"))
             layout["annotations"].append({"text": "5%: IMWG CR needs < 5% plasma cells", "x": 0.995,
@@ -199,7 +199,8 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                    "yaxis": "y"})
     o = view.options
     footnote = [f"{nca_method_note(start, end, o.auc_method, o.blq)} Hollow markers: below the LLOQ (dashed line); "
-                f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."]
+                f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."
+                + (" Panels with several analytes: blood solid, bone marrow dashed." if shared else "")]
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
     # On a slide the legend goes to the right margin: the panels get the whole height.
     return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
@@ -222,7 +223,8 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     rows = ["Response", "CRS", "ICANS", *treated,
             *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
     if len(others) > n_other:  # say what is left out, never drop it silently
-        layout["annotations"].append({"text": f"+ {len(others) - n_other} more adverse events not drawn",
+        hidden = len(others) - n_other
+        layout["annotations"].append({"text": f"+ {hidden} more adverse event{'s' if hidden > 1 else ''} not drawn",
                                       "xref": f"{xname} domain", "yref": f"{yname} domain", "x": 0.995, "y": 0,
                                       "xanchor": "right", "yanchor": "bottom", "showarrow": False,
                                       "font": {"size": 11, "color": MUTED}, "bgcolor": "rgba(255,255,255,0.85)"})
@@ -287,6 +289,10 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
         layout["shapes"].append({"type": "line", "xref": xname, "yref": "paper", "x0": day, "x1": day, "y0": 0,
                                  "y1": 1, "line": {"color": color, "width": 1, "dash": "dot"}, "layer": "below"})
     return rows
+
+
+def _short(view: PatientView, analyte: str) -> str:
+    return view.catalogue[analyte].short_label if analyte in view.catalogue else analyte
 
 
 def _specimens(view: PatientView, data: pd.DataFrame, analyte: str) -> list[str]:

@@ -68,6 +68,8 @@ class Analyte:
     #: analytes sharing a panel on the patient page (same unit); defaults to the code itself.
     panel: str = ""
     builtin: bool = False
+    #: a few characters naming it beside the others of its panel ('CD4+', 'IL-6'); defaults to the label.
+    short: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -76,6 +78,10 @@ class Analyte:
     @property
     def panel_key(self) -> str:
         return self.panel or self.code
+
+    @property
+    def short_label(self) -> str:
+        return self.short or self.label
 
     @property
     def log_scale(self) -> bool:
@@ -108,14 +114,14 @@ BUILTIN: dict[str, Analyte] = {a.code: a for a in (
              "copies/ng DNA": 1000.0}, ("CARCOPY", "CARTGENE", "TRANSGEN")),
     Analyte("car_t_pct", "CAR+ T cells", "%", ("PB", "BM"), "cell_kinetics", "flow cytometry, % of CD3+ T cells",
             {**_PCT, "% of T cells": 1.0, "% of CD3+": 1.0, "% CD3+": 1.0}, ("CARTPCT", "CARTCD3"),
-            panel="car_pct"),
+            panel="car_pct", short="of CD3+"),
     Analyte("car_t_abs", "CAR+ T cells, absolute", "cells/µL", ("PB",), "cell_kinetics",
             "flow cytometry, CAR+ T cells per µL blood",
             {"cells/uL": 1.0, "/µL": 1.0, "cells/mm3": 1.0, "10^6/L": 1.0, "10^9/L": 1000.0}, ("CARTABS", "CARTCNT")),
     Analyte("cd4_car_pct", "CD4+ CAR+ T cells", "%", ("PB", "BM"), "cell_kinetics",
-            "flow cytometry, % of CD4+ T cells", dict(_PCT), ("CD4CARP",), panel="car_pct"),
+            "flow cytometry, % of CD4+ T cells", dict(_PCT), ("CD4CARP",), panel="car_pct", short="of CD4+"),
     Analyte("cd8_car_pct", "CD8+ CAR+ T cells", "%", ("PB", "BM"), "cell_kinetics",
-            "flow cytometry, % of CD8+ T cells", dict(_PCT), ("CD8CARP",), panel="car_pct"),
+            "flow cytometry, % of CD8+ T cells", dict(_PCT), ("CD8CARP",), panel="car_pct", short="of CD8+"),
     Analyte("plasma_cells_pct", "Clonal plasma cells", "%", ("BM",), "tumour_burden",
             "% of bone-marrow nucleated cells", dict(_PCT), ("PLASMCLP", "PCBM")),
     Analyte("m_protein", "Serum M-protein", "g/dL", ("serum",), "tumour_burden", "serum protein electrophoresis",
@@ -123,11 +129,11 @@ BUILTIN: dict[str, Analyte] = {a.code: a for a in (
     Analyte("iflc", "Involved free light chain", "mg/L", ("serum",), "tumour_burden", "serum free light chain assay",
             {"mg/dL": 10.0}, ("IFLC", "INVFLC")),
     Analyte("il6", "Interleukin-6", "pg/mL", ("serum",), "biomarker", "serum immunoassay",
-            {"ng/L": 1.0, "ng/mL": 1000.0}, ("IL6",), panel="cytokines"),
+            {"ng/L": 1.0, "ng/mL": 1000.0}, ("IL6",), panel="cytokines", short="IL-6"),
     Analyte("ifng", "Interferon-γ", "pg/mL", ("serum",), "biomarker", "serum immunoassay",
-            {"ng/L": 1.0, "ng/mL": 1000.0}, ("IFNG", "IFNGAM"), panel="cytokines"),
+            {"ng/L": 1.0, "ng/mL": 1000.0}, ("IFNG", "IFNGAM"), panel="cytokines", short="IFN-γ"),
     Analyte("il10", "Interleukin-10", "pg/mL", ("serum",), "biomarker", "serum immunoassay",
-            {"ng/L": 1.0, "ng/mL": 1000.0}, ("IL10",), panel="cytokines"),
+            {"ng/L": 1.0, "ng/mL": 1000.0}, ("IL10",), panel="cytokines", short="IL-10"),
     Analyte("crp", "C-reactive protein", "mg/L", ("serum",), "biomarker", "serum immunoassay",
             {"mg/dL": 10.0, "ug/mL": 1.0}, ("CRP",)),
     Analyte("ferritin", "Ferritin", "ng/mL", ("serum",), "biomarker", "serum immunoassay",

@@ -13,7 +13,7 @@ import settings
 from data_access import store
 from data_access.cdisc import detect_kind, read_cdisc
 from data_access.mapping import MAPPING_FILE, apply_mapping, dump_mapping, mapping_checksum
-from data_access.readers import SourceFile, files_from_path, human_size, read_files
+from data_access.readers import RawStudy, SourceFile, files_from_path, human_size, read_files
 from data_access.report import ValidationReport
 from data_access.validate import validate
 
@@ -32,6 +32,14 @@ class ImportResult:
     @property
     def stored(self) -> bool:
         return self.record is not None
+
+
+def read_study_files(files: list[SourceFile], kind: str | None = None) -> RawStudy:
+    """CARTscope tables or a CDISC delivery (told apart by the file names: `detect_kind`) as raw text tables."""
+    kind = kind or detect_kind(files)
+    if kind == "cartscope":
+        return read_files(files, settings.max_file_bytes())
+    return read_cdisc(files, settings.max_file_bytes(), kind)
 
 
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
@@ -54,10 +62,8 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
         raw = apply_mapping(files, mapping, settings.max_file_bytes())
         raw.files.append({"name": MAPPING_FILE if not mapping_name else f"{MAPPING_FILE} {mapping_name}",
                           "bytes": len(dump_mapping(mapping)), "sha256": mapping_checksum(mapping)})
-    elif kind == "cartscope":
-        raw = read_files(files, settings.max_file_bytes())
     else:
-        raw = read_cdisc(files, settings.max_file_bytes(), kind)
+        raw = read_study_files(files, kind)
     say(f"validating {sum(len(t) for t in raw.tables.values()):,} rows")
     study, report = validate(raw, name.strip())
     if not name.strip():
@@ -88,11 +94,12 @@ def import_path(path: str | Path, name: str, **kwargs) -> ImportResult:
 
 
 def ensure_demo_study(engine: Engine | None = None) -> None:
-    """Store the bundled simulated study on first start, so a fresh install has something to show."""
+    """Store the bundled simulated study, so a fresh install has something to show and an updated one shows the
+    current demo."""
     engine = engine or store.get_engine()
-    if store.find_study(settings.DEMO_STUDY_NAME, engine=engine) is not None:
-        return
+    # Imported again on every start: when the bundled files changed (a new CARTscope release) the demo gets a new
+    # version; when they did not, nothing is stored (the import finds the files identical to the newest version).
     result = import_path(settings.DEMO_DIR, settings.DEMO_STUDY_NAME, source="demo", user="cartscope",
                          simulated=True, engine=engine)
-    if not result.stored:
+    if not result.stored and result.identical_to is None:
         raise RuntimeError(f"the bundled demo study failed validation:\n{result.report.to_text()}")

@@ -85,6 +85,15 @@ class _Table:
             self.error(index, column, "required value is blank")
         return self.text(column).where(~blank)
 
+    def required_choice(self, column: str, allowed, normalise) -> pd.Series:
+        """A required column of a controlled vocabulary: `normalise`d text where it is one of `allowed`, else None
+        with an error naming the value and the choices."""
+        values = self.required_text(column).map(lambda v: normalise(v) if isinstance(v, str) else v)
+        wrong = values.notna() & ~values.isin(allowed)
+        for index in wrong[wrong].index:
+            self.error(index, column, f"{column} '{values[index]}' is not one of {', '.join(allowed)}")
+        return values.where(~wrong)
+
     def numbers(self, column: str, *, required: bool, minimum: float | None = None, days: bool = False) -> pd.Series:
         text, blank = self.text(column), self.blank(column)
         with np.errstate(invalid="ignore"):
@@ -221,11 +230,7 @@ def _analytes(t: _Table) -> pd.DataFrame:
     out["code"] = code.where(~bad_code)
     out["label"] = t.required_text("label")
     out["unit"] = t.required_text("unit")
-    kind = t.required_text("kind").str.lower()
-    wrong = kind.notna() & ~kind.isin(KINDS)
-    for index in wrong[wrong].index:
-        t.error(index, "kind", f"kind '{kind[index]}' is not one of {', '.join(KINDS)}")
-    out["kind"] = kind.where(~wrong)
+    out["kind"] = t.required_choice("kind", KINDS, str.lower)
     specimens = []
     for text in (t.text("specimens") if "specimens" in t.frame else pd.Series("", index=out.index)):
         words = [w for w in text.replace(",", " ").replace(";", " ").split() if w.lower() not in BLANKS]
@@ -353,14 +358,10 @@ def _concomitant_medications(t: _Table) -> pd.DataFrame:
 def _time_to_event(t: _Table) -> pd.DataFrame:
     out = pd.DataFrame(index=t.frame.index)
     out["subject_id"] = t.required_text("subject_id")
-    endpoint = t.required_text("endpoint").str.upper()
-    wrong = endpoint.notna() & ~endpoint.isin(TIME_TO_EVENT_ENDPOINTS)
-    for index in wrong[wrong].index:
-        t.error(index, "endpoint", f"endpoint '{endpoint[index]}' is not one of {', '.join(TIME_TO_EVENT_ENDPOINTS)}")
-    out["endpoint"] = endpoint.where(~wrong)
+    out["endpoint"] = t.required_choice("endpoint", TIME_TO_EVENT_ENDPOINTS, str.upper)
     out["day"] = t.numbers("day", required=True, minimum=0, days=True)
     event = t.flags("event")
-    for index in event[event.isna() & ~t.blank("event").eq(False)].index:
+    for index in event[event.isna() & t.blank("event")].index:
         t.error(index, "event", "required value is blank")
     out["event"] = event
     dup = out[["subject_id", "endpoint"]].notna().all(axis=1) & out.duplicated(["subject_id", "endpoint"])

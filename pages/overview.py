@@ -27,12 +27,21 @@ class ID:
     FOLLOW_UP = "overview-follow-up"
 
 
+def recorded_text(study) -> str:
+    """'334 adverse events, 396 response assessments and 114 concomitant medication courses recorded.'"""
+    parts = [f"{len(study.adverse_events):,} adverse events", f"{len(study.responses):,} response assessments"]
+    if len(study.concomitant_medications):
+        parts.append(f"{len(study.concomitant_medications):,} concomitant medication courses")
+    if len(study.time_to_event):
+        parts.append(f"time-to-event data for {', '.join(sorted(set(study.time_to_event['endpoint'])))} as given")
+    return (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + " recorded."
+
+
 def layout(study: str | None = None, version: str | None = None, slide: str | None = None, **_):
     context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
     view = overview_view(context.data)
-    s = view.summary
     return page_root([
         page_state(PAGE, context.params()),
         page_header(f"Study overview: {context.label}", "All times are days since CAR-T infusion (day 0).",
@@ -41,8 +50,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         overview_tables(view),
         card("Follow-up", html.Div(graph(PAGE, "follow-up", follow_up_figure(view, context.note, context.canvas()),
                                          context.canvas(), FOLLOW_UP_TITLE), id=ID.FOLLOW_UP)),
-        html.P(f"{s.n_adverse_events} adverse events and {s.n_response_assessments} response assessments recorded.",
-               className="cs-muted"),
+        html.P(recorded_text(context.study), className="cs-muted"),
     ], context.slide)
 
 

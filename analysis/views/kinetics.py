@@ -23,8 +23,12 @@ from analysis.views.common import StudyData
 from data_access.catalogue import Catalogue, specimen_label
 
 STATISTICS = {"median": "median and interquartile range", "geomean": "geometric mean and 90% interval"}
-#: The NCA parameters summarised by group (the AUC window's partial AUC is added after Cmax).
-SUMMARY_PARAMETERS = ("cmax", "tmax", "tlast")
+#: The NCA parameters summarised by group, by the analyte's kind (`<auc>`: the AUC window's partial AUC).
+SUMMARY_PARAMETERS = {
+    "cell_kinetics": ("cmax", "<auc>", "tmax", "tlast"),
+    "biomarker": ("baseline", "peak", "peak_day", "peak_fold_change"),
+    "tumour_burden": ("baseline", "nadir", "nadir_day", "nadir_percent_reduction"),
+}
 #: The patient facts shown beside each patient's NCA.
 FACT_COLUMNS = ("dose_level", "best_response", "response_group", "worst_crs_grade")
 
@@ -55,6 +59,7 @@ class ExposureFigure:
 @dataclass
 class CohortView:
     settings: CohortSettings
+    kind: str                       # the analyte's kind (data_access/catalogue.py)
     label: str                      # the analyte's label ('CAR transgene')
     unit: str
     where: str                      # 'CAR transgene, blood'
@@ -71,7 +76,7 @@ class CohortView:
 
     @property
     def summary_parameters(self) -> list[str]:
-        return [SUMMARY_PARAMETERS[0], self.settings.auc_column, *SUMMARY_PARAMETERS[1:]]
+        return summary_parameters(self.kind, self.settings.auc_column)
 
 
 def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) -> CohortView:
@@ -88,14 +93,15 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
         by_day.insert(0, "group", ALL_PATIENTS)
     selected = nca[(nca["analyte"] == s.analyte) & (nca["specimen"] == s.specimen)]
     table = selected.merge(patients[["subject_id", *FACT_COLUMNS, "crs_group", "none"]], on="subject_id", how="left")
-    summary_columns = [SUMMARY_PARAMETERS[0], s.auc_column, *SUMMARY_PARAMETERS[1:]]
+    kind = study.catalogue.kind(s.analyte)
+    summary_columns = summary_parameters(kind, s.auc_column)
     summary = group_summary(table.assign(group=table[group_column]), summary_columns,
                             None if s.grouping == "none" else "group", order=groups)
     exposure = exposure_figures(nca, patients, s, study.catalogue)
     pairs = data.flow_pairs
     catalogue = study.catalogue
     return CohortView(
-        settings=s, label=catalogue.label(s.analyte), unit=catalogue.unit(s.analyte),
+        settings=s, kind=kind, label=catalogue.label(s.analyte), unit=catalogue.unit(s.analyte),
         where=where(catalogue, s.analyte, s.specimen),
         groups=groups, samples=samples, by_day=by_day,
         patients_by_group=samples.groupby("group")["subject_id"].nunique().to_dict(), group_summary=summary,
@@ -103,6 +109,10 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
         exposure_table=group_values_table({f.comparison: f.panels for f in exposure.values()}),
         flow_pairs=pairs, flow_test=spearman(pairs["car_copies"], pairs["car_t_pct"]),
     )
+
+
+def summary_parameters(kind: str, auc_column: str) -> list[str]:
+    return [auc_column if name == "<auc>" else name for name in SUMMARY_PARAMETERS[kind]]
 
 
 def where(catalogue: Catalogue, analyte: str, specimen: str) -> str:
@@ -134,7 +144,7 @@ def exposure_figures(nca: pd.DataFrame, patients: pd.DataFrame, s: CohortSetting
     name = catalogue[marker].label if marker in catalogue else marker
     short = "IL-6" if marker == "il6" else name
     peaks = nca[nca["analyte"] == marker].merge(patients, on="subject_id")
-    figures["il6"] = ExposureFigure(f"{name} peak by worst CRS grade", [
+    figures["il6"] = ExposureFigure(f"{'Serum IL-6' if marker == 'il6' else name} peak by worst CRS grade", [
         group_values(peaks, "peak", "crs_group", group_order("crs_group", peaks["crs_group"]),
                      BY_NAME["peak"].header(catalogue.unit(marker)).replace("Peak", f"{short} peak"))],
         f"{short} by worst CRS grade")

@@ -88,3 +88,20 @@ def test_twenty_intervals_each_get_a_column():
                    intervals=[(0, 7 * d) for d in range(1, 21)])
     np.testing.assert_allclose(out["auc_0_140"], expected["auc_0_140"], rtol=1e-12)
     assert out["reason"].str.contains("auc_0_140: ends after the last quantifiable sample").any()
+
+
+def test_a_cdisc_delivery_of_the_demo_gives_the_numbers_of_its_csv_files(tmp_path):
+    from data_access.cdisc_demo import write_cdisc_demo
+
+    write_cdisc_demo(tmp_path / "sdtm", "sdtm")
+    outputs = {}
+    for name, folder in (("csv", DEMO_DIR), ("sdtm", tmp_path / "sdtm")):
+        done = run(str(folder), "--interval", "0,28", "--out", str(tmp_path / f"{name}.csv"))
+        assert done.returncode == 0, done.stderr
+        outputs[name] = pd.read_csv(tmp_path / f"{name}.csv")
+    assert len(outputs["csv"]) > 500 and set(outputs["csv"]["analyte"]) >= {"car_copies", "crp", "m_protein"}
+    pd.testing.assert_frame_equal(outputs["sdtm"], outputs["csv"])
+    crp = outputs["csv"][outputs["csv"]["analyte"] == "crp"]
+    assert crp["peak"].notna().all() and crp["auclast"].notna().any()  # a biomarker: peak and fold change
+    burden = outputs["csv"][outputs["csv"]["analyte"] == "m_protein"]
+    assert burden["nadir_percent_reduction"].notna().any() and burden["peak"].isna().all()

@@ -104,3 +104,20 @@ def test_every_figure_and_updating_table_has_a_loading_indicator(app):
         assert graphs and all(inside for _, inside in graphs)
     assert {"kinetics-summary", "kinetics-grid", "kinetics-exposure"} <= ids_inside_loading(pages[4])
     assert "survival-summary" in ids_inside_loading(pages[2]) and "patient-summary" in ids_inside_loading(pages[5])
+
+
+def test_patient_clinical_track_shows_crs_treatments_and_panels_follow_the_choice(demo):
+    from components.patient import kinetics_figure
+
+    treated = demo.study.concomitant_medications
+    subject = treated.loc[treated["drug"] == "tocilizumab", "subject_id"].iloc[0]
+    view = patient_view(demo, subject, NCAOptions(intervals=((0, 28),)), ["crp", "m_protein"])
+    assert [p.key for p in view.panels] == ["m_protein", "crp"]  # the study's order, not the asked order
+    figure = kinetics_figure(view, "note", screen())
+    layout = figure["layout"]
+    assert layout["yaxis"]["type"] == "linear" and layout["yaxis2"]["type"] == "log"  # tumour burden linear
+    rows = layout["yaxis3"]["categoryarray"][::-1]
+    assert rows[:4] == ["Response", "CRS", "ICANS", "Tocilizumab"]
+    bars = [t for t in figure["data"] if t["type"] == "bar" and t["y"] == ["Tocilizumab"]]
+    given = treated[(treated["subject_id"] == subject) & (treated["drug"] == "tocilizumab")]
+    assert [b["base"][0] for b in bars] == given["start_day"].tolist()

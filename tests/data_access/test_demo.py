@@ -142,3 +142,24 @@ def test_pfs_and_os(demo):
     os_fit = KaplanMeierFitter().fit(os_time, subjects["death_day"].notna())
     assert os_fit.median_survival_time_ > 18
     assert 0.3 <= float(os_fit.predict(24)) <= 0.8
+
+
+def test_a_changed_bundled_demo_becomes_a_new_version_and_an_unchanged_one_stores_nothing(tmp_path, monkeypatch):
+    import shutil
+
+    import settings
+    from data_access import store
+    from data_access.importer import ensure_demo_study
+
+    engine = store.get_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    demo = tmp_path / "demo"
+    shutil.copytree(settings.DEMO_DIR, demo)
+    monkeypatch.setattr(settings, "DEMO_DIR", demo)
+    ensure_demo_study(engine)
+    ensure_demo_study(engine)
+    assert store.find_study(settings.DEMO_STUDY_NAME, engine=engine).version == 1
+    subjects = demo / "subjects.csv"
+    subjects.write_text(subjects.read_text().replace("DM-001,150e6 CAR+ T cells,64", "DM-001,150e6 CAR+ T cells,65"))
+    ensure_demo_study(engine)
+    newest = store.find_study(settings.DEMO_STUDY_NAME, engine=engine)
+    assert newest.version == 2 and newest.simulated
