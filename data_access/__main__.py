@@ -13,7 +13,7 @@ import pandas as pd
 import settings
 from data_access import store
 from data_access.importer import import_path
-from data_access.mapping import MappingError, dump_mapping, load_mapping, propose_mapping
+from data_access.mapping import MappingError, dump_mapping, load_mapping, needs_mapping, propose_mapping
 from data_access.readers import files_from_path
 
 
@@ -91,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             print(f"{path}: no such file or folder", file=sys.stderr)
             return 1
-        mapping = propose_mapping(files_from_path(path))
+        files = files_from_path(path)
+        if not needs_mapping(files):
+            print("These files can be imported as they are (CARTscope tables, or CDISC the reader knows); the "
+                  "proposal below is only needed to change how they are read.")
+        mapping = propose_mapping(files)
         Path(args.out).write_text(dump_mapping(mapping) + "\n", encoding="utf-8")
         for label, entry in mapping["files"].items():
             what = entry.get("table") or entry.get("label") or "?"

@@ -115,6 +115,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "response": ("response", "overall_response", "ovrlresp", "rsstresc", "avalc", "best_response", "assessment",
                  "disease_response", "response_category"),
     "mrd_negative": ("mrd_negative", "mrd_neg", "mrdneg", "mrd", "mrd_status"),
+    "drug": ("drug", "medication", "cmtrt", "cmdecod", "medication_name", "drug_name"),
+    "indication": ("indication", "cmindc", "reason"),
 }
 _FIELD_BY_SYNONYM = {s: f for f, words in SYNONYMS.items() for s in words}
 #: Words in a file's name that say which table it holds.
@@ -333,6 +335,10 @@ def propose_mapping(files: list[SourceFile], max_bytes: int = 10**12) -> dict:
 
 
 def _guess_table(label: str, columns: list[str]) -> str | None:
+    """A file named after a CARTscope table is that table; else its columns, else words in its name, decide."""
+    named = table_name_for(label.split(" [")[-1].rstrip("]") if " [" in label else label)
+    if named in TABLES and named != "analytes":
+        return named
     fields = {_FIELD_BY_SYNONYM.get(normalise_name(c)) for c in columns}
     wide = sum(_analyte_for_column(c)[0] is not None for c in columns)
     if {"analyte", "value"} <= fields or wide >= 1 and "response" not in fields and "term" not in fields:
@@ -362,7 +368,8 @@ def _propose_file(label: str, frame: pd.DataFrame, undecided: list[str]) -> dict
     analyte_columns: dict[str, dict] = {}
     taken: set[str] = set()
     for column in columns:
-        field = _FIELD_BY_SYNONYM.get(normalise_name(column))
+        field = normalise_name(column) if normalise_name(column) in allowed else \
+            _FIELD_BY_SYNONYM.get(normalise_name(column))
         if field in allowed and field not in taken:
             entry["columns"][column] = field
             taken.add(field)

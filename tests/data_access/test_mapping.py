@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import openpyxl
+import pandas as pd
 import pyreadstat
 import pytest
 from sqlalchemy import func, select
@@ -28,9 +29,9 @@ from data_access.mapping import (
     propose_mapping,
     read_sources,
 )
-from data_access.readers import SourceFile, files_from_path
+from data_access.readers import SourceFile, files_from_path, read_files
 from data_access.validate import validate
-from tests.conftest import REPO, make_files
+from tests.conftest import DEMO_DIR, REPO, make_files
 from tests.data_access.test_cdisc import sdtm_delivery, write
 
 PATIENTS = ("PatientID,Cohort,Age,Gender,InfusionDate,LastVisit\n"
@@ -311,3 +312,17 @@ def test_cli_proposes_imports_saves_and_reuses_a_mapping_for_the_next_delivery(t
     assert cli("list", db=db).stdout.splitlines()[1].split()[:4] == ["LAB-1", "2", "2", "11"]
     unknown = cli("import", str(second), "--name", "LAB-1", "--mapping-name", "nope", db=db)
     assert unknown.returncode == 1 and "no mapping is saved as 'nope'" in unknown.stderr
+
+
+def test_a_cartscope_study_read_through_its_own_proposal_is_the_same_study():
+    files = files_from_path(DEMO_DIR)
+    assert not needs_mapping(files)
+    mapping = propose_mapping(files)
+    assert mapping["undecided"] == [] and mapping["files"]["concomitant_medications.csv"]["table"] == \
+        "concomitant_medications"
+    direct, _ = validate(read_files(files, 10**9), "demo")
+    mapped, report = validate(apply_mapping(files, mapping, 10**9), "demo")
+    assert report.issues == []
+    for table in ("subjects", "measurements", "adverse_events", "responses", "concomitant_medications",
+                  "time_to_event"):
+        pd.testing.assert_frame_equal(mapped.table(table), direct.table(table), check_dtype=False)
