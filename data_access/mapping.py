@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime
 import fnmatch
 import hashlib
 import io
@@ -224,13 +225,23 @@ def _workbook_sheets(source: SourceFile, report: ValidationReport) -> dict[str, 
                 if header is None:
                     header = values
                 else:
-                    rows.append((cells[0].row, [_cell_text(v) for v in values]))
+                    rows.append((cells[0].row, [_sheet_cell_text(v) for v in values]))
             if header is not None:
                 label = f"{source.name} [{sheet.title}]"
                 frames[label] = _frame(label, header, rows)
     finally:
         workbook.close()
     return frames
+
+
+def _sheet_cell_text(value: object) -> str:
+    """A workbook cell as text; a date cell as an ISO date (with the time only when it has one, so a date without
+    time counts whole days, as the same date typed as text would)."""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(timespec="minutes")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return _cell_text(value)
 
 
 def _frame(label: str, header: list | None, rows: list[tuple[int, list]]) -> pd.DataFrame:

@@ -2,9 +2,11 @@
 not know, proposed, applied, stored, saved and reused; bad mappings refused with nothing stored."""
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -114,9 +116,24 @@ def test_the_proposal_guesses_names_dates_tests_and_values_and_lists_what_it_can
     assert needs_mapping(make_files({"responses.csv": "subject_id,day,outcome\nS1,28,PR\n"}))
 
 
-def test_a_long_export_with_dates_units_and_a_declared_analyte_is_stored(engine):
-    result = import_files(long_export(), "long-export", source="test", mapping=decided_long_mapping(),
-                          mapping_name="lab-x", engine=engine)
+def long_workbook() -> list[SourceFile]:
+    """The long export as one workbook, dates as real date cells (a time only where the CSV has one)."""
+    def cells(text: str) -> list[list]:
+        rows = [line.split(",") for line in text.strip().split("\n")]
+        return [rows[0]] + [[datetime.datetime.fromisoformat(v) if re.fullmatch(r"\d{4}-\d\d-\d\d(T.*)?", v) else v
+                             for v in row] for row in rows[1:]]
+    return [SourceFile("export.xlsx", workbook({"Patients": cells(PATIENTS), "Labs": cells(LONG_LABS),
+                                                 "Assessments": cells(ASSESSMENTS)}))]
+
+
+@pytest.mark.parametrize("export", [long_export, long_workbook])
+def test_a_long_export_with_dates_units_and_a_declared_analyte_is_stored(engine, export):
+    mapping = propose_mapping(export())
+    assert mapping["day_zero"]["column"] == "InfusionDate"
+    mapping["tests"]["CD19B"].update(analyte="cd19_b", label="CD19+ B cells", kind="biomarker")
+    mapping["values"]["response"]["NON-CR/NON-PD"] = "SD"
+    result = import_files(export(), "long-export", source="test", mapping=mapping, mapping_name="lab-x",
+                          engine=engine)
     assert result.stored, result.report.to_text()
     study = store.load_study("long-export", engine=engine)
     m = study.measurements.set_index(["subject_id", "analyte", "day"])
