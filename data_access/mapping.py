@@ -269,11 +269,12 @@ def _find_column(frame: pd.DataFrame, name: str) -> str | None:
 
 def needs_mapping(files: list[SourceFile]) -> bool:
     """True when the files cannot be imported as they are: CSV/XLSX tables named otherwise or lacking required
-    columns (only the header rows are read), or a CDISC delivery with response words the reader does not know.
-    (A CDISC delivery with test codes outside the catalogue imports as it is: they are declared from the data.)"""
+    columns (only the header rows are read), or a CDISC delivery with response, sex or grade words the reader does
+    not accept. (A CDISC delivery with test codes outside the catalogue imports as it is: they are declared from
+    the data.)"""
     kind = detect_kind(files)
     if kind != "cartscope":
-        return any(target is None for target in propose_mapping(files)["values"]["response"].values())
+        return any(words for words in propose_mapping(files)["values"].values())
     headers = _headers(files)
     for label, columns in headers.items():
         table = table_name_for(label.split(" [")[-1].rstrip("]") if " [" in label else label)
@@ -507,6 +508,8 @@ def _propose_cdisc(files: list[SourceFile], kind: str) -> dict:
         wanted = {testcd, label_var, unit_var} if prefix or name in ("adpc", "adlb") else set()
         wanted |= {"RSSTRESC", "RSORRES", "RSCAT", "RSTESTCD"} if name == "rs" else set()
         wanted |= {"PARAMCD", "AVALC"} if name == "adrs" else set()
+        wanted |= {"SEX"} if name in ("dm", "adsl") else set()
+        wanted |= {"AETOXGR", "ATOXGR"} if name in ("ae", "adae") else set()
         read = _read_sas_variables(source, wanted)
         if read is None:
             continue
@@ -537,9 +540,18 @@ def _propose_cdisc(files: list[SourceFile], kind: str) -> dict:
             for word in pd.unique(text[used]):
                 if word and _known_word("response", word) is None:
                     mapping["values"]["response"].setdefault(word, None)
-    for word, target in mapping["values"]["response"].items():
-        if target is None:
-            mapping["undecided"].append(f"response value '{word}': choose one of {', '.join(RESPONSES)}")
+        for variable, category in (("SEX", "sex"), ("AETOXGR", "grade"), ("ATOXGR", "grade")):
+            if variable in frame:
+                words = [w for w in pd.unique(frame[variable].astype(str).str.strip()) if w]
+                unknown = [w for w in words if not (category == "grade" and w in CATEGORIES["grade"]
+                                                    or category == "sex" and w.lower() in _SEX_SPELLINGS)]
+                if unknown:
+                    _propose_values(pd.Series(unknown, dtype=object), category, mapping)
+    for category, words in mapping["values"].items():
+        for word, target in words.items():
+            if target is None:
+                mapping["undecided"].append(f"{category} value '{word}': choose one of "
+                                            f"{', '.join(CATEGORIES[category])}")
     return mapping
 
 
@@ -697,6 +709,21 @@ def _check_analyte(what: str, target: dict) -> list[str]:
 
 # -- applying ----------------------------------------------------------------------------------------------------------
 
+def translate(frame: pd.DataFrame, values: dict[str, dict[str, str]]) -> None:
+    """The mapping's category words (lower-case keys) -> CARTscope categories, in place; other words unchanged."""
+    for category, fields in CATEGORY_FIELDS.items():
+        words = values.get(category) or {}
+        for field in fields if words else ():
+            if field in frame:
+                lower = frame[field].astype(str).str.strip().str.lower()
+                frame[field] = lower.map(words).where(lower.isin(words.keys()), frame[field])
+
+
+def _lower_values(mapping: dict) -> dict[str, dict[str, str]]:
+    return {c: {str(k).strip().lower(): str(v).strip() for k, v in (words or {}).items()}
+            for c, words in (mapping.get("values") or {}).items()}
+
+
 def apply_mapping(files: list[SourceFile], mapping: dict, max_bytes: int) -> RawStudy:
     """The files as CARTscope raw tables by the mapping; every problem goes into the report, nothing raises. A
     mapping that cannot be applied (check_mapping) gives no tables, only its problems."""
@@ -711,7 +738,10 @@ def apply_mapping(files: list[SourceFile], mapping: dict, max_bytes: int) -> Raw
             for problem in problems:
                 raw.report.error(MAPPING_FILE, problem)
             return raw
-        return read_cdisc(files, max_bytes, kind, mapping=mapping)
+        raw = read_cdisc(files, max_bytes, kind, mapping=mapping)
+        for frame in raw.tables.values():  # sex, grades and flags (responses were read with the mapping's words)
+            translate(frame, _lower_values(mapping))
+        return raw
     raw = RawStudy()
     raw.files = [{"name": f.name, "bytes": len(f.data), "sha256": f.sha256} for f in files]
     frames, report = read_sources(files, max_bytes)
@@ -732,8 +762,7 @@ class _Applier:
         self.frames, self.mapping, self.raw = frames, mapping, raw
         self.parts: dict[str, list[tuple[pd.DataFrame, dict[str, str]]]] = {}
         self.tests = {str(k).strip().lower(): v for k, v in (mapping.get("tests") or {}).items()}
-        self.values = {c: {str(k).strip().lower(): str(v).strip() for k, v in (words or {}).items()}
-                       for c, words in (mapping.get("values") or {}).items()}
+        self.values = _lower_values(mapping)
         self.day_zero = pd.Series(dtype="datetime64[ns]")
         self.day_zero_time = pd.Series(dtype=bool)  # whether a subject's Day-0 date has a time of day
         self.declared: dict[str, dict] = {}
@@ -945,15 +974,7 @@ class _Applier:
         self._add("measurements", out, sources)
 
     def _translate(self, out: pd.DataFrame) -> None:
-        """The mapping's category words -> CARTscope categories (case and spaces ignored); other words unchanged."""
-        for category, fields in CATEGORY_FIELDS.items():
-            words = self.values.get(category) or {}
-            if not words:
-                continue
-            for field in fields:
-                if field in out:
-                    lower = out[field].str.strip().str.lower()
-                    out[field] = lower.map(words).where(lower.isin(words.keys()), out[field])
+        translate(out, self.values)
 
     def _add(self, table: str, frame: pd.DataFrame, sources: dict[str, str]) -> None:
         self.parts.setdefault(table, []).append((frame, sources))

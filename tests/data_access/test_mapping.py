@@ -216,6 +216,8 @@ def test_a_bad_date_is_reported_at_its_cell_and_nothing_is_stored(engine):
 def test_cdisc_test_code_and_response_value_translated_by_the_mapping(tmp_path, engine):
     delivery = sdtm_delivery()
     delivery["lb"][0].update(LBTESTCD="IL6SER", LBSTRESN=0.25, LBSTRESC="0.25", LBSTRESU="ng/mL", LBSPEC="SERUM")
+    delivery["dm"][1]["SEX"] = "WOMAN"
+    delivery["ae"][0]["AETOXGR"] = "Grade 2"
     delivery["rs"].append({"USUBJID": "S-002", "RSSEQ": 2, "RSCAT": "IMWG 2016", "RSTESTCD": "OVRLRESP",
                            "RSSTRESC": "NON-CR/NON-PD", "RSDTC": "2024-03-17"})
     write(tmp_path / "plain", sdtm_delivery())
@@ -230,12 +232,14 @@ def test_cdisc_test_code_and_response_value_translated_by_the_mapping(tmp_path, 
     mapping = propose_mapping(files)
     assert mapping["kind"] == "sdtm" and mapping["files"]["lb.xpt"] == {
         "dataset": "LB", "label": "Laboratory Test Results", "records": 3}
-    assert mapping["tests"]["IL6SER"]["analyte"] == "IL6SER" and mapping["values"]["response"] == {
-        "NON-CR/NON-PD": None}
+    assert mapping["tests"]["IL6SER"]["analyte"] == "IL6SER"
+    assert {c: w for c, w in mapping["values"].items() if w} == {
+        "response": {"NON-CR/NON-PD": None}, "sex": {"WOMAN": None}, "grade": {"Grade 2": "2"}}
     assert needs_mapping(files)
     mapping["tests"]["IL6SER"] = {"analyte": "il6", "unit": None, "specimen": None}
     mapping["tests"]["VCN"].update(analyte="vcn", label="Vector copies per cell", kind="cell_kinetics")
     mapping["values"]["response"]["NON-CR/NON-PD"] = "SD"
+    mapping["values"]["sex"]["WOMAN"] = "F"
     result = import_files(files, "cdisc", source="test", mapping=mapping, engine=engine)
     assert result.stored, result.report.to_text()
     study = store.load_study("cdisc", engine=engine)
@@ -244,6 +248,8 @@ def test_cdisc_test_code_and_response_value_translated_by_the_mapping(tmp_path, 
     assert set(study.analytes["code"]) == {"TNFA", "vcn"}
     assert study.analytes.set_index("code").loc["vcn", "label"] == "Vector copies per cell"
     assert study.responses.set_index("subject_id").loc["S-002", "response"].tolist() == ["SD", "SD"]
+    assert study.subjects.set_index("subject_id")["sex"].to_dict() == {"S-001": "M", "S-002": "F"}
+    assert study.adverse_events.set_index("subject_id").loc["S-001", "grade"] == 2
 
 
 @pytest.mark.parametrize("change, message", [
