@@ -104,3 +104,25 @@ def test_a_saved_mapping_is_picked_for_the_next_delivery(browser, tmp_path):
     log = store.import_log()
     assert log.iloc[0]["name"] == "picked-mapping-study" and "picked lab" in log.iloc[0]["mapping"]
     assert browser.severe_logs() == []
+
+
+def test_cdisc_with_unknown_test_codes_offers_the_mapping_and_keeps_the_direct_import(browser, tmp_path):
+    import pyreadstat
+
+    from tests.data_access.test_cdisc import sdtm_delivery, write
+
+    write(tmp_path / "sdtm", sdtm_delivery())
+    lb = pyreadstat.read_xport(str(tmp_path / "sdtm" / "lb.xpt"))[0]
+    pyreadstat.write_xport(lb, str(tmp_path / "sdtm" / "lb.xpt"), table_name="LB", file_format_version=5,
+                           file_label="Laboratory Test Results")
+    browser.open("/data", "Import a study")
+    browser.find("#data-upload input[type=file]").send_keys(
+        "\n".join(str(p) for p in sorted((tmp_path / "sdtm").iterdir())))
+    browser.wait_for_text("#data-map-detected", "lb.xpt: LB — Laboratory Test Results, 3 records")
+    assert "Optional: 'Validate and import' above" in browser.text("#data-map-card")
+    assert "Vector copy number" in browser.text("#data-map-tests")
+    browser.find("#data-name").send_keys("cdisc-direct")
+    browser.find("#data-import").click()
+    browser.wait_for_text("#data-result", "Stored 'cdisc-direct' version 1")
+    assert set(load_study("cdisc-direct").analytes["code"]) == {"TNFA", "VCN"}
+    assert browser.severe_logs() == []
