@@ -1,5 +1,5 @@
 """Data page: upload a study (CSV files, one .xlsx, or CDISC .xpt/.sas7bdat datasets), see its validation report,
-browse stored studies."""
+browse stored studies. Uploads in another shape go through a mapping step first (docs/mapping.md)."""
 from __future__ import annotations
 
 import base64
@@ -112,7 +112,7 @@ def propose_for_upload(contents, picked, filenames):
         mapping = propose_mapping(files)
         if not mapping["undecided"]:
             return None, []
-        required = needs_mapping(files)
+        required = any(words for words in mapping["values"].values())  # needs_mapping's rule, without a re-read
     frames = read_sources(files, settings.max_file_bytes())[0] if mapping.get("kind") == "tables" else {}
     return ({"mapping": mapping, "name": picked, "required": required},
             mapping_panel(mapping, frames, picked, required))
