@@ -259,3 +259,17 @@ def test_errors_name_the_source_variable():
     frame.loc[frame.index[0], "unit"] = "furlongs"
     _, report = validate(raw, "t")
     assert any(i.column == "PCSTRESU" and "furlongs" in i.message for i in report.errors)
+
+
+def test_given_time_to_event_that_disagrees_with_the_study_is_flagged():
+    tte = "subject_id,endpoint,day,event\nS1,OS,5000,0\nS2,DOR,50,1\n"
+    study, report = run({"time_to_event.csv": tte})
+    assert study is not None  # warnings: the study is stored, and the user told what to check
+    found = messages(report, "warning")
+    assert ("time_to_event.csv", None, "endpoint", "OS is given for 1 of 2 subjects: the others (S2) are not in its "
+            "Kaplan-Meier, and it is not derived for them") in found
+    last = study.subjects.set_index("subject_id").at["S1", "last_contact_day"]
+    assert ("time_to_event.csv", 2, "day", f"OS day 5000 is after the subject's last contact on day {last:g}") in found
+    responded = set(study.responses.loc[study.responses["response"].isin(["sCR", "CR", "VGPR", "PR"]), "subject_id"])
+    assert "S2" not in responded
+    assert ("time_to_event.csv", 3, "endpoint", "DOR is given for 'S2', who has no response of PR or better") in found
