@@ -225,13 +225,13 @@ CONMEDS_CSV = ("subject_id,drug,start_day,end_day,indication\n"
 
 
 def test_concomitant_medications_and_time_to_event():
-    tte = "subject_id,endpoint,day,event\nS1,pfs,200,1\nS1,OS,400,0\n"
+    tte = "subject_id,endpoint,day,event\nS1,pfs,90,1\nS1,OS,100,0\nS2,PFS,50,1\nS2,OS,50,1\n"
     study, report = run({"concomitant_medications.csv": CONMEDS_CSV, "time_to_event.csv": tte})
     assert report.ok and not report.warnings, report.to_text()
     assert study.concomitant_medications["drug"].tolist() == ["tocilizumab", "dexamethasone", "anakinra"]
     assert pd.isna(study.concomitant_medications["end_day"].iloc[2])
-    assert study.time_to_event[["endpoint", "day", "event"]].values.tolist() == [["OS", 400.0, False],
-                                                                               ["PFS", 200.0, True]]
+    assert study.time_to_event[["endpoint", "day", "event"]].values.tolist() == [
+        ["OS", 100.0, False], ["PFS", 90.0, True], ["OS", 50.0, True], ["PFS", 50.0, True]]
 
 
 @pytest.mark.parametrize("table,text,row,column,message", [
