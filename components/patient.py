@@ -500,10 +500,14 @@ def extras(view: PatientView) -> list:
                                       f"{unit_text} on day {fmt_day(r['peak_day'])}, ",
                                       html.Span(fmt_sig(r["peak_fold_change"]), **fold), "-fold over baseline. "]))
             else:
+                m = view.measurements
+                at_nadir = m[(m["analyte"] == analyte) & (m["specimen"] == specimens[0]) & (m["day"] == r["nadir_day"])]
+                nadir = ("below the LLOQ (counted as 0)" if r["nadir"] == 0 and at_nadir["blq"].any()
+                         else f"{fmt_sig(r['nadir'])}{unit_text}")
                 out.append(html.Span([html.B(f"{name}: "),
-                                      f"baseline {fmt_sig(r['baseline'])}{unit_text}, nadir {fmt_sig(r['nadir'])}"
-                                      f"{unit_text} on day {fmt_day(r['nadir_day'])} "
-                                      f"({fmt_sig(r['nadir_percent_reduction'])}% reduction). "]))
+                                      f"baseline {fmt_sig(r['baseline'])}{unit_text}, nadir {nadir} on day "
+                                      f"{fmt_day(r['nadir_day'])} ({fmt_sig(r['nadir_percent_reduction'])}% "
+                                      "reduction). "]))
     return out
 
 
