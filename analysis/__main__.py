@@ -14,6 +14,7 @@ from analysis.nca import NCAOptionError, NCAOptions
 from analysis.nca.engine import run_nca
 from analysis.nca.options import AUC_METHODS, BLQ_RULES
 from data_access import store
+from data_access.catalogue import builtin_for_test_code, specimen_code
 from data_access.importer import read_study_files
 from data_access.readers import SourceFile, files_from_path, read_table_file
 from data_access.validate import validate
@@ -65,6 +66,17 @@ def write_endpoints(study: str, out: Path) -> int:
     return 0
 
 
+def pick(asked: str, present: pd.Series, what: str) -> str:
+    """The study's own spelling of an analyte or specimen asked for in any case (or by a CDISC test code); exits
+    with the choices when the study has no such thing, instead of writing an empty table."""
+    choices = sorted(set(present))
+    lower = {c.lower(): c for c in choices}
+    found = lower.get(asked.lower()) or lower.get((builtin_for_test_code(asked) or "").lower())
+    if found is None:
+        raise SystemExit(f"error: the study has no {what} '{asked}'; it has {', '.join(choices) or 'none'}")
+    return found
+
+
 def parse_interval(text: str) -> tuple[float, float]:
     try:
         start, end = (float(x) for x in text.split(","))
@@ -104,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     measurements, kinds = load_measurements(args.study)
     options = dataclasses.replace(options, kinds=kinds)
     if args.analyte:
-        measurements = measurements[measurements["analyte"] == args.analyte]
+        measurements = measurements[measurements["analyte"] == pick(args.analyte, measurements["analyte"], "analyte")]
     if args.specimen:
-        measurements = measurements[measurements["specimen"].str.lower() == args.specimen.lower()]
+        specimen = specimen_code(args.specimen) or args.specimen
+        measurements = measurements[measurements["specimen"] == pick(specimen, measurements["specimen"], "specimen")]
     result = run_nca(measurements, options)
     try:
         result.to_csv(args.out or sys.stdout, index=False, lineterminator="\n")

@@ -8,6 +8,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.groups import ordered_dose_levels
+from analysis.nca.parameters import parameter
 from analysis.responses import RESPONSE_GROUPS
 
 #: The one rule for BLQ samples in figures and their summaries (patient panels, cohort lines, medians and
@@ -97,6 +98,10 @@ def describe(values) -> dict:
             "geometric_mean": geometric_mean(v), "geometric_cv_pct": geometric_cv(v)}
 
 
+#: Parameters whose geometric mean and CV mean something: levels, AUCs and ratios (always above 0 when defined).
+GEOMETRIC_UNIT_KINDS = ("conc", "auc", "ratio")
+
+
 def group_summary(frame: pd.DataFrame, value_columns: list[str], by: str | None,
                   order: list[str] | None = None) -> pd.DataFrame:
     """`describe()` of each parameter per group (or overall), groups in `order` when given."""
@@ -107,7 +112,10 @@ def group_summary(frame: pd.DataFrame, value_columns: list[str], by: str | None,
         groups.sort(key=lambda item: rank.get(item[0], len(rank)))
     for name, group in groups:
         for column in value_columns:
-            rows.append({"group": str(name), "parameter": column, **describe(group[column])})
+            row = {"group": str(name), "parameter": column, **describe(group[column])}
+            if parameter(column).unit_kind not in GEOMETRIC_UNIT_KINDS:  # days, % reduction: may be 0 or below
+                row.update(geometric_mean=np.nan, geometric_cv_pct=np.nan)
+            rows.append(row)
     return pd.DataFrame(rows, columns=["group", "parameter", "n", "n_zero", "median", "min", "max", "geometric_mean",
                                        "geometric_cv_pct"])
 

@@ -1,6 +1,8 @@
 """Adverse-event summaries per patient (CTCAE v5 grades; CRS and ICANS by ASTCT)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -13,20 +15,25 @@ CRS_TREATMENTS: dict[str, tuple[str, ...]] = {
     "Anakinra": ("anakinra",),
     "Siltuximab": ("siltuximab",),
 }
-_CLASS_OF = {drug: name for name, drugs in CRS_TREATMENTS.items() for drug in drugs}
+#: An indication that says CRS or ICANS (when the indication is given, one of these words must be in it).
+CRS_ICANS_INDICATION = r"\bcrs\b|cytokine|icans|neurotox|immune effector|\biec\b|\bhlh\b|macrophage activation"
 
 
 def treatment_class(drug: str) -> str | None:
-    """'dexamethasone' -> 'Corticosteroids'; None for a drug that is not a CRS/ICANS treatment."""
-    return _CLASS_OF.get(str(drug).strip().lower())
+    """'dexamethasone sodium phosphate' -> 'Corticosteroids' (a known drug's name as a word of the text, so salts
+    and forms count); None for a drug that is not a CRS/ICANS treatment."""
+    words = set(re.findall(r"[a-z]+", str(drug).lower()))
+    return next((name for name, drugs in CRS_TREATMENTS.items() if words & set(drugs)), None)
 
 
 def crs_icans_treatments(conmeds: pd.DataFrame) -> pd.DataFrame:
-    """The concomitant medications that treat CRS or ICANS: a known drug (CRS_TREATMENTS) whose indication, when
-    given, is not prophylaxis. Adds `treatment` (the class)."""
+    """The concomitant medications that treat CRS or ICANS: a known drug (CRS_TREATMENTS) given on or after Day 0
+    whose indication names CRS or ICANS (CRS_ICANS_INDICATION), or is blank. Bridging therapy, premedication and
+    prophylaxis (indications that name something else) are left out. Adds `treatment` (the class)."""
     treatment = conmeds["drug"].map(treatment_class)
     indication = conmeds["indication"].fillna("").astype(str).str.lower()
-    keep = treatment.notna() & ~indication.str.contains("prophyla")
+    for_crs = indication.str.contains(CRS_ICANS_INDICATION, regex=True) | (indication.str.strip() == "")
+    keep = treatment.notna() & for_crs & (conmeds["start_day"] >= 0)
     return conmeds[keep].assign(treatment=treatment[keep])
 
 

@@ -61,7 +61,7 @@ def time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFra
 
 
 #: The definition shown for an endpoint the study gave itself (a CDISC ADaM ADTTE or a time_to_event table).
-AS_GIVEN = "as given in the study's time-to-event data (ADaM ADTTE: AVAL in days, CNSR 0 = event)"
+AS_GIVEN = "as given in the study's time-to-event data (ADaM ADTTE or its time_to_event table), not derived"
 
 
 def study_time_to_event(subjects: pd.DataFrame, responses: pd.DataFrame,

@@ -259,11 +259,16 @@ def exposure_frame(view: CohortView) -> pd.DataFrame:
 #: The grid's columns after the patient: the patient facts, then parameters from the registry.
 GRID_FACTS = (("dose_level", "Dose level", 128), ("best_response", "Best response", 118),
               ("worst_crs_grade", "Worst CRS grade", 104))
-GRID_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life", "lambda_z_n_points", "r2_adj")
+#: The NCA grid's parameters by the analyte's kind (`<auc>`: the AUC window's partial AUC).
+GRID_PARAMETERS = {
+    "cell_kinetics": ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life", "lambda_z_n_points", "r2_adj"),
+    "biomarker": ("baseline", "peak", "peak_day", "peak_fold_change", "<auc>", "auclast"),
+    "tumour_burden": ("baseline", "nadir", "nadir_day", "nadir_percent_reduction"),
+}
 
 
 def grid_parameters(view: CohortView) -> list[str]:
-    return [view.settings.auc_column if name == "<auc>" else name for name in GRID_PARAMETERS]
+    return [view.settings.auc_column if name == "<auc>" else name for name in GRID_PARAMETERS[view.kind]]
 
 
 def grid_columns(view: CohortView) -> list[dict]:

@@ -45,8 +45,12 @@ PANEL_PX, CLINICAL_PX = 150, 234
 #: CRS/ICANS treatment bars on the clinical track (a muted violet, apart from the grade and response colours).
 TREATMENT_COLOR = "#7B6FA8"
 #: Colours of the analytes sharing one panel (their specimens then differ by dash: blood solid, marrow dashed).
-ANALYTE_COLORS = ("#0072B2", "#CC79A7", "#E69F00", "#009E73", "#56B4E9", "#D55E00")
-SPECIMEN_DASH = {"PB": "solid", "BM": "dash", "serum": "solid", "plasma": "dot"}
+#: Analytes sharing one panel keep the specimen colours (blood blue, marrow orange, as everywhere) and differ by
+#: marker and line: the first circles on a solid line, the next squares on a dashed one, and so on.
+ANALYTE_MARKS = (("circle", "solid", "●"), ("square", "dash", "■"), ("diamond", "dot", "◆"),
+                 ("triangle-up", "dashdot", "▲"), ("cross", "longdash", "✚"), ("x", "longdashdot", "✖"))
+#: On a slide at most this many analyte panels are drawn (each stays tall enough to read); the footnote says so.
+SLIDE_MAX_PANELS = 4
 PANEL_GAP = 0.035
 #: On a slide each panel is too short for a rotated axis title: its name goes in the gap above it instead.
 SLIDE_PANEL_GAP = 0.075
@@ -122,7 +126,10 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
     traces: list[dict] = []
     layout: dict = {"barmode": "overlay", "hovermode": "closest", "annotations": [], "shapes": []}
     start, end = view.window
-    panels = view.panels
+    panels = view.panels[:SLIDE_MAX_PANELS] if compact else view.panels
+    left_out = [p.label for p in view.panels[len(panels):]]
+    dropped = (f" Not drawn on a slide (at most {SLIDE_MAX_PANELS} panels): {', '.join(left_out)}."
+               if left_out else "")
     domains, plot_height = _domains(panels, SLIDE_PANEL_GAP if compact else PANEL_GAP, compact)
     primary = next((a for a in view.drawn_analytes("cell_kinetics")), None)
     starred = shared = False
@@ -162,27 +169,26 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                                           "x": 0.5, "y": 0.5, "showarrow": False, "font": {"color": MUTED}})
         several = len(panel.analytes) > 1
         for k, analyte in enumerate(panel.analytes):
-            color_of_analyte = ANALYTE_COLORS[k % len(ANALYTE_COLORS)] if several else None
+            symbol, dash, _ = ANALYTE_MARKS[k % len(ANALYTE_MARKS)]
             for specimen in _specimens(view, data, analyte):
                 rows = data[(data["analyte"] == analyte) & (data["specimen"] == specimen)].sort_values("day")
-                color = color_of_analyte or SPECIMEN_COLORS.get(specimen, MUTED)
-                if not several and not any(t.get("legendgroup") == specimen for t in traces):
+                color = SPECIMEN_COLORS.get(specimen, MUTED)
+                if not any(t.get("legendgroup") == specimen for t in traces):
                     traces.append({"type": "scatter", "mode": "lines+markers", "x": [None], "y": [None],
                                    "name": specimen_label(specimen), "legendgroup": specimen, "xaxis": xname,
                                    "yaxis": yname, "line": {"color": color, "width": canvas.scale(2)},
                                    "marker": {"color": color, "size": canvas.scale(8)}})
                 traces.append(_sample_trace(rows, levels.loc[rows.index], view.catalogue[analyte], specimen, xname,
-                                            yname, canvas, color, SPECIMEN_DASH.get(specimen, "solid") if several
-                                            else "solid"))
+                                            yname, canvas, color, dash, symbol))
                 lloq = rows["lloq"].dropna()
                 if len(lloq) and not several:
                     layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, color))
-        if several:  # a key above the panel, right-aligned: each analyte's name in its colour
-            key = "   ".join(f"<span style='color:{ANALYTE_COLORS[k % len(ANALYTE_COLORS)]}'><b>━</b> "
-                             f"{_short(view, a)}</span>" for k, a in enumerate(panel.analytes))
+        if several:  # a key above the panel, right-aligned: each analyte's mark and short name
+            key = "   ".join(f"{ANALYTE_MARKS[k % len(ANALYTE_MARKS)][2]} {_short(view, a)}"
+                             for k, a in enumerate(panel.analytes))
             layout["annotations"].append({"text": key, "xref": f"{xname} domain", "yref": f"{yname} domain",
                                           "x": 1, "y": 1, "xanchor": "right", "yanchor": "bottom", "yshift": 1,
-                                          "showarrow": False, "font": {"size": 11}})
+                                          "showarrow": False, "font": {"size": 11, "color": INK}})
             shared = True
         if "plasma_cells_pct" in panel.analytes:
             layout["shapes"].append(_hline(5.0, xname, yname, INK, dash="dot"))
@@ -200,7 +206,8 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
     o = view.options
     footnote = [f"{nca_method_note(start, end, o.auc_method, o.blq)} Hollow markers: below the LLOQ (dashed line); "
                 f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."
-                + (" Panels with several analytes: blood solid, bone marrow dashed." if shared else "")]
+                + (" Panels with several analytes: marker and line shape tell them apart (key above the panel)."
+                   if shared else "") + dropped]
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
     # On a slide the legend goes to the right margin: the panels get the whole height.
     return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
@@ -303,7 +310,7 @@ def _specimens(view: PatientView, data: pd.DataFrame, analyte: str) -> list[str]
 
 
 def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, specimen: str, xname: str, yname: str,
-                  canvas: Canvas, color: str, dash: str) -> dict:
+                  canvas: Canvas, color: str, dash: str = "solid", symbol: str = "circle") -> dict:
     unit = analyte.unit
     blq = rows["blq"].to_numpy()
     text = [f"< LLOQ ({fmt_sig(lloq)} {unit})" if b else f"{fmt_sig(v)} {unit}"
@@ -314,7 +321,7 @@ def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, speci
         "xaxis": xname, "yaxis": yname,
         "line": {"color": color, "width": canvas.scale(2), "dash": dash},
         "marker": {"color": color, "size": canvas.scale(8),
-                   "symbol": ["circle-open" if b else "circle" for b in blq], "line": {"width": 2}},
+                   "symbol": [f"{symbol}-open" if b else symbol for b in blq], "line": {"width": 2}},
         "customdata": [[t, "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
         "hovertemplate": (f"<b>{analyte.label}, {specimen_label(specimen).lower()}</b><br>"
                           "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
@@ -493,10 +500,14 @@ def extras(view: PatientView) -> list:
                                       f"{unit_text} on day {fmt_day(r['peak_day'])}, ",
                                       html.Span(fmt_sig(r["peak_fold_change"]), **fold), "-fold over baseline. "]))
             else:
+                m = view.measurements
+                at_nadir = m[(m["analyte"] == analyte) & (m["specimen"] == specimens[0]) & (m["day"] == r["nadir_day"])]
+                nadir = ("below the LLOQ (counted as 0)" if r["nadir"] == 0 and at_nadir["blq"].any()
+                         else f"{fmt_sig(r['nadir'])}{unit_text}")
                 out.append(html.Span([html.B(f"{name}: "),
-                                      f"baseline {fmt_sig(r['baseline'])}{unit_text}, nadir {fmt_sig(r['nadir'])}"
-                                      f"{unit_text} on day {fmt_day(r['nadir_day'])} "
-                                      f"({fmt_sig(r['nadir_percent_reduction'])}% reduction). "]))
+                                      f"baseline {fmt_sig(r['baseline'])}{unit_text}, nadir {nadir} on day "
+                                      f"{fmt_day(r['nadir_day'])} ({fmt_sig(r['nadir_percent_reduction'])}% "
+                                      "reduction). "]))
     return out
 
 

@@ -96,7 +96,8 @@ def km_figure(view: SurvivalView, note: str, canvas: Canvas) -> dict:
     longest_label = max((len(km.label) + 2 for km in view.estimates), default=14)
     body = {"data": traces, "layout": {
         "hovermode": "x unified", "legend": {"traceorder": "normal"}, "annotations": annotations,
-        "xaxis": {"title": {"text": "Months since CAR-T infusion"}, "range": [0, 24.6],
+        "xaxis": {"title": {"text": "Months since first response" if view.endpoint == "DOR" else
+                            "Months since CAR-T infusion"}, "range": [0, 24.6],
                   "tickvals": list(AT_RISK_MONTHS), "zeroline": False},
         "yaxis": {"title": {"text": f"{view.name} (%)"}, "range": [0, 1.04], "tickformat": ".0%", "dtick": 0.2}}}
     return frame(body, title=km_title(view), canvas=canvas, plot_height=420, left=max(145, 40 + 7.5 * longest_label),

@@ -138,7 +138,7 @@ BUILTIN: dict[str, Analyte] = {a.code: a for a in (
             {"mg/dL": 10.0, "ug/mL": 1.0}, ("CRP",)),
     Analyte("ferritin", "Ferritin", "ng/mL", ("serum",), "biomarker", "serum immunoassay",
             {"ug/L": 1.0, "pmol/L": 0.445}, ("FERRITIN", "FERRITN")),
-    Analyte("sbcma", "Soluble BCMA", "ng/mL", ("serum",), "biomarker", "serum immunoassay",
+    Analyte("sbcma", "Soluble BCMA", "ng/mL", ("serum",), "tumour_burden", "serum immunoassay (tracks myeloma burden)",
             {"ug/L": 1.0, "pg/mL": 0.001}, ("SBCMA", "BCMA")),
 )}
 BUILTIN = {code: replace(a, builtin=True) for code, a in BUILTIN.items()}

@@ -431,6 +431,36 @@ def _cross_checks(parsed: dict[str, pd.DataFrame], tables: dict[str, _Table]) ->
             if pd.isna(death.get(sid)):
                 tables["adverse_events"].warning(index, "grade", f"grade 5 (fatal) event but subject '{sid}' "
                                                  "has no death_day")
+    if "time_to_event" in parsed:
+        _time_to_event_checks(parsed, tables["time_to_event"], subjects.set_index("subject_id"))
+
+
+def _time_to_event_checks(parsed: dict[str, pd.DataFrame], t: _Table, subjects: pd.DataFrame) -> None:
+    """Given endpoints replace the derived ones, so say where they disagree with the rest of the study: an endpoint
+    given for only some subjects (the others drop out of its curve), a time after the subject's last contact, and a
+    duration of response for a subject with no response of PR or better."""
+    tte = parsed["time_to_event"].dropna(subset=["subject_id", "endpoint", "day"])
+    tte = tte[tte["subject_id"].isin(subjects.index)]
+    n_subjects = len(subjects)
+    for endpoint, rows in tte.groupby("endpoint", sort=True):
+        covered = rows["subject_id"].nunique()
+        if endpoint != "DOR" and covered < n_subjects:
+            missing = sorted(set(subjects.index) - set(rows["subject_id"]))
+            t.report.warning(t.frame.at[rows.index[0], "_file"],
+                             f"{endpoint} is given for {covered} of {n_subjects} subjects: the others ("
+                             f"{', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}) are not in its "
+                             "Kaplan-Meier, and it is not derived for them", column=t._column("endpoint"),
+                             table="time_to_event")
+        if endpoint in ("OS", "PFS"):
+            late = rows["day"] > rows["subject_id"].map(subjects["last_contact_day"])
+            for index in late[late].index:
+                t.warning(index, "day", f"{endpoint} day {_fmt(rows.at[index, 'day'])} is after the subject's last "
+                          f"contact on day {_fmt(subjects.at[rows.at[index, 'subject_id'], 'last_contact_day'])}")
+    if "responses" in parsed:
+        responded = set(parsed["responses"].loc[parsed["responses"]["response"].isin(RESPONSES[:4]), "subject_id"])
+        dor = tte[(tte["endpoint"] == "DOR") & ~tte["subject_id"].isin(responded)]
+        for index, sid in dor["subject_id"].items():
+            t.warning(index, "endpoint", f"DOR is given for '{sid}', who has no response of PR or better")
 
 
 def _finish(frame: pd.DataFrame, table: _Table) -> pd.DataFrame:

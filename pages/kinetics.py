@@ -27,7 +27,7 @@ from components.kinetics import (
     summary_frame,
 )
 from components.layout import card, page_header, page_root, simple_table
-from data_access.catalogue import specimen_label
+from data_access.catalogue import DEFAULT, specimen_label
 from pages._context import PageContext, cohort_nca, context_from_state, page_context, parse_window
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
@@ -67,10 +67,11 @@ CONTROLS = (("analyte", ID.ANALYTE), ("specimen", ID.SPECIMEN), ("group", ID.GRO
             ("blq", ID.BLQ))
 
 
-def clean_state(raw: dict, profiles: dict[str, list[str]]) -> tuple[dict, str | None]:
+def clean_state(raw: dict, profiles: dict[str, list[str]], kind_of=DEFAULT.kind) -> tuple[dict, str | None]:
     """URL query / control values -> a valid page state (strings, as in the URL; unknown values fall back to the
     defaults), and a message when the AUC window was not start < end (the default window is used instead).
-    `profiles`: the study's analytes and their specimens (StudyData.profiles); only those can be chosen."""
+    `profiles`: the study's analytes and their specimens (StudyData.profiles); only those can be chosen. Without a
+    scale, the analyte's kind (`kind_of`, the study's catalogue) decides it."""
     state = dict(DEFAULTS)
     if state["analyte"] not in profiles and profiles:
         state["analyte"] = next(iter(profiles))
@@ -81,7 +82,14 @@ def clean_state(raw: dict, profiles: dict[str, list[str]]) -> tuple[dict, str | 
             state[key] = raw[key]
     specimens = profiles.get(state["analyte"]) or [DEFAULTS["specimen"]]
     state["specimen"] = raw["specimen"] if raw.get("specimen") in specimens else specimens[0]
+    if raw.get("scale") not in ("log", "linear"):
+        state["scale"] = default_scale(kind_of(state["analyte"]))
     return state, parse_window(raw, state)
+
+
+def default_scale(kind: str) -> str:
+    """Tumour burden (plasma cells, M-protein) reads best on a linear axis from 0; levels that span decades on log."""
+    return "linear" if kind == "tumour_burden" else "log"
 
 
 def settings_of(state: dict) -> CohortSettings:
@@ -168,7 +176,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
     context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
-    state, error = clean_state(query, context.data.profiles)
+    state, error = clean_state(query, context.data.profiles, context.study.catalogue.kind)
     if error:
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
                  f"its end day; showing day {state['start']} to {state['end']}.")
@@ -218,7 +226,7 @@ def update_cohort(*values):
     *controls, previous = values
     raw = dict(zip([key for key, _ in CONTROLS], controls, strict=True))
     context = context_from_state(previous)
-    state, error = clean_state(raw, context.data.profiles)
+    state, error = clean_state(raw, context.data.profiles, context.study.catalogue.kind)
     if error:
         return *([dash.no_update] * 10), error, dash.no_update
     view = view_of(context, state)
@@ -235,13 +243,15 @@ def specimen_options(profiles: dict[str, list[str]], analyte: str) -> list[dict]
     return [{"label": specimen_label(s), "value": s} for s in profiles.get(analyte, [])]
 
 
-@callback(Output(ID.SPECIMEN, "options"), Output(ID.SPECIMEN, "value"), Input(ID.ANALYTE, "value"),
-          State(ID.SPECIMEN, "value"), State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+@callback(Output(ID.SPECIMEN, "options"), Output(ID.SPECIMEN, "value"), Output(ID.SCALE, "value"),
+          Input(ID.ANALYTE, "value"), State(ID.SPECIMEN, "value"), State(page_state_id(PAGE), "data"),
+          prevent_initial_call=True)
 def specimens_for_analyte(analyte, specimen, state):
-    """The specimens the study measured the chosen analyte in."""
-    profiles = context_from_state(state).data.profiles
-    specimens = profiles.get(analyte) or [specimen]
-    return specimen_options(profiles, analyte), specimen if specimen in specimens else specimens[0]
+    """The specimens the study measured the chosen analyte in, and the axis its kind reads best on."""
+    data = context_from_state(state).data
+    specimens = data.profiles.get(analyte) or [specimen]
+    return (specimen_options(data.profiles, analyte), specimen if specimen in specimens else specimens[0],
+            default_scale(data.study.catalogue.kind(analyte)))
 
 
 @callback(Output(ID.LOCATION, "href"), Input(graph_id(PAGE, "spaghetti"), "clickData"),
@@ -275,7 +285,7 @@ def export_table(_csv, _xlsx, state):
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:
-    state, _ = clean_state(state, context.data.profiles)
+    state, _ = clean_state(state, context.data.profiles, context.study.catalogue.kind)
     view = view_of(context, state)
     built = page_figures(context, state, view, canvas, canvas)
     titles = {"spaghetti": spaghetti_title(view), **{k: view.exposure[k].title for k in EXPOSURE},
@@ -284,7 +294,7 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
 
 
 def tables(context: PageContext, state: dict) -> list[DeckTable]:
-    state, _ = clean_state(state, context.data.profiles)
+    state, _ = clean_state(state, context.data.profiles, context.study.catalogue.kind)
     view = view_of(context, state)
     s = view.settings
     notes = [nca_method_note(s.start, s.end, s.auc_method, s.blq), context.note]

@@ -71,11 +71,14 @@ def main() -> None:
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("--modes", default="normal,16x9")
     parser.add_argument("--port", type=int, default=8061)
+    parser.add_argument("--database-url", help="show the studies of this database (default: a fresh one with the "
+                        "demo); pages take ?study=NAME")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="cartscope-shots-"))
-    env = {**os.environ, "PORT": str(args.port), "CARTSCOPE_DATABASE_URL": f"sqlite:///{work / 'db.sqlite'}",
+    env = {**os.environ, "PORT": str(args.port),
+           "CARTSCOPE_DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite'}",
            "CARTSCOPE_CACHE_DIR": str(work / "cache")}
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

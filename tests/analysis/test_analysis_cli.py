@@ -105,3 +105,12 @@ def test_a_cdisc_delivery_of_the_demo_gives_the_numbers_of_its_csv_files(tmp_pat
     assert crp["peak"].notna().all() and crp["auclast"].notna().any()  # a biomarker: peak and fold change
     burden = outputs["csv"][outputs["csv"]["analyte"] == "m_protein"]
     assert burden["nadir_percent_reduction"].notna().any() and burden["peak"].isna().all()
+
+
+def test_filters_take_any_case_cdisc_codes_and_specimen_words_and_refuse_what_is_not_there():
+    done = run(str(DEMO_DIR), "--analyte", "CARCOPY", "--specimen", "blood")
+    assert done.returncode == 0, done.stderr
+    out = pd.read_csv(io.StringIO(done.stdout))
+    assert len(out) == 62 and set(out["analyte"]) == {"car_copies"} and set(out["specimen"]) == {"PB"}
+    missing = run(str(DEMO_DIR), "--analyte", "foo")
+    assert missing.returncode == 1 and "the study has no analyte 'foo'; it has car_copies" in missing.stderr

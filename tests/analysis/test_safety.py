@@ -8,13 +8,19 @@ def conmeds(*rows):
     return pd.DataFrame(rows, columns=["subject_id", "drug", "start_day", "end_day", "indication"])
 
 
-def test_treatment_classes_and_prophylaxis_left_out():
-    assert [treatment_class(d) for d in ("Tocilizumab", "dexamethasone", "anakinra", "acyclovir")] == \
-        ["Tocilizumab", "Corticosteroids", "Anakinra", None]
+def test_treatment_classes_and_other_indications_left_out():
+    assert [treatment_class(d) for d in ("Tocilizumab", "DEXAMETHASONE SODIUM PHOSPHATE", "anakinra", "acyclovir",
+                                         "dexamethasone")] == \
+        ["Tocilizumab", "Corticosteroids", "Anakinra", None, "Corticosteroids"]
     given = crs_icans_treatments(conmeds(("A", "tocilizumab", 3, 3, "CRS"), ("A", "acyclovir", 0, 365, None),
-                                         ("B", "dexamethasone", -5, 0, "Steroid prophylaxis"),
-                                         ("B", "methylprednisolone", 6, 8, None)))
-    assert given[["subject_id", "treatment"]].values.tolist() == [["A", "Tocilizumab"], ["B", "Corticosteroids"]]
+                                         ("B", "dexamethasone", 2, 3, "Steroid prophylaxis"),
+                                         ("B", "dexamethasone", -20, -17, "Bridging therapy (multiple myeloma)"),
+                                         ("B", "dexamethasone", 1, 1, "Premedication"),
+                                         ("B", "DEXAMETHASONE SODIUM PHOSPHATE", 5, 6, "Cytokine release syndrome"),
+                                         ("B", "methylprednisolone", 6, 8, None),
+                                         ("C", "dexamethasone", 4, 5, "ICANS grade 2")))
+    assert given[["subject_id", "treatment"]].values.tolist() == [["A", "Tocilizumab"], ["B", "Corticosteroids"],
+                                                                 ["B", "Corticosteroids"], ["C", "Corticosteroids"]]
 
 
 def test_patients_given_each_treatment_by_worst_crs_grade_counted_once():

@@ -225,13 +225,13 @@ CONMEDS_CSV = ("subject_id,drug,start_day,end_day,indication\n"
 
 
 def test_concomitant_medications_and_time_to_event():
-    tte = "subject_id,endpoint,day,event\nS1,pfs,200,1\nS1,OS,400,0\n"
+    tte = "subject_id,endpoint,day,event\nS1,pfs,90,1\nS1,OS,100,0\nS2,PFS,50,1\nS2,OS,50,1\n"
     study, report = run({"concomitant_medications.csv": CONMEDS_CSV, "time_to_event.csv": tte})
     assert report.ok and not report.warnings, report.to_text()
     assert study.concomitant_medications["drug"].tolist() == ["tocilizumab", "dexamethasone", "anakinra"]
     assert pd.isna(study.concomitant_medications["end_day"].iloc[2])
-    assert study.time_to_event[["endpoint", "day", "event"]].values.tolist() == [["OS", 400.0, False],
-                                                                               ["PFS", 200.0, True]]
+    assert study.time_to_event[["endpoint", "day", "event"]].values.tolist() == [
+        ["OS", 100.0, False], ["PFS", 90.0, True], ["OS", 50.0, True], ["PFS", 50.0, True]]
 
 
 @pytest.mark.parametrize("table,text,row,column,message", [
@@ -259,3 +259,17 @@ def test_errors_name_the_source_variable():
     frame.loc[frame.index[0], "unit"] = "furlongs"
     _, report = validate(raw, "t")
     assert any(i.column == "PCSTRESU" and "furlongs" in i.message for i in report.errors)
+
+
+def test_given_time_to_event_that_disagrees_with_the_study_is_flagged():
+    tte = "subject_id,endpoint,day,event\nS1,OS,5000,0\nS2,DOR,50,1\n"
+    study, report = run({"time_to_event.csv": tte})
+    assert study is not None  # warnings: the study is stored, and the user told what to check
+    found = messages(report, "warning")
+    assert ("time_to_event.csv", None, "endpoint", "OS is given for 1 of 2 subjects: the others (S2) are not in its "
+            "Kaplan-Meier, and it is not derived for them") in found
+    last = study.subjects.set_index("subject_id").at["S1", "last_contact_day"]
+    assert ("time_to_event.csv", 2, "day", f"OS day 5000 is after the subject's last contact on day {last:g}") in found
+    responded = set(study.responses.loc[study.responses["response"].isin(["sCR", "CR", "VGPR", "PR"]), "subject_id"])
+    assert "S2" not in responded
+    assert ("time_to_event.csv", 3, "endpoint", "DOR is given for 'S2', who has no response of PR or better") in found

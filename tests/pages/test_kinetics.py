@@ -152,3 +152,14 @@ def test_cohort_medians_never_fall_below_every_line(app):
         low, high = levels.min(), levels.max()
         for row in view.by_day.itertuples():
             assert low[row.nominal_day] <= row.centre <= high[row.nominal_day]
+
+
+@pytest.mark.usefixtures("app")
+def test_the_axis_follows_the_analyte_kind_unless_the_link_says():
+    from data_access.catalogue import DEFAULT
+    from pages.kinetics import clean_state
+
+    profiles = {"car_copies": ["PB"], "m_protein": ["serum"]}
+    assert clean_state({"analyte": "m_protein"}, profiles, DEFAULT.kind)[0]["scale"] == "linear"
+    assert clean_state({"analyte": "m_protein", "scale": "log"}, profiles, DEFAULT.kind)[0]["scale"] == "log"
+    assert clean_state({}, profiles, DEFAULT.kind)[0]["scale"] == "log"
