@@ -105,7 +105,7 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None,
         raw.files.append({"name": source.name, "bytes": len(source.data), "sha256": source.sha256})
         name, suffix = dataset_name(source.name), Path(source.name).suffix.lower()
         if suffix not in CDISC_SUFFIXES:
-            raw.report.warning(source.name, f"not a SAS dataset (.xpt or .sas7bdat): ignored in a {kind.upper()} "
+            raw.report.warning(source.name, f"not a SAS dataset (.xpt or .sas7bdat): ignored in an {kind.upper()} "
                                "import")
             continue
         if name not in wanted and not (kind == "sdtm" and name.startswith("supp")):
@@ -514,8 +514,15 @@ class _Builder:
                                   column=unit_var, table="measurements")
                 drop[where] = True
             codes = {specimen_code(s) or s for s in specimen[rows].unique() if s}
+            chosen = next((t for t in self.tests.values() if t.get("analyte") == code), {})
+            if declared is None and not len(given) and not chosen.get("unit"):
+                self.report.error(ds.file, f"test code {code} is not in the analyte catalogue and none of its "
+                                  f"{len(rows):,} records gives a unit in {unit_var}: give the unit, or map the test "
+                                  "code to an analyte and unit (docs/mapping.md)",
+                                  row=int(ds.frame.at[rows[0], "_ROW"]), column=unit_var, table="measurements")
+                drop[rows] = True
+                continue
             if declared is None:
-                chosen = next((t for t in self.tests.values() if t.get("analyte") == code), {})
                 self.declared[code] = {
                     "_file": ds.file, "_row": int(ds.frame.at[first, "_ROW"]), "code": code,
                     "label": chosen.get("label") or label[first] or code, "unit": chosen.get("unit") or unit[first],
@@ -831,9 +838,10 @@ class _Builder:
             bad = hours.notna() & factor.isna()
             for odd in unit[bad].unique():
                 rows = bad & unit.eq(odd)
-                self.report.error(ds.file, f"AFRLT has unit '{odd}' ({int(rows.sum())} records); expected HOURS, "
-                                  "DAYS or MINUTES" if odd else f"AFRLT is given without its unit (FRLTU or RRLTU) "
-                                  f"in {int(rows.sum())} records", row=int(ds.frame.loc[rows, "_ROW"].iloc[0]),
+                self.report.error(ds.file, f"AFRLT has unit '{odd}' ({int(rows.sum())} records); expected MINUTES, "
+                                  "HOURS, DAYS or WEEKS" if odd else
+                                  f"AFRLT is given without its unit (FRLTU or RRLTU) in {int(rows.sum())} records",
+                                  row=int(ds.frame.loc[rows, "_ROW"].iloc[0]),
                                   column=unit_var or "FRLTU", table="measurements")
             given = {"AFRLT": hours * factor}
             timing = ("AFRLT", *timing)

@@ -340,6 +340,8 @@ def broken(datasets: dict, name: str, index: int, **changes) -> dict:
      "USUBJID 'A-404' is not in ADSL"),
     (lambda: broken(adam_delivery(), "adpc", 2, FRLTU="FORTNIGHTS"), "adpc.xpt", 3, "FRLTU",
      "AFRLT has unit 'FORTNIGHTS'"),
+    (lambda: broken(sdtm_delivery(), "lb", 0, LBTESTCD="XYZ", LBSTRESU=""), "lb.xpt", 1, "LBSTRESU",
+     "test code XYZ is not in the analyte catalogue and none of its 1 records gives a unit in LBSTRESU"),
 ])
 def test_bad_deliveries_are_refused_and_nothing_is_stored(tmp_path, make, file, row, column, message):
     folder = tmp_path / "delivery"
@@ -351,6 +353,7 @@ def test_bad_deliveries_are_refused_and_nothing_is_stored(tmp_path, make, file, 
     assert matching, result.report.to_text()
     assert (matching[0].file, matching[0].row, matching[0].column) == (file, row, column), str(matching[0])
     assert set(table_counts(engine).values()) == {0}
+    assert not any("unknown analyte" in e.message for e in result.report.errors)  # one message, not one a record
 
 
 def test_a_good_delivery_is_stored(tmp_path):
