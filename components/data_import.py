@@ -17,8 +17,10 @@ def upload_form() -> html.Section:
     return card(
         "Import a study",
         html.P(["Give a folder's CSV files (", html.Code("subjects.csv"), ", ", html.Code("measurements.csv"),
-                ", ", html.Code("adverse_events.csv"), ", ", html.Code("responses.csv"),
-                ") or one .xlsx workbook with a sheet per table, or a CDISC delivery: SDTM (DM, EX, PC, LB, "
+                ", ", html.Code("adverse_events.csv"), ", ", html.Code("responses.csv"), "; optionally ",
+                html.Code("analytes.csv"), ", ", html.Code("concomitant_medications.csv"), ", ",
+                html.Code("time_to_event.csv"), "; docs/data-format.md) or one .xlsx workbook with a sheet per "
+                "table, or a CDISC delivery: SDTM (DM, EX, PC, LB, "
                 "AE, RS, ...) or ADaM (ADSL, ADPC, ADAE, ADRS, ADTTE, ...) datasets as .xpt or .sas7bdat. "
                 "Column names are case-insensitive; days are "
                 "days since CAR-T infusion. The whole study is validated first: if anything is wrong nothing is "
@@ -58,20 +60,22 @@ def mapping_options() -> list[dict]:
             for r in frame.itertuples()]
 
 
-def report_view(report_records: list[dict], stored: dict | None, name: str) -> html.Div:
-    """Outcome line, then every error and warning with file, row, column and reason."""
-    errors = sum(r["severity"] == "error" for r in report_records)
-    warnings = len(report_records) - errors
+def report_view(report_records: list[dict], stored: dict | None, name: str,
+                counts: tuple[int, int] | None = None) -> html.Div:
+    """Outcome line, then the errors and warnings with file, row, column and reason (`report_records`: the report's
+    shown issues, errors first; `counts`: all its errors and warnings, where the list shows only the first ones)."""
+    errors, warnings = counts or (sum(r["severity"] == "error" for r in report_records),
+                                  sum(r["severity"] == "warning" for r in report_records))
     if stored:
         head = html.Div(className="cs-result cs-result-ok", id="data-result", children=[
             html.Strong(f"Stored '{stored['name']}' version {stored['version']}"),
-            f": {stored['n_subjects']} subjects, {stored['n_rows']} rows, {warnings} warning(s). ",
+            f": {stored['n_subjects']:,} subjects, {stored['n_rows']:,} rows, {warnings:,} warning(s). ",
             dcc.Link("Open it", href=f"/?study={stored['name']}&version={stored['version']}"),
         ])
     else:
         head = html.Div(className="cs-result cs-result-error", id="data-result", children=[
-            html.Strong(f"Not stored: '{name}' has {errors} error(s)"),
-            f" and {warnings} warning(s). Nothing was changed; fix the files and import again.",
+            html.Strong(f"Not stored: '{name}' has {errors:,} error(s)"),
+            f" and {warnings:,} warning(s). Nothing was changed; fix the files and import again.",
         ])
     if not report_records:
         return html.Div([head])

@@ -87,9 +87,9 @@ class ValidationReport:
                     keyed.append(((rank if errors_first else 0, file, math.inf, column or ""), more))
         return [issue for _, issue in sorted(keyed, key=lambda pair: pair[0])]
 
-    def to_records(self, per_column: int | None = SHOWN_PER_COLUMN) -> list[dict]:
+    def to_records(self, per_column: int | None = SHOWN_PER_COLUMN, errors_first: bool = False) -> list[dict]:
         """The shown issues (see `shown`) as dicts."""
-        return [asdict(i) for i in self.shown(per_column)]
+        return [asdict(i) for i in self.shown(per_column, errors_first)]
 
     def to_text(self, per_column: int | None = SHOWN_PER_COLUMN) -> str:
         head = f"{len(self.errors):,} error(s), {len(self.warnings):,} warning(s)"

@@ -84,7 +84,8 @@ def run_import(_clicks, contents, filenames, name, pending):
     if result.identical_to is not None:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
-    return (report_view(result.report.to_records(), stored, name), studies_grid(store.list_studies()),
+    return (report_view(result.report.to_records(errors_first=True), stored, name,
+                        (len(result.report.errors), len(result.report.warnings))), studies_grid(store.list_studies()),
             import_log_grid(store.import_log()))
 
 
@@ -172,5 +173,6 @@ def import_with_mapping(_clicks, columns, tests, values, state, contents, filena
     if result.identical_to is not None:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
-    return (report_view(result.report.to_records(), stored, name), studies_grid(store.list_studies()),
+    return (report_view(result.report.to_records(errors_first=True), stored, name,
+                        (len(result.report.errors), len(result.report.warnings))), studies_grid(store.list_studies()),
             import_log_grid(store.import_log()))
