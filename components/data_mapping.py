@@ -9,6 +9,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import dcc, html
 
+from components.data_import import import_progress
 from components.layout import card
 from data_access.catalogue import KINDS, SPECIMENS
 from data_access.mapping import (
@@ -130,6 +131,7 @@ def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_n
             html.Button("Save mapping", id="data-map-save", n_clicks=0, className="cs-button cs-button-secondary"),
             html.Span(id="data-map-saved", className="cs-muted"),
         ]),
+        import_progress("data-map-progress", "data-map-cancel"),
         html.Div(id="data-map-preview-out"),
     ]
     return card("Map the files to CARTscope", *parts, card_id="data-map-card")
