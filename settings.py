@@ -47,8 +47,9 @@ def database_url() -> str:
 
 
 def max_file_bytes() -> int:
-    """CARTSCOPE_MAX_FILE_MB: the largest input file accepted, in MB (default 50)."""
-    return int(_number("CARTSCOPE_MAX_FILE_MB", "50") * 1_000_000)
+    """CARTSCOPE_MAX_FILE_MB: the largest input file accepted, in MB (default 100: a million measurement rows as
+    CSV are about 55 MB, and the largest dataset of the same study as SDTM XPT about 60 MB)."""
+    return int(_number("CARTSCOPE_MAX_FILE_MB", "100") * 1_000_000)
 
 
 def default_study() -> str | None:
