@@ -184,11 +184,13 @@ def import_log_grid(log: pd.DataFrame) -> dag.AgGrid:
 
 
 def data_layout(studies: pd.DataFrame, log: pd.DataFrame) -> html.Div:
+    from components.data_mapping import mapping_section  # it builds on this module's import_progress
+
     return html.Div([
         page_header("Data", "Import studies, see what is stored and who imported what."),
         upload_form(),
         dcc.Store(id="data-mapping-state"),
-        html.Div(id="data-mapping-panel"),
+        mapping_section(),
         html.Div(id="data-report"),
         card("Stored studies", html.Div(studies_grid(studies), id="data-studies")),
         card("Import log", html.Div(import_log_grid(log), id="data-log")),

@@ -64,7 +64,8 @@ def detected_view(mapping: dict) -> html.Ul:
 
 def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_name: str | None = None,
                   required: bool = True) -> html.Div:
-    """The mapping step: detected files, the three editable grids, what is undecided, preview, save and import.
+    """The mapping step's body: detected files, the three editable grids, what is undecided, preview and save (the
+    import button follows it in `mapping_section`).
     `required` False: the files can also be imported as they are (a CDISC delivery whose unknown test codes are
     declared from the data), with the button above."""
     kind = mapping.get("kind", "tables")
@@ -124,17 +125,26 @@ def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_n
     parts += [
         html.Div(className="cs-form-row", children=[
             html.Button("Preview", id="data-map-preview", n_clicks=0, className="cs-button cs-button-secondary"),
-            html.Button("Import with this mapping", id="data-map-import", n_clicks=0, className="cs-button"),
             html.Span("Save mapping as", className="cs-map-save-label"),
             dcc.Input(id="data-map-name", type="text", placeholder="e.g. central lab, wide", className="cs-input",
                       maxLength=100, value=saved_name or ""),
             html.Button("Save mapping", id="data-map-save", n_clicks=0, className="cs-button cs-button-secondary"),
             html.Span(id="data-map-saved", className="cs-muted"),
         ]),
-        import_progress("data-map-progress", "data-map-cancel"),
         html.Div(id="data-map-preview-out"),
     ]
-    return card("Map the files to CARTscope", *parts, card_id="data-map-card")
+    return html.Div(parts)
+
+
+def mapping_section() -> html.Div:
+    """The mapping step's card, drawn with the page and shown when an upload needs a mapping: its body (the
+    proposal, `mapping_panel`) comes with the upload; the import button and its progress are always there, so the
+    background import callback never sees them drawn anew."""
+    return html.Div(id="data-map-section", style={"display": "none"}, children=card(
+        "Map the files to CARTscope", html.Div(id="data-mapping-panel"),
+        html.Div(className="cs-form-row", children=[
+            html.Button("Import with this mapping", id="data-map-import", n_clicks=0, className="cs-button")]),
+        import_progress("data-map-progress", "data-map-cancel"), card_id="data-map-card"))
 
 
 def preview_view(tables: dict[str, pd.DataFrame], report_records: list[dict]) -> html.Div:

@@ -116,32 +116,36 @@ def run_import(set_progress, _clicks, contents, filenames, name, pending, user):
 
 # -- the mapping step (files not in CARTscope format; docs/mapping.md) ------------------------------------------------
 
+SHOWN, HIDDEN = {"display": "block"}, {"display": "none"}
+
+
 @callback(Output("data-mapping-state", "data"), Output("data-mapping-panel", "children"),
+          Output("data-map-section", "style"),
           Input("data-upload", "contents"), Input("data-mapping-pick", "value"), State("data-upload", "filename"))
 def propose_for_upload(contents, picked, filenames):
     """A proposed (or the picked saved) mapping for an upload that needs one; nothing for CARTscope tables and CDISC
     deliveries CARTscope reads as they are, which keep the direct path."""
     if not filenames:
-        return None, []
+        return None, [], HIDDEN
     files = decode_uploads(contents, filenames)
     required = True
     if picked:
         text = store.load_mapping_json(picked)
         if text is None:
-            return None, message(f"No mapping is saved as '{picked}'.")
+            return None, message(f"No mapping is saved as '{picked}'."), SHOWN
         mapping = load_mapping(text)
     elif detect_kind(files) == "cartscope":
         if not needs_mapping(files):
-            return None, []
+            return None, [], HIDDEN
         mapping = propose_mapping(files)
     else:  # CDISC: offered when it has codes or words to translate, required only when the import would fail
         mapping = propose_mapping(files)
         if not mapping["undecided"]:
-            return None, []
+            return None, [], HIDDEN
         required = any(words for words in mapping["values"].values())  # needs_mapping's rule, without a re-read
     frames = read_sources(files, settings.max_file_bytes())[0] if mapping.get("kind") == "tables" else {}
     return ({"mapping": mapping, "name": picked, "required": required},
-            mapping_panel(mapping, frames, picked, required))
+            mapping_panel(mapping, frames, picked, required), SHOWN)
 
 
 def _edited(state: dict, columns, tests, values) -> dict:
@@ -184,7 +188,7 @@ def save_mapping(_clicks, name, columns, tests, values, state):
           **background_import("data-map-progress", "data-map-import", "data-map-cancel"))
 def import_with_mapping(set_progress, _clicks, columns, tests, values, state, contents, filenames, name, user):
     """The whole delivery through the edited mapping: stored as one new version, or nothing with every problem."""
-    if not _clicks or not state or not filenames:  # the button was just drawn (the mapping panel is new)
+    if not _clicks or not state or not filenames:
         return dash.no_update, dash.no_update, dash.no_update
     name = (name or "").strip()
     if not name:

@@ -4,7 +4,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from data_access.store import list_mappings, load_study
-from tests.conftest import wait_until
 
 PATIENTS = "Patient ID,Cohort,Age,Gender,Last contact day\nL-1,300e6,64,Female,120\nL-2,450e6,51,Male,60\n"
 WIDE_LABS = ("Patient ID,Study Day,IL-6,CRP (mg/dL),Ferritin (ug/L)\n"
@@ -74,7 +73,7 @@ def test_cartscope_tables_keep_the_direct_path(browser, tmp_path):
     browser.find("#data-upload input[type=file]").send_keys("\n".join(str(tmp_path / n) for n in VALID_TABLES))
     browser.wait_for_text("#data-selected-files", "subjects.csv")
     browser.idle()
-    assert not browser.find_all("#data-map-card")
+    assert not browser.find("#data-map-card").is_displayed()
     assert browser.severe_logs() == []
 
 
@@ -98,8 +97,6 @@ def test_a_saved_mapping_is_picked_for_the_next_delivery(browser, tmp_path):
     assert cell(browser, "data-map-columns", "IL-6", "unit").text == "ng/mL"
     assert cell(browser, "data-map-columns", "IL-6", "examples").text == "0.25, 0.04, 1.5"
     browser.find("#data-name").send_keys("picked-mapping-study")
-    browser.idle()
-    wait_until(lambda: browser.find("#data-map-import").is_enabled())
     browser.find("#data-map-import").click()
     browser.wait_for_text("#data-result", "Stored 'picked-mapping-study' version 1")
     values = load_study("picked-mapping-study").measurements.set_index(["subject_id", "analyte", "day"])["value"]
