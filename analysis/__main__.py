@@ -60,8 +60,9 @@ def write_endpoints(study: str, out: Path) -> int:
 
     result = endpoints(load_study(study))
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("best_response", "response_rates", "time_to_event", "km_summary", "ae_table"):
-        getattr(result, name).to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
+    for name in ("best_response", "response_rates", "time_to_event", "km_summary", "ae_table", "crs_treatment"):
+        if getattr(result, name) is not None:  # crs_treatment: only when the study records medications
+            getattr(result, name).to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
         print(out / f"{name}.csv")
     return 0
 

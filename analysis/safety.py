@@ -116,3 +116,17 @@ def term_patients(adverse_events: pd.DataFrame, term: str, related_only: bool) -
         ae = ae[ae["related"].eq(True)]
     worst = ae.groupby("subject_id")["grade"].max().reset_index()
     return worst.sort_values(["grade", "subject_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def crs_treatment_table(conmeds: pd.DataFrame, worst: pd.DataFrame) -> pd.DataFrame | None:
+    """`treatment_by_crs_grade` with the groups in their display order (No CRS, grade 1, 2, >=3), from each
+    subject's worst CRS grade (`worst`: subject_id, worst_crs_grade); None when no medications are recorded. The
+    Safety page and the endpoints CLI both show this table."""
+    if conmeds.empty:
+        return None
+    from analysis.kinetics import crs_group, group_order
+
+    groups = crs_group(worst["worst_crs_grade"])
+    order = group_order("crs_group", groups)
+    ordered = worst.assign(crs_group=groups, _order=groups.map(order.index)).sort_values("_order", kind="stable")
+    return treatment_by_crs_grade(conmeds, ordered[["subject_id", "crs_group"]])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.kinetics import GroupValues, crs_group, group_order, group_values
-from analysis.safety import ae_table, grade3_onsets, has_relatedness, onset_and_duration, treatment_by_crs_grade
+from analysis.safety import ae_table, crs_treatment_table, grade3_onsets, has_relatedness, onset_and_duration
 from analysis.views.common import StudyData
 from data_access.schema import CRS_TERM, ICANS_TERM
 
@@ -44,11 +44,7 @@ def safety_view(data: StudyData, nca: pd.DataFrame, attribution: str | None = No
     panels = [group_values(il6, "peak", "crs_group", order, f"IL-6 peak ({catalogue.unit('il6')})"),
               group_values(car, "cmax", "crs_group", order,
                            f"CAR transgene Cmax, blood ({catalogue.unit('car_copies')})")]
-    conmeds = study.concomitant_medications
-    treatments = None
-    if len(conmeds):
-        ordered = patients.assign(_order=patients["crs_group"].map(order.index)).sort_values("_order")
-        treatments = treatment_by_crs_grade(conmeds, ordered)
+    treatments = crs_treatment_table(study.concomitant_medications, data.patients)
     shown = ae[ae["related"].eq(True)] if related_only else ae
     return SafetyView(len(study.subjects), can_filter, related_only, ae_table(ae, len(study.subjects), related_only),
                       [onset_and_duration(ae, CRS_TERM), onset_and_duration(ae, ICANS_TERM)], grade3_onsets(shown),

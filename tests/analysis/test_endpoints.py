@@ -114,8 +114,8 @@ def test_endpoints_command_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "analysis", "endpoints", str(DEMO_DIR), "--out", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ae_table.csv", "best_response.csv", "km_summary.csv",
-                                                          "response_rates.csv", "time_to_event.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ae_table.csv", "best_response.csv", "crs_treatment.csv",
+                                                          "km_summary.csv", "response_rates.csv", "time_to_event.csv"]
     best = pd.read_csv(tmp_path / "best_response.csv")
     assert list(best.columns) == ["subject_id", "best_response", "day_first_response", "day_best_response"]
     rates = pd.read_csv(tmp_path / "response_rates.csv")
@@ -125,3 +125,19 @@ def test_endpoints_command_line(tmp_path):
             "rate_12m", "rate_12m_ci_lower"} <= set(km.columns)
     tte = pd.read_csv(tmp_path / "time_to_event.csv")
     assert set(tte["endpoint"]) == {"PFS", "OS", "DOR"} and set(tte["event"]) <= {0, 1}
+
+
+def test_crs_treatment_table_is_the_safety_pages():
+    from analysis.endpoints import endpoints
+    from analysis.nca import nca
+    from analysis.views.common import StudyData
+    from analysis.views.safety import safety_view
+    from data_access.readers import files_from_path, read_files
+    from data_access.validate import validate
+    from tests.conftest import DEMO_DIR
+
+    study, _ = validate(read_files(files_from_path(DEMO_DIR), 50_000_000), "demo")
+    table = endpoints(study).crs_treatment
+    pd.testing.assert_frame_equal(table, safety_view(StudyData.of(study), nca(study.measurements)).treatments)
+    assert table["group"].tolist() == ["No CRS", "CRS grade 1", "CRS grade 2", "CRS grade ≥3", "All patients"]
+    assert table.set_index("group").at["All patients", "n"] == len(study.subjects)
