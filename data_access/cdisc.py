@@ -108,6 +108,10 @@ def read_cdisc(files: list[SourceFile], max_bytes: int, kind: str | None = None,
             raw.report.warning(source.name, f"not a SAS dataset (.xpt or .sas7bdat): ignored in an {kind.upper()} "
                                "import")
             continue
+        inner = _internal_name(source) if name not in wanted else name
+        if inner != name and (inner in wanted or (kind == "sdtm" and inner.startswith("supp"))):
+            raw.report.warning(source.name, f"read as {inner.upper()}, the dataset name inside the file")
+            name = inner
         if name not in wanted and not (kind == "sdtm" and name.startswith("supp")):
             raw.report.warning(source.name, f"dataset {name.upper()} is not used by the {kind.upper()} import "
                                f"(it reads {', '.join(n.upper() for n in wanted)}"
@@ -155,6 +159,25 @@ def _used_variables(name: str, columns: list[str]) -> list[str] | None:
     else:
         return None
     return [columns[i] for i in keep]
+
+
+def _internal_name(source: SourceFile) -> str:
+    """The dataset name stored inside a SAS file (lower case; '' when unreadable), for files renamed on delivery
+    (lb_2024-06.xpt holding LB)."""
+    import pyreadstat
+
+    suffix = Path(source.name).suffix.lower()
+    read = pyreadstat.read_xport if suffix == ".xpt" else pyreadstat.read_sas7bdat
+    handle, path = tempfile.mkstemp(suffix=suffix, prefix="cartscope-cdisc-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(source.data)
+        _empty, meta = read(path, metadataonly=True)
+        return str(meta.table_name or "").strip().lower()
+    except Exception:  # noqa: BLE001 - unreadable files are reported when read for real
+        return ""
+    finally:
+        os.unlink(path)
 
 
 def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> pd.DataFrame | None:

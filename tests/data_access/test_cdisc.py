@@ -382,3 +382,13 @@ def test_what_a_delivery_lacks_or_has_too_much_is_reported(tmp_path):
     text = report.to_text()
     assert "WARNING: vs.xpt: dataset VS is not used by the SDTM import" in text
     assert "WARNING: define.xml: not a SAS dataset (.xpt or .sas7bdat): ignored" in text
+
+
+def test_a_renamed_dataset_is_read_by_the_name_inside_it(tmp_path):
+    write(tmp_path, sdtm_delivery())
+    lb = pyreadstat.read_xport(str(tmp_path / "lb.xpt"))[0]
+    (tmp_path / "lb.xpt").unlink()
+    pyreadstat.write_xport(lb, str(tmp_path / "lb_2024-06.xpt"), table_name="LB", file_format_version=5)
+    raw, study, report = load(tmp_path)
+    assert "read as LB, the dataset name inside the file" in report.to_text()
+    assert study is not None and "il6" in set(study.measurements["analyte"])
