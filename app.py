@@ -6,7 +6,7 @@ variables; see README.md.
 from __future__ import annotations
 
 import dash
-from dash import ALL, Dash, DiskcacheManager, Input, Output, State, callback, ctx
+from dash import ALL, Dash, Input, Output, State, callback, ctx
 
 import settings
 from components.layout import app_shell
@@ -17,19 +17,10 @@ from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_sele
 from pages._exports import register_export_callbacks
 
 
-def background_jobs() -> DiskcacheManager:
-    """Runs long callbacks (imports) in a worker process, with progress and cancel; state in settings.jobs_dir()."""
-    import diskcache
-
-    folder = settings.jobs_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(str(folder)))
-
-
 def create_app() -> Dash:
     """Build the Dash app: pages, cache, database (seeded with the demo study on first start), shell."""
     app = Dash(__name__, use_pages=True, title="CARTscope", suppress_callback_exceptions=True,
-               update_title=None, background_callback_manager=background_jobs())
+               update_title=None)
     init_cache(app.server)
     ensure_demo_study()
     nav_pages = [{"name": p["name"], "path": p["relative_path"]}

@@ -62,12 +62,6 @@ def image_timeout_seconds() -> float:
     return _number("CARTSCOPE_IMAGE_TIMEOUT", "60")
 
 
-def jobs_dir() -> Path:
-    """CARTSCOPE_JOBS_DIR: where background jobs (imports from the Data page) keep their state and progress; default
-    instance/jobs. A local folder (Dash's DiskcacheManager); issue 12 moves deployments to Celery with Redis."""
-    return Path(_get("CARTSCOPE_JOBS_DIR", str(ROOT / "instance" / "jobs")))
-
-
 def cache_config() -> dict:
     """flask-caching settings: CARTSCOPE_CACHE_TYPE (default FileSystemCache) in CARTSCOPE_CACHE_DIR, entries
     kept CARTSCOPE_CACHE_TIMEOUT seconds (default 86400)."""

@@ -7,6 +7,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import dcc, html
 
+from components.data_mapping import mapping_section
 from components.layout import card, page_header
 from data_access.schema import TABLES
 
@@ -43,33 +44,11 @@ def upload_form() -> html.Section:
                       className="cs-input", maxLength=100),
             html.Button("Validate and import", id="data-import", n_clicks=0, className="cs-button"),
         ]),
-        import_progress("data-progress", "data-cancel"),
         html.P(["Command line: ", html.Code("python -m data_access import PATH --name NAME"), "; for other shapes ",
                 html.Code("python -m data_access mapping PATH --out mapping.json"), " then ",
                 html.Code("import PATH --name NAME --mapping mapping.json")], className="cs-muted"),
         card_id="data-upload-card",
     )
-
-
-def import_progress(block_id: str, cancel_id: str) -> html.Div:
-    """A progress bar (reading, validating, storing), what is being done, and a Cancel button; shown while an import
-    runs (the import callback's `running` and `progress` outputs)."""
-    return html.Div(id=block_id, className="cs-progress", style={"display": "none"}, children=[
-        html.Progress(id=f"{block_id}-bar", value="0", max=str(len(IMPORT_STAGES))),
-        html.Span(id=f"{block_id}-text", className="cs-muted"),
-        html.Button("Cancel import", id=cancel_id, n_clicks=0, className="cs-button cs-button-secondary"),
-    ])
-
-
-#: The stages data_access.importer.import_files reports, in order (its progress texts start with these words).
-IMPORT_STAGES = ("reading", "validating", "storing")
-
-
-def progress_of(stage_text: str) -> tuple[str, str, str, dict]:
-    """(bar value, bar max, text, block style) for an import stage's text."""
-    step = next((i + 1 for i, word in enumerate(IMPORT_STAGES) if stage_text.startswith(word)), 0)
-    return (str(step), str(len(IMPORT_STAGES)), f"Step {step} of {len(IMPORT_STAGES)}: {stage_text} …",
-            {"display": "flex"})
 
 
 def mapping_options() -> list[dict]:
@@ -184,8 +163,6 @@ def import_log_grid(log: pd.DataFrame) -> dag.AgGrid:
 
 
 def data_layout(studies: pd.DataFrame, log: pd.DataFrame) -> html.Div:
-    from components.data_mapping import mapping_section  # it builds on this module's import_progress
-
     return html.Div([
         page_header("Data", "Import studies, see what is stored and who imported what."),
         upload_form(),

@@ -9,7 +9,6 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import dcc, html
 
-from components.data_import import import_progress
 from components.layout import card
 from data_access.catalogue import KINDS, SPECIMENS
 from data_access.mapping import (
@@ -138,13 +137,12 @@ def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_n
 
 def mapping_section() -> html.Div:
     """The mapping step's card, drawn with the page and shown when an upload needs a mapping: its body (the
-    proposal, `mapping_panel`) comes with the upload; the import button and its progress are always there, so the
-    background import callback never sees them drawn anew."""
+    proposal, `mapping_panel`) comes with the upload; the import button is always there."""
     return html.Div(id="data-map-section", style={"display": "none"}, children=card(
         "Map the files to CARTscope", html.Div(id="data-mapping-panel"),
         html.Div(className="cs-form-row", children=[
             html.Button("Import with this mapping", id="data-map-import", n_clicks=0, className="cs-button")]),
-        import_progress("data-map-progress", "data-map-cancel"), card_id="data-map-card"))
+        card_id="data-map-card"))
 
 
 def preview_view(tables: dict[str, pd.DataFrame], report_records: list[dict]) -> html.Div:

@@ -147,7 +147,9 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
         if panel is None:
             layout[yaxis] = {"domain": [low, high], "anchor": xname, "type": "category", "showgrid": False,
                              "tickfont": {"size": 11}}
-            clinical_rows = _clinical_panel(traces, layout, view, xname, yname, yaxis, compact)
+            plot_px = canvas.layout_width * (0.62 if compact else 0.8)  # less the margins (and a slide's legend)
+            clinical_rows = _clinical_panel(traces, layout, view, xname, yname, yaxis, compact,
+                                            plot_px / max(x_range[1] - x_range[0], 1.0))
             continue
         log = panel.log_scale
         data = view.measurements[view.measurements["analyte"].isin(panel.analytes)]
@@ -216,7 +218,7 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
 
 
 def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, yname: str, yaxis: str,
-                    compact: bool) -> list[str]:
+                    compact: bool, px_per_day: float = 1.0) -> list[str]:
     """Response at each assessment as coloured blocks with MRD results, AE bars from onset to resolution coloured
     by grade (CRS and ICANS on their own rows), and markers for progression, death and last contact. Returns the
     panel's rows (top to bottom)."""
@@ -245,7 +247,10 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
         color = AFTER_PROGRESSION if response == "PD" else RESPONSE_COLORS.get(response, "#ccc")
         traces.append({"type": "bar", "orientation": "h", "y": ["Response"], "base": [day], "x": [stop - day],
                        "marker": {"color": color, "line": {"color": "white", "width": 1}},
-                       "text": ["after PD" if response == "PD" else response], "textposition": "inside",
+                       "text": [text := "after PD" if response == "PD" else response],
+                       # a label only where the block is wide enough for it (the rest say it on hover)
+                       "textposition": "inside" if (stop - day) * px_per_day >= 0.62 * label_font * len(text) + 6
+                       else "none",
                        "insidetextanchor": "middle", "constraintext": "none",
                        "textfont": {"size": label_font, "color": "white" if response in ("sCR", "CR") else INK},
                        "width": 0.7, "showlegend": False, "xaxis": xname, "yaxis": yname,

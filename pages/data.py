@@ -6,7 +6,7 @@ import base64
 import binascii
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback
 from flask import request
 
 import settings
@@ -16,7 +16,6 @@ from components.data_import import (
     import_log_grid,
     mapping_options,
     message,
-    progress_of,
     report_view,
     studies_grid,
 )
@@ -40,9 +39,7 @@ dash.register_page(__name__, path="/data", name="Data", order=6, title="Data · 
 
 
 def layout(**_):
-    # who imports is settled here, in the request: the import itself runs in a worker process without one
-    return html.Div([dcc.Store(id="data-uploader", data=uploader()),
-                     data_layout(store.list_studies(), store.import_log())])
+    return data_layout(store.list_studies(), store.import_log())
 
 
 def decode_uploads(contents: list[str], filenames: list[str]) -> list[SourceFile]:
@@ -66,35 +63,14 @@ def show_selected(filenames):
     return f"Selected: {', '.join(filenames)}" if filenames else "No files selected."
 
 
-def background_import(block: str, button: str, cancel: str) -> dict:
-    """An import runs as a background job (a worker process: the page stays live): its button is disabled and its
-    progress block shown while it runs, the bar follows the stages, and Cancel stops it (the job's transaction is
-    never committed, so a cancelled import stores nothing)."""
-    return {"background": True, "prevent_initial_call": True,
-            "running": [(Output(button, "disabled"), True, False)],
-            # the block shows with the first stage reported (not for a click that reads nothing) and hides after
-            "progress": [Output(f"{block}-bar", "value"), Output(f"{block}-bar", "max"),
-                         Output(f"{block}-text", "children"), Output(block, "style")],
-            "progress_default": ["0", "3", "", {"display": "none"}],
-            "cancel": [Input(cancel, "n_clicks")]}
-
-
-def in_worker(set_progress):
-    """Called first in a background job: the worker process is a fork of the server, so it gets database
-    connections of its own (a pool shared across a fork mixes up results); returns the progress reporter
-    import_files takes."""
-    store.get_engine().dispose(close=False)
-    return lambda stage: set_progress(progress_of(stage))
-
-
 @callback(
     Output("data-report", "children"), Output("data-studies", "children"), Output("data-log", "children"),
     Input("data-import", "n_clicks"),
     State("data-upload", "contents"), State("data-upload", "filename"), State("data-name", "value"),
-    State("data-mapping-state", "data"), State("data-uploader", "data"),
-    **background_import("data-progress", "data-import", "data-cancel"),
+    State("data-mapping-state", "data"),
+    running=[(Output("data-import", "disabled"), True, False)], prevent_initial_call=True,
 )
-def run_import(set_progress, _clicks, contents, filenames, name, pending, user):
+def run_import(_clicks, contents, filenames, name, pending):
     if not filenames:
         return message("Choose the study's files first."), dash.no_update, dash.no_update
     if pending and pending.get("required"):
@@ -104,8 +80,7 @@ def run_import(set_progress, _clicks, contents, filenames, name, pending, user):
     if not name:
         return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
                        "was read or stored."), dash.no_update, dash.no_update
-    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=user,
-                          progress=in_worker(set_progress))
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader())
     if result.identical_to is not None:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
@@ -184,9 +159,9 @@ def save_mapping(_clicks, name, columns, tests, values, state):
           Output("data-log", "children", allow_duplicate=True), Input("data-map-import", "n_clicks"),
           State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
           State("data-mapping-state", "data"), State("data-upload", "contents"), State("data-upload", "filename"),
-          State("data-name", "value"), State("data-uploader", "data"),
-          **background_import("data-map-progress", "data-map-import", "data-map-cancel"))
-def import_with_mapping(set_progress, _clicks, columns, tests, values, state, contents, filenames, name, user):
+          State("data-name", "value"), running=[(Output("data-map-import", "disabled"), True, False)],
+          prevent_initial_call=True)
+def import_with_mapping(_clicks, columns, tests, values, state, contents, filenames, name):
     """The whole delivery through the edited mapping: stored as one new version, or nothing with every problem."""
     if not _clicks or not state or not filenames:
         return dash.no_update, dash.no_update, dash.no_update
@@ -198,8 +173,8 @@ def import_with_mapping(set_progress, _clicks, columns, tests, values, state, co
     saved = state.get("name")
     saved_text = store.load_mapping_json(saved) if saved else None
     unchanged = saved_text is not None and mapping_checksum(load_mapping(saved_text)) == mapping_checksum(mapping)
-    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=user,
-                          mapping=mapping, mapping_name=saved if unchanged else None, progress=in_worker(set_progress))
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader(),
+                          mapping=mapping, mapping_name=saved if unchanged else None)
     if result.identical_to is not None:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
