@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,28 +162,10 @@ def _used_variables(name: str, columns: list[str]) -> list[str] | None:
     return [columns[i] for i in keep]
 
 
-def _internal_name(source: SourceFile) -> str:
-    """The dataset name stored inside a SAS file (lower case; '' when unreadable), for files renamed on delivery
-    (lb_2024-06.xpt holding LB)."""
-    import pyreadstat
-
-    suffix = Path(source.name).suffix.lower()
-    read = pyreadstat.read_xport if suffix == ".xpt" else pyreadstat.read_sas7bdat
-    handle, path = tempfile.mkstemp(suffix=suffix, prefix="cartscope-cdisc-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(source.data)
-        _empty, meta = read(path, metadataonly=True)
-        return str(meta.table_name or "").strip().lower()
-    except Exception:  # noqa: BLE001 - unreadable files are reported when read for real
-        return ""
-    finally:
-        os.unlink(path)
-
-
-def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> pd.DataFrame | None:
-    """One dataset through pyreadstat (never pandas.read_sas); dates stay SAS numbers, converted by the rules.
-    Measurement datasets load only the variables the import uses (`_used_variables`)."""
+@contextmanager
+def sas_file(source: SourceFile):
+    """(reader, path) of an uploaded SAS dataset written to a temporary file, since pyreadstat reads paths:
+    `read(path, metadataonly=True)` for the variables, then `read(path, usecols=...)`; the file is removed after."""
     import pyreadstat  # imported here: only CDISC imports need it
 
     suffix = Path(source.name).suffix.lower()
@@ -191,15 +174,33 @@ def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> p
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(source.data)
-        _empty, meta = read(path, metadataonly=True)
-        frame, _meta = read(path, disable_datetime_conversion=True,
-                            usecols=_used_variables(name, list(meta.column_names)))
-    except Exception as exc:  # pyreadstat raises its own ReadstatError and plain ones for bad files
-        report.error(source.name, f"not a readable SAS {'transport' if suffix == '.xpt' else 'dataset'} file "
-                     f"({type(exc).__name__}: {str(exc)[:120]})")
-        return None
+        yield read, path
     finally:
         os.unlink(path)
+
+
+def _internal_name(source: SourceFile) -> str:
+    """The dataset name stored inside a SAS file (lower case; '' when unreadable), for files renamed on delivery
+    (lb_2024-06.xpt holding LB)."""
+    try:
+        with sas_file(source) as (read, path):
+            return str(read(path, metadataonly=True)[1].table_name or "").strip().lower()
+    except Exception:  # noqa: BLE001 - unreadable files are reported when read for real
+        return ""
+
+
+def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> pd.DataFrame | None:
+    """One dataset through pyreadstat (never pandas.read_sas); dates stay SAS numbers, converted by the rules.
+    Measurement datasets load only the variables the import uses (`_used_variables`)."""
+    try:
+        with sas_file(source) as (read, path):
+            _empty, meta = read(path, metadataonly=True)
+            frame, _meta = read(path, disable_datetime_conversion=True,
+                                usecols=_used_variables(name, list(meta.column_names)))
+    except Exception as exc:  # pyreadstat raises its own ReadstatError and plain ones for bad files
+        kind = "transport" if Path(source.name).suffix.lower() == ".xpt" else "dataset"
+        report.error(source.name, f"not a readable SAS {kind} file ({type(exc).__name__}: {str(exc)[:120]})")
+        return None
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     return frame.reset_index(drop=True)
 

@@ -558,24 +558,16 @@ def _propose_cdisc(files: list[SourceFile], kind: str) -> dict:
 def _read_sas_variables(source: SourceFile, wanted: set[str]) -> tuple[pd.DataFrame, str, int] | None:
     """The `wanted` variables of one SAS dataset (upper-case names), its label and record count; None when it cannot
     be read (the import says why)."""
-    import os
-    import tempfile
+    from data_access.cdisc import sas_file
 
-    import pyreadstat  # imported here: only CDISC deliveries need it
-
-    suffix = Path(source.name).suffix.lower()
-    read = pyreadstat.read_xport if suffix == ".xpt" else pyreadstat.read_sas7bdat
-    handle, path = tempfile.mkstemp(suffix=suffix, prefix="cartscope-mapping-")
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(source.data)
-        _empty, meta = read(path, metadataonly=True)
-        columns = [c for c in meta.column_names if str(c).strip().upper() in wanted] or list(meta.column_names[:1])
-        frame = read(path, usecols=columns, disable_datetime_conversion=True)[0]
+        with sas_file(source) as (read, path):
+            _empty, meta = read(path, metadataonly=True)
+            columns = [c for c in meta.column_names if str(c).strip().upper() in wanted] or \
+                list(meta.column_names[:1])
+            frame = read(path, usecols=columns, disable_datetime_conversion=True)[0]
     except Exception:  # noqa: BLE001 - pyreadstat raises its own errors; the import reports unreadable files
         return None
-    finally:
-        os.unlink(path)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     return frame, meta.file_label or "", len(frame)
 
