@@ -8,10 +8,9 @@ import pandas as pd
 from dash import dcc, html
 
 from components.data_mapping import mapping_section
+from components.issues import SCROLL_STYLE, issues_grid
 from components.layout import card, page_header
 from data_access.schema import TABLES
-
-_GRID_STYLE = {"height": "320px", "width": "100%"}
 
 
 def upload_form() -> html.Section:
@@ -80,20 +79,7 @@ def report_view(report_records: list[dict], stored: dict | None, name: str,
         ])
     if not report_records:
         return html.Div([head])
-    rows = [{**r, "row": r["row"] if r["row"] is not None else "", "column": r["column"] or ""}
-            for r in report_records]
-    grid = dag.AgGrid(
-        id="data-report-grid", rowData=rows,
-        columnDefs=[{"field": "severity", "headerName": "Severity", "width": 110},
-                    {"field": "file", "headerName": "File", "width": 200},
-                    {"field": "row", "headerName": "Row", "width": 90},
-                    {"field": "column", "headerName": "Column", "width": 150},
-                    {"field": "message", "headerName": "Problem", "flex": 1, "wrapText": True, "autoHeight": True}],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
-        rowClassRules={"cs-row-error": "params.data.severity == 'error'"},
-        style={"width": "100%"} if len(rows) <= 12 else _GRID_STYLE,
-        dashGridOptions={"domLayout": "autoHeight" if len(rows) <= 12 else "normal"},
-    )
+    grid = issues_grid("data-report-grid", report_records)
     return html.Div([head, grid])
 
 
@@ -125,7 +111,7 @@ def _grid(grid_id: str, frame: pd.DataFrame, columns: list[dict]) -> dag.AgGrid:
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapHeaderText": True,
                        "autoHeaderHeight": True},
         dashGridOptions={"domLayout": "autoHeight" if small else "normal"},
-        style={"width": "100%"} if small else _GRID_STYLE,
+        style={"width": "100%"} if small else SCROLL_STYLE,
     )
 
 

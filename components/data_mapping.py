@@ -9,6 +9,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import dcc, html
 
+from components.issues import issues_grid
 from components.layout import card
 from data_access.catalogue import KINDS, SPECIMENS
 from data_access.mapping import (
@@ -151,18 +152,7 @@ def preview_view(tables: dict[str, pd.DataFrame], report_records: list[dict]) ->
     if errors or not tables:
         head = html.Div(className="cs-result cs-result-error", id="data-map-preview-result", children=[
             html.Strong(f"This mapping gives {len(errors)} error(s)"), " and nothing would be stored: see below."])
-        rows = [{**r, "row": r["row"] if r["row"] is not None else "", "column": r["column"] or ""}
-                for r in report_records]
-        grid = dag.AgGrid(
-            id="data-map-preview-issues", rowData=rows,
-            columnDefs=[{"field": "severity", "headerName": "Severity", "width": 110},
-                        {"field": "file", "headerName": "File", "width": 200},
-                        {"field": "row", "headerName": "Row", "width": 80},
-                        {"field": "column", "headerName": "Column", "width": 160},
-                        {"field": "message", "headerName": "Problem", "flex": 1, "wrapText": True,
-                         "autoHeight": True}],
-            defaultColDef={"resizable": True}, rowClassRules={"cs-row-error": "params.data.severity == 'error'"},
-            dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"})
+        grid = issues_grid("data-map-preview-issues", report_records)
         return html.Div([head, grid])
     blocks: list = [html.Div(className="cs-result cs-result-ok", id="data-map-preview-result", children=[
         html.Strong("Preview: the mapping reads cleanly"),
