@@ -22,7 +22,7 @@ from components.data_import import (
 from components.data_mapping import mapping_panel, preview_view
 from data_access import store
 from data_access.cdisc import detect_kind
-from data_access.importer import import_files
+from data_access.importer import ImportResult, import_files
 from data_access.mapping import (
     dump_mapping,
     from_rows,
@@ -58,6 +58,16 @@ def uploader() -> str:
     return request.headers.get("X-Forwarded-User") or request.remote_user or f"web upload from {request.remote_addr}"
 
 
+def outcome(result: ImportResult, name: str) -> tuple:
+    """The report, stored studies and import log after an import (the report alone when nothing changed)."""
+    if result.identical_to is not None:
+        return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
+    stored = result.record.__dict__ if result.record else None
+    return (report_view(result.report.to_records(errors_first=True), stored, name,
+                        (len(result.report.errors), len(result.report.warnings))), studies_grid(store.list_studies()),
+            import_log_grid(store.import_log()))
+
+
 @callback(Output("data-selected-files", "children"), Input("data-upload", "filename"))
 def show_selected(filenames):
     return f"Selected: {', '.join(filenames)}" if filenames else "No files selected."
@@ -81,12 +91,7 @@ def run_import(_clicks, contents, filenames, name, pending):
         return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
                        "was read or stored."), dash.no_update, dash.no_update
     result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader())
-    if result.identical_to is not None:
-        return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
-    stored = result.record.__dict__ if result.record else None
-    return (report_view(result.report.to_records(errors_first=True), stored, name,
-                        (len(result.report.errors), len(result.report.warnings))), studies_grid(store.list_studies()),
-            import_log_grid(store.import_log()))
+    return outcome(result, name)
 
 
 # -- the mapping step (files not in CARTscope format; docs/mapping.md) ------------------------------------------------
@@ -175,9 +180,4 @@ def import_with_mapping(_clicks, columns, tests, values, state, contents, filena
     unchanged = saved_text is not None and mapping_checksum(load_mapping(saved_text)) == mapping_checksum(mapping)
     result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader(),
                           mapping=mapping, mapping_name=saved if unchanged else None)
-    if result.identical_to is not None:
-        return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
-    stored = result.record.__dict__ if result.record else None
-    return (report_view(result.report.to_records(errors_first=True), stored, name,
-                        (len(result.report.errors), len(result.report.warnings))), studies_grid(store.list_studies()),
-            import_log_grid(store.import_log()))
+    return outcome(result, name)
