@@ -40,10 +40,9 @@ from data_access.readers import (
     RawStudy,
     SourceFile,
     _cell_text,
-    _decode,
     _file_level_problem,
-    _read_csv,
-    _read_csv_fast,
+    read_csv,
+    sheet_rows,
     table_name_for,
 )
 from data_access.report import ValidationReport
@@ -190,18 +189,12 @@ def read_sources(files: list[SourceFile], max_bytes: int) -> tuple[dict[str, pd.
         if Path(source.name).suffix.lower() == ".xlsx":
             frames.update(_workbook_sheets(source, report))
             continue
-        text = _decode(source, report)
-        if text is None or not text.strip():
-            if text is not None:
-                report.error(source.name, "the file is empty")
+        parts = read_csv(source, report)
+        if parts is None:
             continue
-        delimiter = max(",;\t", key=text.lstrip().splitlines()[0].count)
-        fast = _read_csv_fast(text, delimiter)
-        if fast is not None:
-            header, cells, lines = fast
+        header, rows, cells, lines = parts
+        if cells is not None:
             rows = [(line, list(values)) for line, values in zip(lines, cells.itertuples(index=False), strict=True)]
-        else:
-            header, rows = _read_csv(source.name, text, delimiter, report)
         frames[source.name] = _frame(source.name, header, rows)
     return frames, report
 
@@ -218,10 +211,8 @@ def _workbook_sheets(source: SourceFile, report: ValidationReport) -> dict[str, 
     try:
         for sheet in workbook.worksheets:
             header, rows = None, []
-            for cells in sheet.iter_rows():
+            for cells in sheet_rows(sheet):
                 values = [c.value for c in cells]
-                if not any(v not in (None, "") for v in values):
-                    continue
                 if header is None:
                     header = values
                 else:

@@ -179,21 +179,29 @@ def _decode(source: SourceFile, report: ValidationReport) -> str | None:
 
 
 def _add_csv(raw: RawStudy, table: str, source: SourceFile) -> None:
-    """Read one CSV file as `table`: large plain files through pandas' C parser, anything else row by row."""
-    text = _decode(source, raw.report)
+    """Read one CSV file as `table`."""
+    parts = read_csv(source, raw.report)
+    if parts is not None:
+        _add_table(raw, table, source.name, *parts)
+
+
+def read_csv(source: SourceFile, report: ValidationReport) -> tuple | None:
+    """A CSV file as (header, rows, cells, lines): large plain files through pandas' C parser (`cells`, a text frame,
+    and their `lines`), anything else row by row (`rows`, (line, fields) pairs, with what is wrong reported); None
+    when the file is not readable text or is empty."""
+    text = _decode(source, report)
     if text is None:
-        return
+        return None
     if not text.strip():
-        raw.report.error(source.name, "the file is empty")
-        return
+        report.error(source.name, "the file is empty")
+        return None
     first_line = text.lstrip().splitlines()[0]
     delimiter = max(",;\t", key=first_line.count)
     fast = _read_csv_fast(text, delimiter)
     if fast is not None:
         header, cells, lines = fast
-        _add_table(raw, table, source.name, header, None, cells, lines)
-    else:
-        _add_table(raw, table, source.name, *_read_csv(source.name, text, delimiter, raw.report))
+        return header, None, cells, lines
+    return *_read_csv(source.name, text, delimiter, report), None, None
 
 
 def _read_csv_fast(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame, list[int]] | None:
@@ -245,6 +253,13 @@ def _read_csv(name: str, text: str, delimiter: str,
     return header, rows
 
 
+def sheet_rows(sheet):
+    """A worksheet's rows of cells, blank rows left out (the first one given is the header)."""
+    for cells in sheet.iter_rows():
+        if any(c.value not in (None, "") for c in cells):
+            yield cells
+
+
 def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
     import openpyxl  # imported here: only needed for workbooks
 
@@ -262,10 +277,8 @@ def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
                 continue
             header: list | None = None
             rows: list[tuple[int, list]] = []
-            for cells in sheet.iter_rows():
+            for cells in sheet_rows(sheet):
                 values = [c.value for c in cells]
-                if not any(v not in (None, "") for v in values):
-                    continue
                 if header is None:
                     header = values
                     continue
