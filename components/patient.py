@@ -309,9 +309,7 @@ def _short(view: PatientView, analyte: str) -> str:
 
 def _specimens(view: PatientView, data: pd.DataFrame, analyte: str) -> list[str]:
     """The specimens one analyte was measured in for this patient, in the catalogue's order."""
-    measured = set(data.loc[data["analyte"] == analyte, "specimen"])
-    declared = [s for s in view.catalogue[analyte].specimens if s in measured]
-    return declared + sorted(measured - set(declared))
+    return view.catalogue.order_specimens(analyte, data.loc[data["analyte"] == analyte, "specimen"])
 
 
 def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, specimen: str, xname: str, yname: str,

@@ -189,6 +189,12 @@ class Catalogue(Mapping[str, Analyte]):
         position = {code: i for i, code in enumerate(self._all)}
         return sorted(set(codes), key=lambda c: (position.get(c, len(position)), c))
 
+    def order_specimens(self, code: str, measured) -> list[str]:
+        """The `measured` specimens of an analyte: the ones it declares in their order, then any others by name."""
+        measured = set(measured)
+        declared = [s for s in self._all[code].specimens if s in measured] if code in self._all else []
+        return declared + sorted(measured - set(declared))
+
     def label(self, code: str) -> str:
         return self._all[code].label if code in self._all else code
 

@@ -43,9 +43,7 @@ class StudyData:
         pairs = self.study.measurements[["analyte", "specimen"]].drop_duplicates()
         out = {}
         for analyte in catalogue.order(pairs["analyte"]):
-            measured = set(pairs.loc[pairs["analyte"] == analyte, "specimen"])
-            declared = [s for s in catalogue[analyte].specimens if s in measured] if analyte in catalogue else []
-            out[analyte] = declared + sorted(measured - set(declared))
+            out[analyte] = catalogue.order_specimens(analyte, pairs.loc[pairs["analyte"] == analyte, "specimen"])
         return out
 
     @cached_property
