@@ -97,9 +97,14 @@ def ensure_demo_study(engine: Engine | None = None) -> None:
     """Store the bundled simulated study, so a fresh install has something to show and an updated one shows the
     current demo."""
     engine = engine or store.get_engine()
-    # Imported again on every start: when the bundled files changed (a new CARTscope release) the demo gets a new
-    # version; when they did not, nothing is stored (the import finds the files identical to the newest version).
-    result = import_path(settings.DEMO_DIR, settings.DEMO_STUDY_NAME, source="demo", user="cartscope",
-                         simulated=True, engine=engine)
+    # When the bundled files changed (a new CARTscope release) the demo gets a new version; when they did not, the
+    # checksum says so before anything is read or validated, so a start costs a file hash.
+    files = files_from_path(settings.DEMO_DIR)
+    newest = store.newest_checksum(settings.DEMO_STUDY_NAME, engine=engine)
+    if newest is not None and newest[0].simulated and \
+            newest[1] == store.checksum([{"name": f.name, "sha256": f.sha256} for f in files]):
+        return
+    result = import_files(files, settings.DEMO_STUDY_NAME, source="demo", user="cartscope", simulated=True,
+                          engine=engine)
     if not result.stored and result.identical_to is None:
         raise RuntimeError(f"the bundled demo study failed validation:\n{result.report.to_text()}")
