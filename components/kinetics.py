@@ -327,7 +327,8 @@ def nca_export_frame(view: CohortView) -> pd.DataFrame:
 
 
 #: The NCA table's parameters on a slide (the download has them all).
-DECK_PARAMETERS = ("cmax", "tmax", "<auc>", "auclast", "tlast", "half_life")
+#: The grid's columns a slide leaves out (λz diagnostics: the grid and the downloads have them).
+DECK_LEAVES_OUT = ("lambda_z_n_points", "r2_adj")
 
 
 def nca_text_frame(view: CohortView) -> pd.DataFrame:
@@ -336,7 +337,7 @@ def nca_text_frame(view: CohortView) -> pd.DataFrame:
     out = pd.DataFrame({"Patient": table["subject_id"]})
     for field, header, _ in GRID_FACTS:
         out[header] = [BLANK if v != v else fmt_dose(str(v)) for v in table[field]]
-    for name in DECK_PARAMETERS:
-        name = view.settings.auc_column if name == "<auc>" else name
-        out[parameter(name).header(view.unit)] = [_fmt(name)(v) for v in table[name]]
+    for name in grid_parameters(view):  # the grid's parameters for the analyte's kind
+        if name not in DECK_LEAVES_OUT:
+            out[parameter(name).header(view.unit)] = [_fmt(name)(v) for v in table[name]]
     return out

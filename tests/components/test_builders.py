@@ -121,3 +121,17 @@ def test_patient_clinical_track_shows_crs_treatments_and_panels_follow_the_choic
     bars = [t for t in figure["data"] if t["type"] == "bar" and t["y"] == ["Tocilizumab"]]
     given = treated[(treated["subject_id"] == subject) & (treated["drug"] == "tocilizumab")]
     assert [b["base"][0] for b in bars] == given["start_day"].tolist()
+
+
+def test_the_deck_nca_table_shows_the_grids_parameters_for_the_analytes_kind(demo):
+    from analysis.nca import nca
+    from analysis.views.kinetics import CohortSettings, cohort_view
+    from components.kinetics import grid_columns, nca_text_frame
+
+    measurements = demo.study.measurements
+    for analyte, specimen, first in (("car_copies", "PB", "Cmax"), ("crp", "serum", "Baseline"),
+                                     ("m_protein", "serum", "Baseline")):
+        view = cohort_view(demo, nca(measurements, intervals=((0, 28),)), CohortSettings(analyte, specimen))
+        deck = [c for c in nca_text_frame(view).columns if "(" in c or c.startswith(("Cmax", "Baseline"))]
+        grid = [c["headerName"] for c in grid_columns(view)]
+        assert deck[0].startswith(first) and set(deck) <= set(grid), (analyte, deck)
