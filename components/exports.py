@@ -62,6 +62,32 @@ class ImageExportUnavailable(ImageExportError):
     """No browser for kaleido: the message says what to install."""
 
 
+#: Trace types that fetch map tiles or outlines from the network; CARTscope draws no maps.
+MAP_TRACES = frozenset({"scattergeo", "choropleth", "scattermapbox", "choroplethmapbox", "densitymapbox",
+                        "scattermap", "choroplethmap", "densitymap"})
+
+
+def external_references(figure: dict) -> list[str]:
+    """What in a figure would make the renderer fetch something: an image `source` that is not a `data:`
+    address, or a map trace. Empty for every figure CARTscope builds."""
+    found = []
+
+    def visit(node, key=""):
+        if isinstance(node, dict):
+            if node.get("type") in MAP_TRACES:
+                found.append(f"a {node['type']} trace")
+            for name, value in node.items():
+                visit(value, name)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                visit(value, key)
+        elif key == "source" and isinstance(node, str) and not node.strip().lower().startswith("data:"):
+            found.append(f"image source {node[:80]!r}")  # a path, too, would be read relative to the page
+
+    visit(figure)
+    return found
+
+
 class ImageWorker:
     """One long-lived `image_worker.py` process per server process, started on first use (about 2 s, then a
     fraction of a second per image). Requests are serialised by a lock; other requests are not blocked."""
@@ -137,4 +163,7 @@ def figure_image(figure: dict, fmt: str, width: int = 1280, height: int = 720, s
     """PNG, SVG or PDF of a figure, rendered by kaleido with the system Chromium in a worker process."""
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"format '{fmt}' is not one of {', '.join(IMAGE_FORMATS)}")
+    if refused := external_references(figure):
+        raise ImageExportError("the figure refers to something outside it, which the server does not fetch: "
+                               + "; ".join(refused[:3]))
     return _worker.render(figure, fmt, width, height, scale)

@@ -8,6 +8,12 @@ Protocol: one JSON request per line on stdin ({"figure", "format", "width", "hei
 on stdout is a 9-byte header (status byte, big-endian 8-byte length) then the payload: the image bytes
 (status 0), an error message when rendering failed (status 1) or when no browser could be started
 (status 2). End of stdin closes the browser and ends the process.
+
+The page the figures are drawn in reaches nothing outside itself: its Content-Security-Policy allows images only
+from `data:` and `blob:` addresses (the ones plotly makes while drawing), no connections and no frames, so a
+figure naming an `http://` or `file://` image draws without it; and Chromium is given a proxy that answers
+nothing, so no request leaves the worker even where the policy would not apply. components/exports.py also
+refuses such figures before they get here (docs/security.md).
 """
 from __future__ import annotations
 
@@ -21,6 +27,22 @@ OK, RENDER_FAILED, NO_BROWSER = 0, 1, 2
 #: Reply header: status byte, then the payload's length.
 HEADER = struct.Struct(">BQ")
 MAX_REQUEST_BYTES = 512 * 1024 * 1024
+#: Scripts only from the local files kaleido's page is built of; images only from data/blob addresses.
+PAGE_POLICY = ("default-src 'none'; script-src file: 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+               "img-src data: blob:; font-src data:; connect-src 'none'; frame-src 'none'; form-action 'none'")
+#: A proxy that answers nothing (the discard port on loopback): Chromium's own requests go nowhere.
+NO_NETWORK_PROXY = "http://127.0.0.1:9"
+
+
+def closed_page():
+    """kaleido's page (the plotly.js bundled with plotly.py, no MathJax) with the policy above in its head."""
+    from kaleido import PageGenerator
+
+    class ClosedPage(PageGenerator):
+        header = PageGenerator.header.replace(
+            "<head>", f'<head>\n        <meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">', 1)
+
+    return ClosedPage(mathjax=False)
 
 
 async def serve(replies) -> None:
@@ -41,8 +63,9 @@ async def serve(replies) -> None:
                 request = json.loads(line)
                 if browser is None:
                     status = NO_BROWSER
-                    # mathjax=False: no LaTeX in CARTscope figures, and no network fetch for it
-                    candidate = Kaleido(mathjax=False, headers=pio.defaults.headers)
+                    # no MathJax (no LaTeX in CARTscope figures, and no fetch for it), no network
+                    candidate = Kaleido(page_generator=closed_page(), headers=pio.defaults.headers,
+                                        proxy_server=NO_NETWORK_PROXY)
                     await candidate.open()
                     browser, status = candidate, OK
                 options = {key: request[key] for key in ("format", "width", "height", "scale")}

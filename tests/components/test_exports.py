@@ -119,3 +119,75 @@ def test_patient_report_is_self_contained():
                                [("CAR transgene", summary)], FIGURE, "SIMULATED DATA")
     assert "Patient DM-001" in text and "450e6" in text and "SIMULATED DATA" in text and "Cmax (copies/µg" in text
     assert "<script src=\"http" not in text and "Plotly.newPlot" in text
+
+
+# ---- exports reach nothing outside the figure (docs/security.md) ----------------------------------------------
+
+RED = (255, 0, 0)
+
+
+def red_pixels(png: bytes) -> int:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(1 for pixel in image.get_flattened_data() if pixel == RED)
+
+
+def image_figure(source: str) -> dict:
+    return {"data": [], "layout": {"width": 200, "height": 200, "images": [
+        {"source": source, "xref": "paper", "yref": "paper", "x": 0, "y": 1, "sizex": 1, "sizey": 1,
+         "sizing": "stretch"}]}}
+
+
+@pytest.fixture
+def red_image_server(tmp_path):
+    """A red PNG on disk and served over HTTP on loopback, with the paths the server was asked for."""
+    import http.server
+    import threading
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (40, 40), RED).save(path)
+    requested = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requested.append(self.path)
+            data = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield path, f"http://127.0.0.1:{server.server_port}/red.png", requested
+    server.shutdown()
+
+
+def test_export_refuses_figures_that_name_images_outside_them(red_image_server):
+    path, url, requested = red_image_server
+    for source in (url, path.as_uri(), str(path), "red.png"):
+        with pytest.raises(ImageExportError, match="outside it.*image source"):
+            figure_image(image_figure(source), "png", width=200, height=200)
+    with pytest.raises(ImageExportError, match="scattermapbox trace"):
+        figure_image({"data": [{"type": "scattermapbox", "lat": [0], "lon": [0]}], "layout": {}}, "png")
+    assert requested == []
+
+
+def test_image_worker_fetches_nothing_even_when_asked_directly(red_image_server):
+    """Below the check above: the worker's page may load images only from data: addresses, so an http:// or
+    file:// image (a server on loopback, a file on disk) is neither requested nor drawn; a data: one is."""
+    import base64
+
+    path, url, requested = red_image_server
+    worker = ImageWorker()
+    try:
+        for source in (url, path.as_uri()):
+            assert red_pixels(worker.render(image_figure(source), "png", 200, 200, 1)) == 0, source
+        inline = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+        assert red_pixels(worker.render(image_figure(inline), "png", 200, 200, 1)) > 100
+    finally:
+        worker.close()
+    assert requested == []
