@@ -28,7 +28,16 @@ def create_app() -> Dash:
                  if p["path"] != "/404"]
     app.layout = app_shell(nav_pages, dash.page_container)
     register_export_callbacks(app)
+    warm_up(app)
     return app
+
+
+def warm_up(app: Dash) -> None:
+    """Do Dash's first-request set-up (collecting the pages' callbacks, the pages router) now, once. Left to the
+    first request, it races: Dash marks it done before doing it, so a second thread of a fresh worker answers
+    "Callback function not found" while the first is still collecting."""
+    with app.server.test_request_context("/"):
+        app.server.preprocess_request()
 
 
 @callback(

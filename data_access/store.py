@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -154,6 +155,11 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.close()
     metadata.create_all(engine)
     _add_missing_columns(engine)
+    # A process forked after this (gunicorn --preload workers, Celery's prefork pool) must not use the parent's
+    # connections: two processes on one socket read each other's results. The child starts with an empty pool
+    # and leaves the parent's connections to the parent (SQLAlchemy's "Using Connection Pools with
+    # Multiprocessing or os.fork()").
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
 
 
