@@ -13,6 +13,7 @@ import settings
 from analysis.nca import NCAOptionError, NCAOptions
 from analysis.nca.engine import run_nca
 from analysis.nca.options import AUC_METHODS, BLQ_RULES
+from analysis.spreadsheet import write_csv
 from data_access import store
 from data_access.catalogue import builtin_for_test_code, specimen_code
 from data_access.importer import read_study_files
@@ -55,14 +56,14 @@ def load_study(study: str):
         raise SystemExit(f"error: '{study}' is neither a study folder nor a stored study") from None
 
 
-def write_endpoints(study: str, out: Path) -> int:
+def write_endpoints(study: str, out: Path, raw_text: bool = False) -> int:
     from analysis.endpoints import endpoints
 
     result = endpoints(load_study(study))
     out.mkdir(parents=True, exist_ok=True)
     for name in ("best_response", "response_rates", "time_to_event", "km_summary", "ae_table", "crs_treatment"):
         if getattr(result, name) is not None:  # crs_treatment: only when the study records medications
-            getattr(result, name).to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
+            write_csv(getattr(result, name), out / f"{name}.csv", raw_text=raw_text)
         print(out / f"{name}.csv")
     return 0
 
@@ -105,9 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     ends = commands.add_parser("endpoints", help="response, time-to-event and safety endpoints (docs/endpoints.md)")
     ends.add_argument("study", help="study folder or stored study name")
     ends.add_argument("--out", required=True, help="folder to write the CSV files to")
+    for command in (nca, ends):
+        command.add_argument("--raw-text", action="store_true",
+                             help="write text cells as they are, for a program to read (by default a cell starting "
+                                  "with = + - @ gets a leading ' so a spreadsheet shows it as text)")
     args = parser.parse_args(argv)
     if args.command == "endpoints":
-        return write_endpoints(args.study, Path(args.out))
+        return write_endpoints(args.study, Path(args.out), args.raw_text)
 
     try:
         options = NCAOptions(intervals=tuple(args.interval or ((0, 28), (0, 90))), auc_method=args.auc_method,
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         measurements = measurements[measurements["specimen"] == pick(specimen, measurements["specimen"], "specimen")]
     result = run_nca(measurements, options)
     try:
-        result.to_csv(args.out or sys.stdout, index=False, lineterminator="\n")
+        write_csv(result, args.out or sys.stdout, raw_text=args.raw_text)
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
         return 0

@@ -17,19 +17,8 @@ import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
 
 import settings
+from analysis.spreadsheet import neutralise
 from components.image_worker import HEADER, NO_BROWSER, OK
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text starting with = + - @ (or a tab/CR) gets a leading ' so Excel/LibreOffice show it as text."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS)
-                                           else v)
-    return out
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -114,3 +114,26 @@ def test_filters_take_any_case_cdisc_codes_and_specimen_words_and_refuse_what_is
     assert len(out) == 62 and set(out["analyte"]) == {"car_copies"} and set(out["specimen"]) == {"PB"}
     missing = run(str(DEMO_DIR), "--analyte", "foo")
     assert missing.returncode == 1 and "the study has no analyte 'foo'; it has car_copies" in missing.stderr
+
+
+def test_text_a_spreadsheet_would_run_is_written_as_text_unless_raw_text_is_asked_for(tmp_path):
+    from tests.conftest import VALID_TABLES
+
+    evil = "+cmd|' /C calc'!A0"
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for name, text in VALID_TABLES.items():
+        (folder / name).write_text(text.replace("S1,", f"\"{evil}\",").replace("CRS,", "@SUM(A1),"),
+                                   encoding="utf-8")
+    nca_csv = pd.read_csv(io.StringIO(run(str(folder)).stdout), dtype=str)
+    assert "'" + evil in set(nca_csv["subject_id"]) and evil not in set(nca_csv["subject_id"])
+    raw_csv = pd.read_csv(io.StringIO(run(str(folder), "--raw-text").stdout), dtype=str)
+    assert evil in set(raw_csv["subject_id"])
+
+    out = tmp_path / "endpoints"
+    subprocess.run([sys.executable, "-m", "analysis", "endpoints", str(folder), "--out", str(out)], cwd=REPO,
+                   check=True, capture_output=True)
+    written = "".join(path.read_text(encoding="utf-8") for path in out.glob("*.csv"))
+    assert "'" + evil in written and "'@SUM(A1)" in written
+    assert not any(line.startswith(("+", "@", "=")) or ",+" in line or ",@" in line
+                   for line in written.splitlines())
