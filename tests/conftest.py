@@ -1,7 +1,10 @@
 """Shared test set-up: a throw-away database and cache for the whole run, Chromium for browser tests."""
+import contextlib
+import functools
 import os
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="cartscope-tests-"))
@@ -54,10 +57,56 @@ def make_files(overrides: dict[str, str | bytes | None] | None = None) -> list[S
             for name, text in tables.items() if text is not None]
 
 
-@pytest.fixture
-def engine(tmp_path):
-    """A fresh, empty SQLite database file for one test."""
-    return get_engine(f"sqlite:///{tmp_path / 'test.db'}")
+#: A PostgreSQL server for the tests that run on every backend (the `engine` fixture); skipped when unreachable.
+POSTGRES_URL = os.environ.get("CARTSCOPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@functools.cache
+def _postgres_admin():
+    """An engine on the PostgreSQL server's maintenance database, or the reason there is none."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure to connect means: no PostgreSQL here
+        return None, f"no PostgreSQL at CARTSCOPE_TEST_POSTGRES_URL ({POSTGRES_URL}): {type(error).__name__}"
+    return admin, None
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, tmp_path: Path):
+    """The URL of a new, empty database on `backend` (sqlite or postgresql), dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    admin, reason = _postgres_admin()
+    if admin is None:
+        pytest.skip(reason)
+    name = f"cartscope_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    """A fresh, empty database for one test, on SQLite and (when a server is reachable) on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield get_engine(url)
 
 
 def pytest_setup_options():
