@@ -102,3 +102,26 @@ SEXES: dict[str, tuple[str, ...]] = {
     "F": ("f", "female"),
     "U": ("u", "unknown", "other"),
 }
+
+#: Columns the analysis layer adds to per-subject tables (analysis/patients.py, analysis/views/): a subjects covariate
+#: of the same name would collide with them and blank the pages, so validation refuses it. NCA result columns
+#: (analysis/nca/parameters.py, merged with the per-subject table) and names starting with '_' (internal) are
+#: reserved too: see `is_computed_column`.
+COMPUTED_SUBJECT_COLUMNS: frozenset[str] = frozenset({
+    "best_response", "day_best_response", "day_first_response", "progression_day", "response_group",
+    "worst_crs_grade", "worst_icans_grade", "died", "progressed", "crs_group", "group", "none",
+    "pfs_days", "pfs_event", "os_days", "os_event", "dor_days", "dor_event", "mrd_negative",
+})
+
+
+def is_computed_column(name: str) -> bool:
+    """Whether a subjects column called `name` would collide with one the analysis computes."""
+    from analysis.nca.parameters import KEY_COLUMNS, REASON_COLUMN, parameter
+
+    if name in COMPUTED_SUBJECT_COLUMNS or name in (*KEY_COLUMNS, REASON_COLUMN) or name.startswith("_"):
+        return True
+    try:
+        parameter(name)
+    except (KeyError, ValueError):
+        return False
+    return True

@@ -123,6 +123,17 @@ analytes_table = Table(
 study_tables: dict[str, Table] = {"analytes": analytes_table, **data_tables}
 
 
+#: The longest study name, and the largest version, the studies table holds.
+NAME_LENGTH: int = studies_table.c.name.type.length
+MAX_VERSION = 2**31 - 1
+
+
+def text_limits(table: str) -> dict[str, int]:
+    """The longest text each column of a study table holds (its String(n)), the same limit on every database."""
+    return {c.name: c.type.length for c in study_tables[table].columns
+            if isinstance(c.type, String) and c.type.length}
+
+
 @dataclass(frozen=True)
 class StudyRecord:
     """What the studies table says of one stored version."""
