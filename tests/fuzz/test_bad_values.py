@@ -2,6 +2,8 @@
 
 Every one is refused (or warned about) by validation with a row-level message naming file, row and column, on
 every database backend, and nothing is stored."""
+import threading
+
 import pytest
 
 from data_access import store
@@ -148,3 +150,61 @@ def test_subject_ids_differing_only_in_case_are_a_warning():
     assert study is not None
     assert ("subjects.csv", 4, "subject_id", "subject_id 's1' differs from 'S1' (row 2) only in case: are they "
             "the same patient?") in errors(report, "warning")
+
+
+@pytest.mark.parametrize("name,message", [
+    ("T" * 101, "study name is 101 characters long; at most 100 are allowed"),
+    ("Trial\x00", "study name 'Trial\\x00' must start with a letter or digit and use only letters, digits, spaces, "
+                  "'.', '_' or '-'"),
+])
+def test_bad_study_names_are_refused_on_every_backend(engine, name, message):
+    result = import_files(make_files(), name, source="test", engine=engine)
+    assert not result.stored
+    assert [(i.file, i.message) for i in result.report.errors] == [("(study name)", message)]
+
+
+def test_study_names_are_normalised_and_a_name_differing_only_in_case_is_a_warning(engine):
+    assert import_files(make_files(), "Trial\u200b-1", source="test", engine=engine).record.name == "Trial-1"
+    result = import_files(make_files(), "TRIAL-1", source="test", engine=engine)
+    assert result.stored
+    assert [(i.file, i.message) for i in result.report.warnings] == [
+        ("(study name)", "study name 'TRIAL-1' differs from the stored 'Trial-1' only in case: it is stored as "
+                         "another study")]
+
+
+def test_lookups_of_impossible_versions_and_names_find_nothing(engine):
+    import_files(make_files(), "x", source="test", engine=engine)
+    for version in (0, -1, 2**31, 2**63, 10**30):
+        assert store.find_study("x", version, engine=engine) is None
+    for name in ("x\x00", "x" * 10_000):
+        assert store.find_study(name, engine=engine) is None
+    assert store.find_study("x", 1, engine=engine).version == 1
+
+
+# ---- 4. concurrent imports of one name ---------------------------------------------------------------------------
+
+def test_concurrent_imports_of_one_name_all_store_with_distinct_versions(engine):
+    imports = 12
+    results, failures = [], []
+    start = threading.Barrier(imports)
+
+    def one(i):
+        subjects = SUBJECTS.replace("S1,150e6 CAR+ T cells,60", f"S1,150e6 CAR+ T cells,{20 + i}")
+        start.wait()
+        try:
+            results.append(import_files(make_files({"subjects.csv": subjects}), "race", source="test",
+                                        engine=engine).record)
+        except Exception as error:  # noqa: BLE001 - the failure is what the test reports
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(imports)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(r.version for r in results) == list(range(1, imports + 1))
+    listed = store.list_studies(engine)
+    assert sorted(listed["version"]) == list(range(1, imports + 1))
+    ages = {store.load_study("race", v, engine=engine).subjects["age"].iloc[0] for v in range(1, imports + 1)}
+    assert ages == {20.0 + i for i in range(imports)}  # every version is whole: its own subjects
