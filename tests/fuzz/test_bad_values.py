@@ -9,6 +9,7 @@ import pytest
 from data_access import store
 from data_access.importer import import_files
 from data_access.readers import read_files
+from data_access.report import SHOWN_PER_COLUMN
 from data_access.schema import is_computed_column
 from data_access.validate import validate
 from tests.conftest import VALID_TABLES, make_files
@@ -179,6 +180,23 @@ def test_lookups_of_impossible_versions_and_names_find_nothing(engine):
     for name in ("x\x00", "x" * 10_000):
         assert store.find_study(name, engine=engine) is None
     assert store.find_study("x", 1, engine=engine).version == 1
+
+
+# ---- 3. a huge number of issues: counted, not all kept ---------------------------------------------------------
+
+def test_two_hundred_thousand_bad_rows_keep_a_bounded_report():
+    rows = "".join(f"S1,car_copies,PB,2024-01-{1 + i % 28:02d},{i},copies/µg gDNA,,\n" for i in range(200_000))
+    files = make_files({"measurements.csv": "subject_id,analyte,specimen,day,value,unit,lloq,blq\n" + rows})
+    study, report = validate(read_files(files, max_bytes=50_000_000), "t")
+    assert study is None
+    assert report.n_errors >= 200_000
+    assert len(report.issues) <= 10 * SHOWN_PER_COLUMN  # kept: the first per file, column and severity
+    records = report.to_records()
+    assert len(records) <= len(report.issues) + 10
+    assert f"… and {200_000 - SHOWN_PER_COLUMN:,} more errors in column 'day' (the first {SHOWN_PER_COLUMN} are " \
+        "listed)" in [r["message"] for r in records]
+    assert len(report.to_text()) < 20_000
+    assert report.to_text().splitlines()[0].startswith(f"{report.n_errors:,} error(s)")
 
 
 # ---- 4. concurrent imports of one name ---------------------------------------------------------------------------
