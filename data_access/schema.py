@@ -103,14 +103,13 @@ SEXES: dict[str, tuple[str, ...]] = {
     "U": ("u", "unknown", "other"),
 }
 
-#: Columns the analysis layer adds to per-subject tables (analysis/patients.py, analysis/views/): a subjects covariate
-#: of the same name would collide with them and blank the pages, so validation refuses it. NCA result columns
-#: (analysis/nca/parameters.py, merged with the per-subject table) and names starting with '_' (internal) are
-#: reserved too: see `is_computed_column`.
+#: Columns the analysis layer adds to the per-subject table that holds the covariates (analysis/patients.py
+#: patient_table; analysis/views/kinetics.py and safety.py add crs_group and none): a covariate of the same name would
+#: collide with them and blank the pages, so validation refuses it. NCA result columns (analysis/nca/parameters.py,
+#: merged with that table) and names starting with '_' (internal) are reserved too: see `is_computed_column`.
 COMPUTED_SUBJECT_COLUMNS: frozenset[str] = frozenset({
     "best_response", "day_best_response", "day_first_response", "progression_day", "response_group",
-    "worst_crs_grade", "worst_icans_grade", "died", "progressed", "crs_group", "group", "none",
-    "pfs_days", "pfs_event", "os_days", "os_event", "dor_days", "dor_event", "mrd_negative",
+    "worst_crs_grade", "worst_icans_grade", "died", "progressed", "crs_group", "none",
 })
 
 

@@ -231,6 +231,10 @@ def _extras(table: _Table) -> pd.DataFrame:
             table.report.error(table.frame["_file"].iloc[0], f"column '{column}' is computed by CARTscope from the "
                                "study; rename the covariate", row=1, column=table._column(column), table=table.name)
             continue
+        if ID_CONTROL.search(column):
+            table.report.error(table.frame["_file"].iloc[0], f"column name '{shown(column)}' contains a control "
+                               "character", row=1, column=shown(column), table=table.name)
+            continue
         text, blank = table.text(column), table.blank(column)
         numbers = pd.to_numeric(text.where(~blank), errors="coerce")
         lower = text.str.lower()
@@ -468,7 +472,8 @@ def _cross_checks(parsed: dict[str, pd.DataFrame], tables: dict[str, _Table]) ->
         t = tables[table]
         unknown = frame["subject_id"].notna() & ~frame["subject_id"].isin(known)
         for index in unknown[unknown].index:
-            t.error(index, "subject_id", f"subject '{frame.at[index, 'subject_id']}' is not in the subjects table")
+            t.error(index, "subject_id", f"subject '{shown(frame.at[index, 'subject_id'])}' is not in the subjects "
+                    "table")
         column = day_column[table]
         died = frame["subject_id"].map(death)
         after = ~unknown & (frame[column] > died)
