@@ -84,12 +84,13 @@ class _Table:
         """The column's cells as stripped text (computed once per column, on its distinct values)."""
         if column not in self._text:
             codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=False)
-            stripped = pd.Index(uniques).astype(str).map(clean_text).str.strip()
+            stripped = pd.Index([v if v.isascii() else clean_text(v) for v in pd.Index(uniques).astype(str)],
+                                dtype=object).str.strip()
             self._text[column] = pd.Series(np.asarray(stripped, dtype=object)[codes], index=self.frame.index)
             self._blank[column] = pd.Series(stripped.str.lower().isin(BLANKS)[codes], index=self.frame.index)
             pattern = ID_CONTROL if column in ID_COLUMNS else CONTROL
-            found = [match.group() if (match := pattern.search(v)) else "" for v in stripped]
-            if any(found):
+            if pattern.search("".join(stripped)):  # rare: then find the cells
+                found = [match.group() if (match := pattern.search(v)) else "" for v in stripped]
                 self._control[column] = pd.Series(np.asarray(found, dtype=object)[codes], index=self.frame.index)
         return self._text[column]
 
@@ -109,10 +110,10 @@ class _Table:
         """An error for each text longer than the store's column holds (the same limit on every database)."""
         for column, limit in text_limits(self.name).items():
             if column in out and out[column].dtype == object:
-                length = out[column].str.len()
-                for index in length[length > limit].index:
-                    self.error(index, column, f"{column} is {int(length[index]):,} characters long; at most "
-                               f"{limit} are allowed")
+                long = [v for v in pd.unique(out[column]) if isinstance(v, str) and len(v) > limit]
+                for index in out.index[out[column].isin(long)]:
+                    self.error(index, column, f"{column} is {len(out.at[index, column]):,} characters long; at "
+                               f"most {limit} are allowed")
 
     def required_text(self, column: str) -> pd.Series:
         blank = self.blank(column)
