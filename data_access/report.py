@@ -9,6 +9,8 @@ WARNING = "warning"
 #: Issues listed per severity, file and column; the rest are counted (a file with a million bad dates stays
 #: readable, and the report stays small).
 SHOWN_PER_COLUMN = 50
+#: Longest message kept, in characters: one quoting a huge cell keeps its start and its end.
+MAX_MESSAGE = 500
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,11 @@ class ValidationReport:
 
     def error(self, file: str, message: str, row: int | None = None, column: str | None = None,
               table: str | None = None) -> None:
-        self._add(Issue(ERROR, file, message, row, column, table))
+        self._add(Issue(ERROR, file, _cut(message), row, column, table))
 
     def warning(self, file: str, message: str, row: int | None = None, column: str | None = None,
                 table: str | None = None) -> None:
-        self._add(Issue(WARNING, file, message, row, column, table))
+        self._add(Issue(WARNING, file, _cut(message), row, column, table))
 
     def extend(self, other: ValidationReport) -> None:
         kept: dict[tuple, int] = {}
@@ -125,6 +127,10 @@ class ValidationReport:
     def to_text(self, per_column: int | None = SHOWN_PER_COLUMN) -> str:
         head = f"{self.n_errors:,} error(s), {self.n_warnings:,} warning(s)"
         return "\n".join([head, *(str(i) for i in self.shown(per_column, errors_first=True))])
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else f"{message[:MAX_MESSAGE - 101]}…{message[-100:]}"
 
 
 class ImportRejected(Exception):

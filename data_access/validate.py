@@ -40,7 +40,9 @@ ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ID_COLUMNS = frozenset({"subject_id"})
 #: Invisible characters dropped from every cell (zero-width space, non-joiner, joiner, word joiner, BOM).
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-ANALYTE_CODE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$"
+#: An analyte code: a letter, then letters, digits, '_', '.' or '-', as long as the store's code column holds.
+ANALYTE_CODE_LENGTH = text_limits("analytes")["code"]
+ANALYTE_CODE = rf"^[A-Za-z][A-Za-z0-9_.\-]{{0,{ANALYTE_CODE_LENGTH - 1}}}$"
 #: Prefix of hidden per-row columns naming the user's column behind a value (data_access/mapping.py, wide exports).
 SOURCE_PREFIX = "_source_"
 
@@ -296,7 +298,7 @@ def _analytes(t: _Table) -> pd.DataFrame:
     bad_code = code.notna() & ~code.fillna("").str.match(ANALYTE_CODE)
     for index in bad_code[bad_code].index:
         t.error(index, "code", f"analyte code '{code[index]}' must start with a letter and use only letters, digits, "
-                "'_', '.' or '-' (at most 40 characters)")
+                f"'_', '.' or '-' (at most {ANALYTE_CODE_LENGTH} characters)")
     out["code"] = code.where(~bad_code)
     out["label"] = t.required_text("label")
     out["unit"] = t.required_text("unit")
@@ -554,7 +556,7 @@ def clean_text(text: str) -> str:
 
 def shown(text: str, limit: int = 60) -> str:
     """Text for a message: control characters escaped (\\x00, \\t), cut at `limit` characters."""
-    text = CONTROL.sub(lambda m: repr(m.group())[1:-1], ID_CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
+    text = ID_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -204,6 +204,18 @@ def test_two_hundred_thousand_bad_rows_keep_a_bounded_report():
     assert report.to_text().splitlines()[0].startswith(f"{report.n_errors:,} error(s)")
 
 
+def test_a_huge_cell_gives_a_short_message():
+    from data_access.report import MAX_MESSAGE
+
+    huge = "9x" * 500_000
+    study, report = run({"measurements.csv": MEASUREMENTS.replace("S1,il6,serum,1,250", f"S1,il6,serum,1,{huge}")})
+    assert study is None
+    [issue] = [i for i in report.errors if i.column == "value"]
+    assert len(issue.message) == MAX_MESSAGE and issue.message.startswith("'9x9x")
+    assert issue.message.endswith("9x' is not a number")
+    assert len(report.to_text()) < 2_000
+
+
 # ---- 4. concurrent imports of one name ---------------------------------------------------------------------------
 
 def test_concurrent_imports_of_one_name_all_store_with_distinct_versions(engine):
