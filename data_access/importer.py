@@ -15,9 +15,9 @@ from data_access.cdisc import detect_kind, read_cdisc
 from data_access.mapping import MAPPING_FILE, apply_mapping, dump_mapping, mapping_checksum
 from data_access.readers import RawStudy, SourceFile, files_from_path, human_size, read_files
 from data_access.report import ValidationReport
-from data_access.validate import validate
+from data_access.validate import clean_text, shown, validate
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]*")
 
 
 @dataclass
@@ -65,21 +65,32 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
     else:
         raw = read_study_files(files, kind)
     say(f"validating {sum(len(t) for t in raw.tables.values()):,} rows")
-    study, report = validate(raw, name.strip())
-    if not name.strip():
+    name = clean_text(name).strip()
+    study, report = validate(raw, name)
+    if not name:
         report.error("(study name)", "give the study a name")
-    elif not NAME_PATTERN.match(name.strip()):
-        report.error("(study name)", f"study name '{name}' must start with a letter or digit and use only "
-                     "letters, digits, spaces, '.', '_' or '-' (at most 100 characters)")
+    elif len(name) > store.NAME_LENGTH:
+        report.error("(study name)", f"study name is {len(name):,} characters long; at most {store.NAME_LENGTH} "
+                     "are allowed")
+    elif not NAME_PATTERN.fullmatch(name):
+        report.error("(study name)", f"study name '{shown(name)}' must start with a letter or digit and use only "
+                     "letters, digits, spaces, '.', '_' or '-'")
     if not report.ok or study is None:
         return ImportResult(report, None)
+    for other in store.names_differing_in_case(name, engine=engine):
+        report.warning("(study name)", f"study name '{name}' differs from the stored '{other}' only in case: it is "
+                       "stored as another study")
     newest = store.newest_checksum(study.name, engine=engine)
     if newest is not None and newest[1] == store.checksum(raw.files) and newest[0].simulated == simulated:
         return ImportResult(report, None, identical_to=newest[0])
     study.simulated = simulated
     say(f"storing {sum(len(study.table(t)) for t in store.study_tables):,} rows")
     logged = json.dumps({"name": mapping_name, "mapping": mapping}, ensure_ascii=False) if mapping else None
-    record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine, mapping=logged)
+    try:
+        record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine, mapping=logged)
+    except store.VersionConflict as conflict:
+        report.error("(study name)", str(conflict))
+        return ImportResult(report, None)
     return ImportResult(report, record)
 
 

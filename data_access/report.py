@@ -9,6 +9,8 @@ WARNING = "warning"
 #: Issues listed per severity, file and column; the rest are counted (a file with a million bad dates stays
 #: readable, and the report stays small).
 SHOWN_PER_COLUMN = 50
+#: Longest message kept, in characters: one quoting a huge cell keeps its start and its end.
+MAX_MESSAGE = 500
 
 
 @dataclass(frozen=True)
@@ -36,32 +38,61 @@ class Issue:
 
 @dataclass
 class ValidationReport:
-    """Every error and warning of one import attempt; the import goes ahead only when `ok`."""
+    """Every error and warning of one import attempt, counted; the import goes ahead only when `ok`. Only the first
+    SHOWN_PER_COLUMN issues of each severity, file, column and table are kept (`issues`), the rest counted
+    (`counts`): a file with a million bad cells gives a small report, and the import is still refused."""
 
     issues: list[Issue] = field(default_factory=list)
+    #: Issues found, kept or not, by (severity, file, column, table).
+    counts: dict[tuple, int] = field(default_factory=dict)
+
+    @staticmethod
+    def _key(issue: Issue) -> tuple:
+        return issue.severity, issue.file, issue.column, issue.table
+
+    def _add(self, issue: Issue, count: int = 1) -> None:
+        key = self._key(issue)
+        self.counts[key] = self.counts.get(key, 0) + count
+        if self.counts[key] - count < SHOWN_PER_COLUMN:
+            self.issues.append(issue)
 
     def error(self, file: str, message: str, row: int | None = None, column: str | None = None,
               table: str | None = None) -> None:
-        self.issues.append(Issue(ERROR, file, message, row, column, table))
+        self._add(Issue(ERROR, file, _cut(message), row, column, table))
 
     def warning(self, file: str, message: str, row: int | None = None, column: str | None = None,
                 table: str | None = None) -> None:
-        self.issues.append(Issue(WARNING, file, message, row, column, table))
+        self._add(Issue(WARNING, file, _cut(message), row, column, table))
 
     def extend(self, other: ValidationReport) -> None:
-        self.issues.extend(other.issues)
+        kept: dict[tuple, int] = {}
+        for issue in other.issues:
+            kept[self._key(issue)] = kept.get(self._key(issue), 0) + 1
+            self._add(issue)
+        for key, n in other.counts.items():  # the ones `other` only counted
+            self.counts[key] = self.counts.get(key, 0) + n - kept.get(key, 0)
 
     @property
     def errors(self) -> list[Issue]:
+        """The kept errors (`n_errors` counts them all)."""
         return [i for i in self.issues if i.severity == ERROR]
 
     @property
     def warnings(self) -> list[Issue]:
+        """The kept warnings (`n_warnings` counts them all)."""
         return [i for i in self.issues if i.severity == WARNING]
 
     @property
+    def n_errors(self) -> int:
+        return sum(n for key, n in self.counts.items() if key[0] == ERROR)
+
+    @property
+    def n_warnings(self) -> int:
+        return sum(n for key, n in self.counts.items() if key[0] == WARNING)
+
+    @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.n_errors
 
     @staticmethod
     def _order(issue: Issue) -> tuple:
@@ -70,20 +101,22 @@ class ValidationReport:
 
     def shown(self, per_column: int | None = SHOWN_PER_COLUMN, errors_first: bool = False) -> list[Issue]:
         """The issues to show, by file and row (errors first when asked): at most `per_column` of one severity per
-        file and column (None: all), each cut group followed by an issue that says how many more there are."""
+        file and column (None: all that are kept), each cut group followed by an issue that says how many more
+        there are."""
         keyed: list[tuple[tuple, Issue]] = []
         for rank, group in enumerate((self.errors, self.warnings)):
-            counts: dict[tuple, int] = {}
+            listed: dict[tuple, int] = {}
             for issue in sorted(group, key=self._order):
-                key = (issue.file, issue.column, issue.table)
-                counts[key] = counts.get(key, 0) + 1
-                if per_column is None or counts[key] <= per_column:
+                key = self._key(issue)
+                if per_column is None or listed.get(key, 0) < per_column:
+                    listed[key] = listed.get(key, 0) + 1
                     keyed.append(((rank if errors_first else 0, *self._order(issue)), issue))
-            for (file, column, table), n in counts.items():
-                if per_column is not None and n > per_column:
+            for key, n in listed.items():
+                severity, file, column, table = key
+                if self.counts[key] > n:
                     where = f"column '{column}'" if column else "this file"
-                    more = Issue(group[0].severity, file, f"… and {n - per_column:,} more {group[0].severity}s in "
-                                 f"{where} (the first {per_column} are listed)", None, column, table)
+                    more = Issue(severity, file, f"… and {self.counts[key] - n:,} more {severity}s in {where} (the "
+                                 f"first {n} are listed)", None, column, table)
                     keyed.append(((rank if errors_first else 0, file, math.inf, column or ""), more))
         return [issue for _, issue in sorted(keyed, key=lambda pair: pair[0])]
 
@@ -92,8 +125,12 @@ class ValidationReport:
         return [asdict(i) for i in self.shown(per_column, errors_first)]
 
     def to_text(self, per_column: int | None = SHOWN_PER_COLUMN) -> str:
-        head = f"{len(self.errors):,} error(s), {len(self.warnings):,} warning(s)"
+        head = f"{self.n_errors:,} error(s), {self.n_warnings:,} warning(s)"
         return "\n".join([head, *(str(i) for i in self.shown(per_column, errors_first=True))])
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else f"{message[:MAX_MESSAGE - 101]}…{message[-100:]}"
 
 
 class ImportRejected(Exception):

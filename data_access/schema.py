@@ -102,3 +102,25 @@ SEXES: dict[str, tuple[str, ...]] = {
     "F": ("f", "female"),
     "U": ("u", "unknown", "other"),
 }
+
+#: Columns the analysis layer adds to the per-subject table that holds the covariates (analysis/patients.py
+#: patient_table; analysis/views/kinetics.py and safety.py add crs_group and none): a covariate of the same name would
+#: collide with them and blank the pages, so validation refuses it. NCA result columns (analysis/nca/parameters.py,
+#: merged with that table) and names starting with '_' (internal) are reserved too: see `is_computed_column`.
+COMPUTED_SUBJECT_COLUMNS: frozenset[str] = frozenset({
+    "best_response", "day_best_response", "day_first_response", "progression_day", "response_group",
+    "worst_crs_grade", "worst_icans_grade", "died", "progressed", "crs_group", "none",
+})
+
+
+def is_computed_column(name: str) -> bool:
+    """Whether a subjects column called `name` would collide with one the analysis computes."""
+    from analysis.nca.parameters import KEY_COLUMNS, REASON_COLUMN, parameter
+
+    if name in COMPUTED_SUBJECT_COLUMNS or name in (*KEY_COLUMNS, REASON_COLUMN) or name.startswith("_"):
+        return True
+    try:
+        parameter(name)
+    except (KeyError, ValueError):
+        return False
+    return True

@@ -31,7 +31,9 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
+from sqlalchemy.exc import IntegrityError
 
 import settings
 from data_access.schema import QUIET_OPTIONAL_TABLES
@@ -124,6 +126,17 @@ analytes_table = Table(
 study_tables: dict[str, Table] = {"analytes": analytes_table, **data_tables}
 
 
+#: The longest study name, and the largest version, the studies table holds.
+NAME_LENGTH: int = studies_table.c.name.type.length
+MAX_VERSION = 2**31 - 1
+
+
+def text_limits(table: str) -> dict[str, int]:
+    """The longest text each column of a study table holds (its String(n)), the same limit on every database."""
+    return {c.name: c.type.length for c in study_tables[table].columns
+            if isinstance(c.type, String) and c.type.length}
+
+
 @dataclass(frozen=True)
 class StudyRecord:
     """What the studies table says of one stored version."""
@@ -212,14 +225,11 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
     now = datetime.now(UTC)
     counts = {t: int(len(study.table(t))) for t in study_tables}
     counts = {t: n for t, n in counts.items() if n or t in data_tables and t not in QUIET_OPTIONAL_TABLES}
+    n_rows = sum(n for t, n in counts.items() if t != "analytes")
     with engine.begin() as conn:
-        latest = conn.execute(select(func.max(studies_table.c.version))
-                              .where(studies_table.c.name == study.name)).scalar()
-        version = (latest or 0) + 1
-        study_id = conn.execute(studies_table.insert().values(
-            name=study.name, version=version, simulated=study.simulated, imported_at=now, imported_by=user,
-            n_subjects=counts["subjects"], n_rows=sum(n for t, n in counts.items() if t != "analytes"),
-        )).inserted_primary_key[0]
+        version, study_id = _new_version(conn, study.name, studies_table.insert().values(
+            name=study.name, simulated=study.simulated, imported_at=now, imported_by=user,
+            n_subjects=counts["subjects"], n_rows=n_rows))
         for table, sql_table in study_tables.items():
             frame = study.table(table)
             for start in range(0, len(frame), INSERT_BATCH):  # in batches: memory stays flat for a million rows
@@ -228,8 +238,29 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
             study_id=study_id, imported_at=now, imported_by=user, source=source,
             files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files), mapping=mapping,
         ))
-    return StudyRecord(study_id, study.name, version, study.simulated, now, user, counts["subjects"],
-                       sum(n for t, n in counts.items() if t != "analytes"))
+    return StudyRecord(study_id, study.name, version, study.simulated, now, user, counts["subjects"], n_rows)
+
+
+class VersionConflict(RuntimeError):
+    """Another import of the same name took the version number this one was adding (nothing was stored)."""
+
+
+def _new_version(conn, name: str, insert) -> tuple[int, int]:
+    """Add the studies row (`insert`, all but its version) of the name's next version; its version and id. The
+    version is read by the inserting statement itself (SQLite's writers take turns), and on PostgreSQL under a
+    per-name lock held to the commit, so concurrent imports of one name get distinct versions instead of a
+    unique-constraint error."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+    next_version = select(func.coalesce(func.max(studies_table.c.version), 0) + 1) \
+        .where(studies_table.c.name == name).scalar_subquery()
+    try:
+        row = conn.execute(insert.values(version=next_version)
+                           .returning(studies_table.c.version, studies_table.c.id)).one()
+    except IntegrityError as error:  # a database without either guarantee
+        raise VersionConflict(f"another import of '{name}' stored the same version at the same moment; "
+                              "nothing was stored, import again") from error
+    return row.version, row.id
 
 
 def checksum(files: list[dict]) -> str:
@@ -257,8 +288,11 @@ def list_studies(engine: Engine | None = None) -> pd.DataFrame:
 
 
 def find_study(name: str, version: int | None = None, engine: Engine | None = None) -> StudyRecord | None:
-    """The named study at `version`, or its newest version when version is None."""
+    """The named study at `version`, or its newest version when version is None; None when there is none (also for
+    a name or version no study can have: a NUL, too long, beyond the INTEGER column)."""
     engine = engine or get_engine()
+    if "\x00" in name or len(name) > NAME_LENGTH or version is not None and not 1 <= version <= MAX_VERSION:
+        return None
     query = select(studies_table).where(studies_table.c.name == name)
     query = query.where(studies_table.c.version == version) if version is not None else query
     query = query.order_by(studies_table.c.version.desc()).limit(1)
@@ -268,6 +302,15 @@ def find_study(name: str, version: int | None = None, engine: Engine | None = No
         return None
     return StudyRecord(row["id"], row["name"], row["version"], bool(row["simulated"]), row["imported_at"],
                        row["imported_by"], row["n_subjects"], row["n_rows"])
+
+
+def names_differing_in_case(name: str, engine: Engine | None = None) -> list[str]:
+    """Stored study names that differ from `name` only in (ASCII) case."""
+    engine = engine or get_engine()
+    query = select(studies_table.c.name).distinct().where(func.lower(studies_table.c.name) == name.lower(),
+                                                          studies_table.c.name != name)
+    with engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
 
 
 def newest_checksum(name: str, engine: Engine | None = None) -> tuple[StudyRecord, str] | None:

@@ -5,6 +5,9 @@ are those a spreadsheet program shows (header = row 1). See docs/data-format.md 
 """
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import numpy as np
 import pandas as pd
 
@@ -19,7 +22,9 @@ from data_access.schema import (
     TERM_ALIASES,
     TIME_TO_EVENT_ENDPOINTS,
     TRUE_WORDS,
+    is_computed_column,
 )
+from data_access.store import text_limits
 from data_access.study import COLUMNS, STUDY_TABLES, Study, declared_analytes, empty_table
 
 BLANKS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
@@ -27,7 +32,17 @@ _RESPONSE_BY_LOWER = {r.lower(): r for r in RESPONSES}
 _SEX_BY_SPELLING = {s: code for code, spellings in SEXES.items() for s in spellings}
 #: Longest follow-up a trial can have, in days (a bound that keeps absurd numbers out of every page).
 MAX_DAY = 36_525.0
-ANALYTE_CODE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,39}$"
+#: Largest magnitude of any other number (values, LLOQs, ages, covariates): far beyond any assay, finite on every page.
+MAX_VALUE = 1e15
+#: Characters no cell may hold (C0 and C1 controls, DEL; tab and line breaks only outside ids: `ID_COLUMNS`).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+ID_COLUMNS = frozenset({"subject_id"})
+#: Invisible characters dropped from every cell (zero-width space, non-joiner, joiner, word joiner, BOM).
+ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+#: An analyte code: a letter, then letters, digits, '_', '.' or '-', as long as the store's code column holds.
+ANALYTE_CODE_LENGTH = text_limits("analytes")["code"]
+ANALYTE_CODE = rf"^[A-Za-z][A-Za-z0-9_.\-]{{0,{ANALYTE_CODE_LENGTH - 1}}}$"
 #: Prefix of hidden per-row columns naming the user's column behind a value (data_access/mapping.py, wide exports).
 SOURCE_PREFIX = "_source_"
 
@@ -38,46 +53,69 @@ class _Table:
     def __init__(self, name: str, frame: pd.DataFrame, report: ValidationReport, source_columns: dict | None = None,
                  source_columns_by_file: dict[str, dict] | None = None):
         self.name, self.frame, self.report = name, frame, report
-        self.bad = pd.Series(False, index=frame.index)  # rows that cannot be used for cross-checks
         #: CARTscope column -> the variable it came from (CDISC or mapped input), so messages name what the user has.
         self.source_columns = source_columns or {}
         #: The same per file, for a table gathered from several datasets (PC's PCSTRESN, LB's LBSTRESN).
         self.source_columns_by_file = source_columns_by_file or {}
         self._text: dict[str, pd.Series] = {}
         self._blank: dict[str, pd.Series] = {}
+        self._control: dict[str, pd.Series] = {}  # the first control character of each cell, where any has one
 
-    def _column(self, column: str | None, file: str | None = None, row: pd.Series | None = None) -> str | None:
+    def _column(self, column: str | None, file: str | None = None, index=None) -> str | None:
         """The user's name for `column`: per row (`_source_<column>`, a wide export's analyte column), per file, per
         table, else the CARTscope name."""
         if not column:
             return column
-        if row is not None and row.get(f"{SOURCE_PREFIX}{column}"):
-            return row[f"{SOURCE_PREFIX}{column}"]
+        source = f"{SOURCE_PREFIX}{column}"
+        if index is not None and source in self.frame.columns and self.frame.at[index, source]:
+            return self.frame.at[index, source]
         return self.source_columns_by_file.get(file, {}).get(column) or self.source_columns.get(column, column)
 
     def error(self, index, column: str | None, message: str) -> None:
-        row = self.frame.loc[index]
-        self.report.error(row["_file"], message, row=int(row["_row"]),
-                          column=self._column(column, row["_file"], row), table=self.name)
-        self.bad.loc[index] = True
+        self._issue(self.report.error, index, column, message)
 
     def warning(self, index, column: str | None, message: str) -> None:
-        row = self.frame.loc[index]
-        self.report.warning(row["_file"], message, row=int(row["_row"]),
-                            column=self._column(column, row["_file"], row), table=self.name)
+        self._issue(self.report.warning, index, column, message)
+
+    def _issue(self, add, index, column: str | None, message: str) -> None:
+        file = self.frame.at[index, "_file"]
+        add(file, message, row=int(self.frame.at[index, "_row"]), column=self._column(column, file, index),
+            table=self.name)
 
     def text(self, column: str) -> pd.Series:
         """The column's cells as stripped text (computed once per column, on its distinct values)."""
         if column not in self._text:
             codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=False)
-            stripped = pd.Index(uniques).astype(str).str.strip()
+            stripped = pd.Index([v if v.isascii() else clean_text(v) for v in pd.Index(uniques).astype(str)],
+                                dtype=object).str.strip()
             self._text[column] = pd.Series(np.asarray(stripped, dtype=object)[codes], index=self.frame.index)
             self._blank[column] = pd.Series(stripped.str.lower().isin(BLANKS)[codes], index=self.frame.index)
+            pattern = ID_CONTROL if column in ID_COLUMNS else CONTROL
+            if pattern.search("".join(stripped)):  # rare: then find the cells
+                found = [match.group() if (match := pattern.search(v)) else "" for v in stripped]
+                self._control[column] = pd.Series(np.asarray(found, dtype=object)[codes], index=self.frame.index)
         return self._text[column]
 
     def blank(self, column: str) -> pd.Series:
         self.text(column)
         return self._blank[column]
+
+    def characters(self, column: str) -> None:
+        """An error for each cell of `column` holding a control character (the database and the pages need text)."""
+        text = self.text(column)
+        found = self._control.get(column, pd.Series("", index=text.index))
+        for index in found[found != ""].index:
+            self.error(index, column, f"'{shown(text[index])}' contains a control character "
+                       f"(U+{ord(found[index]):04X})")
+
+    def lengths(self, out: pd.DataFrame) -> None:
+        """An error for each text longer than the store's column holds (the same limit on every database)."""
+        for column, limit in text_limits(self.name).items():
+            if column in out and out[column].dtype == object:
+                long = [v for v in pd.unique(out[column]) if isinstance(v, str) and len(v) > limit]
+                for index in out.index[out[column].isin(long)]:
+                    self.error(index, column, f"{column} is {len(out.at[index, column]):,} characters long; at "
+                               f"most {limit} are allowed")
 
     def required_text(self, column: str) -> pd.Series:
         blank = self.blank(column)
@@ -106,7 +144,9 @@ class _Table:
             far = ~bad & (values.abs() > MAX_DAY)
             for index in far[far].index:
                 self.error(index, column, f"day {text[index]} is outside ±{MAX_DAY:,.0f} days (100 years)")
-            bad = bad | far
+        else:
+            far = self.too_large(column, values.where(~bad))
+        bad = bad | far
         if required:
             for index in blank[blank].index:
                 self.error(index, column, "required value is blank")
@@ -115,6 +155,14 @@ class _Table:
             for index in low[low].index:
                 self.error(index, column, f"negative value {text[index]} is not allowed")
         return values.where(~bad)
+
+    def too_large(self, column: str, values: pd.Series) -> pd.Series:
+        """Errors for finite numbers beyond ±MAX_VALUE; the rows that have one."""
+        far = values.abs() > MAX_VALUE
+        for index in far[far].index:
+            self.error(index, column, f"{self.text(column)[index]} is beyond ±{MAX_VALUE:,.0f}, the largest number "
+                       "accepted")
+        return far
 
     def flags(self, column: str) -> pd.Series:
         """True/False/None from yes/no-like words; None where blank or the column is absent."""
@@ -161,6 +209,11 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
     for table, parse in parsers.items():
         if table in tables:
             parsed[table] = parse(tables[table])
+    for table, t in tables.items():
+        for column in t.frame.columns:
+            if column not in ("_file", "_row") and not column.startswith(SOURCE_PREFIX):
+                t.characters(column)
+        t.lengths(parsed[table])
     if "subjects" in parsed:
         _cross_checks(parsed, tables)
     if not report.ok:
@@ -177,10 +230,22 @@ def _extras(table: _Table) -> pd.DataFrame:
     known = set(TABLE_SPECS[table.name].known) | {"_file", "_row"}
     extras = {}
     for column in [c for c in table.frame.columns if c not in known and not c.startswith(SOURCE_PREFIX)]:
+        if table.name == "subjects" and is_computed_column(column):
+            table.report.error(table.frame["_file"].iloc[0], f"column '{column}' is computed by CARTscope from the "
+                               "study; rename the covariate", row=1, column=table._column(column), table=table.name)
+            continue
+        if ID_CONTROL.search(column):
+            table.report.error(table.frame["_file"].iloc[0], f"column name '{shown(column)}' contains a control "
+                               "character", row=1, column=shown(column), table=table.name)
+            continue
         text, blank = table.text(column), table.blank(column)
         numbers = pd.to_numeric(text.where(~blank), errors="coerce")
         lower = text.str.lower()
         if (numbers.notna() | blank).all() and (~blank).any():
+            infinite = numbers.notna() & ~np.isfinite(numbers)
+            for index in infinite[infinite].index:
+                table.error(index, column, f"'{text[index]}' is not a finite number")
+            table.too_large(column, numbers.where(~infinite))
             extras[column] = numbers.astype(float)
         elif (lower.isin(TRUE_WORDS | FALSE_WORDS) | blank).all() and (~blank).any():
             extras[column] = lower.map(lambda w: True if w in TRUE_WORDS else False if w in FALSE_WORDS else None)
@@ -215,7 +280,14 @@ def _subjects(t: _Table) -> pd.DataFrame:
     duplicated = ids.notna() & ids.duplicated(keep="first")
     first_row = {sid: int(t.frame.at[i, "_row"]) for i, sid in ids[~duplicated & ids.notna()].items()}
     for index in duplicated[duplicated].index:
-        t.error(index, "subject_id", f"subject_id '{ids[index]}' appears again (first at row {first_row[ids[index]]})")
+        t.error(index, "subject_id", f"subject_id '{shown(ids[index])}' appears again (first at row "
+                f"{first_row[ids[index]]})")
+    first_by_case: dict[str, str] = {}
+    for index, sid in ids[~duplicated & ids.notna()].items():
+        first = first_by_case.setdefault(sid.casefold(), sid)
+        if first != sid:
+            t.warning(index, "subject_id", f"subject_id '{shown(sid)}' differs from '{shown(first)}' (row "
+                      f"{first_row[first]}) only in case: are they the same patient?")
     return out.join(_extras(t))
 
 
@@ -226,7 +298,7 @@ def _analytes(t: _Table) -> pd.DataFrame:
     bad_code = code.notna() & ~code.fillna("").str.match(ANALYTE_CODE)
     for index in bad_code[bad_code].index:
         t.error(index, "code", f"analyte code '{code[index]}' must start with a letter and use only letters, digits, "
-                "'_', '.' or '-' (at most 40 characters)")
+                f"'_', '.' or '-' (at most {ANALYTE_CODE_LENGTH} characters)")
     out["code"] = code.where(~bad_code)
     out["label"] = t.required_text("label")
     out["unit"] = t.required_text("unit")
@@ -403,7 +475,8 @@ def _cross_checks(parsed: dict[str, pd.DataFrame], tables: dict[str, _Table]) ->
         t = tables[table]
         unknown = frame["subject_id"].notna() & ~frame["subject_id"].isin(known)
         for index in unknown[unknown].index:
-            t.error(index, "subject_id", f"subject '{frame.at[index, 'subject_id']}' is not in the subjects table")
+            t.error(index, "subject_id", f"subject '{shown(frame.at[index, 'subject_id'])}' is not in the subjects "
+                    "table")
         column = day_column[table]
         died = frame["subject_id"].map(death)
         after = ~unknown & (frame[column] > died)
@@ -474,6 +547,17 @@ def _finish(frame: pd.DataFrame, table: _Table) -> pd.DataFrame:
             "concomitant_medications": ["subject_id", "start_day"],
             "time_to_event": ["subject_id", "endpoint"]}[table.name]
     return frame.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def clean_text(text: str) -> str:
+    """Text as it is compared and stored: NFC-normalised, without zero-width characters."""
+    return unicodedata.normalize("NFC", ZERO_WIDTH.sub("", text))
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """Text for a message: control characters escaped (\\x00, \\t), cut at `limit` characters."""
+    text = ID_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _fmt(number: float) -> str:

@@ -1,4 +1,5 @@
-"""Shared test set-up: a throw-away database and cache for the whole run, Chromium for browser tests."""
+"""Shared test set-up: a throw-away database and cache for the whole run, the `engine` fixture on SQLite and on
+PostgreSQL (CARTSCOPE_TEST_POSTGRES_URL; skipped when no server answers), Chromium for browser tests."""
 import contextlib
 import functools
 import os

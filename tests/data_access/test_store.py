@@ -143,7 +143,7 @@ def test_unknown_study_and_version(engine):
 def test_bad_study_names_are_rejected(engine):
     for name, message in (("", "give the study a name"),
                           ("../etc", "study name '../etc' must start with a letter or digit and use only letters, "
-                                     "digits, spaces, '.', '_' or '-' (at most 100 characters)")):
+                                     "digits, spaces, '.', '_' or '-'")):
         result = import_files(make_files(), name, source="test", engine=engine)
         assert not result.stored
         assert [(i.file, i.message) for i in result.report.errors] == [("(study name)", message)]
@@ -186,7 +186,22 @@ def test_report_lists_the_first_issues_per_column_and_counts_the_rest():
     records = report.to_records(per_column=10)
     assert len(records) == 10 + 1 + 1 + 1
     assert records[-1]["message"] == "… and 990 more errors in column 'day' (the first 10 are listed)"
-    assert len(report.errors) == 1_001  # counted whole: the import is refused on every error
+    assert report.n_errors == 1_001 and not report.ok  # counted whole: the import is refused on every error
     text = report.to_text(per_column=10).splitlines()
     assert text[0] == "1,001 error(s), 1 warning(s)" and text[-1].startswith("WARNING: m.csv, row 7")
-    assert len(report.to_records(per_column=None)) == 1_002
+    kept = report.to_records(per_column=None)  # all that is kept: the first 50 per column, and the count
+    assert len(kept) == 50 + 1 + 1 + 1
+    assert kept[-1]["message"] == "… and 950 more errors in column 'day' (the first 50 are listed)"
+
+
+def test_a_merged_report_counts_what_either_only_counted():
+    from data_access.report import SHOWN_PER_COLUMN, ValidationReport
+
+    first, second = ValidationReport(), ValidationReport()
+    for row in range(2, 2 + SHOWN_PER_COLUMN + 30):
+        first.error("m.csv", "bad day", row=row, column="day")
+        second.error("m.csv", "bad day", row=row, column="day")
+    second.warning("s.csv", "no samples", row=2)
+    first.extend(second)
+    assert (first.n_errors, first.n_warnings) == (2 * (SHOWN_PER_COLUMN + 30), 1)
+    assert len(first.issues) == SHOWN_PER_COLUMN + 1
