@@ -41,6 +41,7 @@ from data_access.readers import (
     SourceFile,
     _cell_text,
     _file_level_problem,
+    has_reserved_column,
     read_csv,
     sheet_rows,
     table_name_for,
@@ -193,6 +194,8 @@ def read_sources(files: list[SourceFile], max_bytes: int) -> tuple[dict[str, pd.
         if parts is None:
             continue
         header, rows, cells, lines = parts
+        if header is None or has_reserved_column(source.name, header, report):
+            continue
         if cells is not None:
             rows = [(line, list(values)) for line, values in zip(lines, cells.itertuples(index=False), strict=True)]
         frames[source.name] = _frame(source.name, header, rows)

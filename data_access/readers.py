@@ -15,11 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
+import settings
 from data_access.report import ValidationReport
 from data_access.schema import TABLES
 
 CSV_SUFFIXES = (".csv",)
 XLSX_SUFFIXES = (".xlsx",)
+RESERVED_COLUMNS = ("_file", "_row")  # the columns the readers add to every table
+MAX_CELL_CHARS = 131_072  # the longest cell read (the csv module's own default limit)
+BOM = b"\xef\xbb\xbf"
+
+# The csv module's field limit raises in the middle of a file; it is lifted here so that the reader checks
+# MAX_CELL_CHARS itself and names the row and the column of the long cell.
+csv.field_size_limit(2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ def _add_table(raw: RawStudy, table: str, file: str, header: list[str] | None, r
         raw.report.error(file, f"table '{table}' is given twice (also in {other})", table=table)
         return
     columns = [str(c).strip().lower() if c is not None else "" for c in header]
+    if has_reserved_column(file, columns, raw.report, table):
+        return
     seen: set[str] = set()
     for position, name in enumerate(columns, start=1):
         if not name:
@@ -161,13 +171,38 @@ def _add_table(raw: RawStudy, table: str, file: str, header: list[str] | None, r
     raw.tables[table] = frame
 
 
+def has_reserved_column(file: str, columns: list[str], report: ValidationReport, table: str | None = None) -> bool:
+    """True, with an error for each, when a header names a column `_file` or `_row` (any case): the readers add
+    those to every table to say where each value came from."""
+    reserved = [name for name in columns if str(name).strip().lower() in RESERVED_COLUMNS]
+    for name in reserved:
+        report.error(file, f"column '{str(name).strip().lower()}' has a name CARTscope keeps for itself (the file "
+                     "and row of each value); rename the column", row=1, column=str(name).strip().lower(), table=table)
+    return bool(reserved)
+
+
+def _encoding_problem(data: bytes) -> str | None:
+    """What keeps `data` from being read as UTF-8 text, told by its first bytes, or None."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "the file is UTF-32 text; save it as 'CSV UTF-8'"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the file is UTF-16 text; save it as 'CSV UTF-8'"
+    if data.startswith(BOM + BOM):
+        return "the file starts with two byte-order marks; save it as 'CSV UTF-8' once"
+    head = data[:4096]
+    if b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]  # UTF-16 text of Latin letters has a NUL in every other byte
+    if (odd.count(0) > len(odd) // 2 and not even.count(0)) or (even.count(0) > len(even) // 2 and not odd.count(0)):
+        return "the file is UTF-16 text without a byte-order mark; save it as 'CSV UTF-8'"
+    return "the file is binary, not CSV text"
+
+
 def _decode(source: SourceFile, report: ValidationReport) -> str | None:
     data = source.data
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        report.error(source.name, "the file is UTF-16 text; save it as 'CSV UTF-8'")
-        return None
-    if b"\x00" in data[:4096]:
-        report.error(source.name, "the file is binary, not CSV text")
+    problem = _encoding_problem(data)
+    if problem:
+        report.error(source.name, problem)
         return None
     try:
         return data.decode("utf-8-sig")
@@ -192,6 +227,7 @@ def read_csv(source: SourceFile, report: ValidationReport) -> tuple | None:
     text = _decode(source, report)
     if text is None:
         return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends
     if not text.strip():
         report.error(source.name, "the file is empty")
         return None
@@ -205,14 +241,17 @@ def read_csv(source: SourceFile, report: ValidationReport) -> tuple | None:
 
 
 def _read_csv_fast(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame, list[int]] | None:
-    """Header, cells and line numbers of a CSV with no quoting, no CR-only line ends, no formula and no row longer
-    than the header, read by pandas' C parser; None when the file needs the row-by-row reader (which also says
-    what is wrong)."""
-    text = text.replace("\r\n", "\n")
-    if '"' in text or "\r" in text:
+    """Header, cells and line numbers of a CSV with no quoting, no formula, no line longer than a cell may be, no row
+    longer than the header and not too many rows, read by pandas' C parser; None when the file needs the row-by-row
+    reader (which also says what is wrong)."""
+    if '"' in text:
         return None
     all_lines = text.split("\n")
+    if max(map(len, all_lines)) > MAX_CELL_CHARS:
+        return None
     kept = [i for i, line in enumerate(all_lines, start=1) if line.strip().strip(delimiter).strip()]
+    if len(kept) > settings.max_rows():
+        return None
     body = "\n".join(all_lines[i - 1] for i in kept)
     try:
         cells = pd.read_csv(io.StringIO(body), sep=delimiter, header=None, dtype=str, keep_default_na=False,
@@ -234,23 +273,52 @@ def _read_csv(name: str, text: str, delimiter: str,
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[tuple[int, list]] = []
+    line = 0
     for fields in reader:
+        opened, line = line + 1, reader.line_num  # a quoted cell may span lines: the row opens on the first
         if not any(f.strip() for f in fields):
             continue
         if header is None:
             header = fields
             continue
-        line = reader.line_num
+        if len(rows) == settings.max_rows():
+            report.error(name, f"the file has more than {settings.max_rows():,} rows, the most CARTscope reads from "
+                         "one table (CARTSCOPE_MAX_ROWS)", row=line)
+            return None, []
         if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
             report.error(name, f"row has {len(fields)} fields but the header has {len(header)}", row=line)
             continue
-        for position, value in enumerate(fields):
-            if value.strip().startswith("=") and len(value.strip()) > 1:
+        problems = [_cell_problem(value) for value in fields]
+        for position, problem in enumerate(problems):
+            if problem:
                 column = header[position].strip().lower() if position < len(header) else None
-                report.error(name, f"cell holds a spreadsheet formula ('{value.strip()[:40]}'); "
-                             "give the value itself", row=line, column=column)
-        rows.append((line, fields))
+                report.error(name, problem, row=line, column=column)
+        if not any(p and p.startswith("cell is") for p in problems):
+            rows.append((line, fields))
+    if opened < line and _ends_in_open_quote("\n".join(text.split("\n")[opened - 1:]), delimiter):
+        report.error(name, 'a quote (") opened on this row is never closed, so the rest of the file reads as one '
+                     "cell; close the quote or remove it", row=opened)
+        return None, []
     return header, rows
+
+
+def _cell_problem(value: str) -> str | None:
+    """What is wrong with one CSV cell: too long, or a spreadsheet formula."""
+    if len(value) > MAX_CELL_CHARS:
+        return f"cell is {len(value):,} characters long, over the {MAX_CELL_CHARS:,} limit"
+    if value.strip().startswith("=") and len(value.strip()) > 1:
+        return f"cell holds a spreadsheet formula ('{value.strip()[:40]}'); give the value itself"
+    return None
+
+
+def _ends_in_open_quote(last_row: str, delimiter: str) -> bool:
+    """True when the file's last row (as text) ends inside a quoted cell, which the lenient reader reads to the end."""
+    try:
+        for _ in csv.reader(io.StringIO(last_row), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def sheet_rows(sheet):

@@ -127,3 +127,40 @@ def test_unreadable_workbook(payload):
     raw = read_files([SourceFile("broken.xlsx", payload)], max_bytes=10_000_000)
     assert len(raw.report.errors) == 1
     assert raw.report.errors[0].message.startswith("not a readable .xlsx workbook")
+
+
+def test_old_mac_line_ends_are_read():
+    raw = read({"responses.csv": VALID_TABLES["responses.csv"].replace("\n", "\r")})
+    assert raw.report.ok, raw.report.to_text()
+    assert list(raw.tables["responses"]["response"]) == ["PR", "cr", "SD"]
+    assert list(raw.tables["responses"]["_row"]) == [2, 3, 4]
+
+
+def test_unclosed_quote_is_one_error_on_the_row_it_opens():
+    text = VALID_TABLES["measurements.csv"].replace("S1,car_copies,PB,7,", 'S1,"car_copies,PB,7,')
+    raw = read({"measurements.csv": text})
+    assert errors(raw) == [("measurements.csv", 3, None, 'a quote (") opened on this row is never closed, so the '
+                            "rest of the file reads as one cell; close the quote or remove it")]
+
+
+def test_closed_quotes_over_several_lines_are_read():
+    text = VALID_TABLES["responses.csv"].replace("S2,28,SD,", 'S2,28,"SD\nconfirmed",')
+    raw = read({"responses.csv": text})
+    assert raw.report.ok and raw.tables["responses"]["response"].tolist()[-1] == "SD\nconfirmed"
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["fast path", "row-by-row"])
+def test_cell_over_the_length_limit_names_row_and_column(quoted):
+    long = "9" * 131_073
+    text = VALID_TABLES["responses.csv"] + (f'S2,"{long}",SD,\n' if quoted else f"S2,{long},SD,\n")
+    raw = read({"responses.csv": text})
+    assert errors(raw) == [("responses.csv", 5, "day", "cell is 131,073 characters long, over the 131,072 limit")]
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["fast path", "row-by-row"])
+def test_rows_over_the_row_limit_are_refused(monkeypatch, quoted):
+    monkeypatch.setenv("CARTSCOPE_MAX_ROWS", "2")
+    text = VALID_TABLES["responses.csv"].replace("S2", '"S2"' if quoted else "S2")
+    raw = read({"responses.csv": text})
+    assert ("responses.csv", 4, None, "the file has more than 2 rows, the most CARTscope reads from one table "
+            "(CARTSCOPE_MAX_ROWS)") in errors(raw)

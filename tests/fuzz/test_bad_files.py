@@ -1,0 +1,99 @@
+"""Regression suite of bad input files: each is refused with one clear error naming the file, never a traceback, and
+nothing is stored. A new case is one line of CASES: (name, builder of the files, expected message fragment)."""
+import io
+import zipfile
+
+import openpyxl
+import pytest
+
+from data_access.importer import import_files
+from data_access.mapping import needs_mapping, read_sources
+from tests.conftest import VALID_TABLES, make_files
+
+SUBJECTS = VALID_TABLES["subjects.csv"]
+MEASUREMENTS = VALID_TABLES["measurements.csv"]
+SHEET = "xl/worksheets/sheet2.xml"  # the measurements sheet of workbook()
+MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def csv_study(name: str, data: bytes):
+    """The valid study with one CSV file replaced by `data`."""
+    return lambda: make_files({name: data})
+
+
+def workbook() -> bytes:
+    """The valid study as one workbook written by openpyxl, a sheet a table (sheet1.xml is subjects)."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, text in VALID_TABLES.items():
+        sheet = book.create_sheet(name.removesuffix(".csv"))
+        for line in text.strip().splitlines():
+            sheet.append(line.split(","))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def rewritten(members: dict[str, bytes | str], add: bool = False):
+    """The workbook with zip members replaced by hand (the way a malicious file is made), as a study of one file."""
+    def build():
+        source = zipfile.ZipFile(io.BytesIO(workbook()))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            for info in source.infolist():
+                data = members.get(info.filename, source.read(info.filename))
+                archive.writestr(info.filename, data.encode() if isinstance(data, str) else data)
+        from data_access.readers import SourceFile
+        return [SourceFile("study.xlsx", out.getvalue())]
+    return build
+
+
+def sheet_xml(rows: str, dimension: str = "A1:H8") -> str:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {MAIN}><dimension ref="{dimension}"/>'
+            f'<sheetData>{rows}</sheetData></worksheet>')
+
+
+def cells(*values: str) -> str:
+    return "".join(f'<c t="inlineStr"><is><t>{v}</t></is></c>' for v in values)
+
+
+HEADER_ROW = f'<row r="1">{cells(*MEASUREMENTS.splitlines()[0].split(","))}</row>'
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+          + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+          + f']><worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&lol9;</t></is></c></row>'
+          '</sheetData></worksheet>')
+XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+       f'<worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&xxe;</t></is></c></row>'
+       '</sheetData></worksheet>')
+
+CASES = [
+    ("cell over 131,072 characters", csv_study("measurements.csv", (MEASUREMENTS + 'S2,il6,serum,"' + "9" * 140_000
+                                                                   + '",1,pg/mL,,\n').encode()),
+     "cell is 140,000 characters long, over the 131,072 limit"),
+    ("column named _row", csv_study("responses.csv", b"subject_id,_row,day,response\nS1,1,28,PR\n"),
+     "column '_row' has a name CARTscope keeps for itself"),
+    ("column named _file", csv_study("responses.csv", b"subject_id,_FILE,day,response\nS1,1,28,PR\n"),
+     "column '_file' has a name CARTscope keeps for itself"),
+    ("UTF-16 without a BOM", csv_study("subjects.csv", SUBJECTS.encode("utf-16-le")),
+     "the file is UTF-16 text without a byte-order mark"),
+    ("UTF-16 big-endian without a BOM", csv_study("subjects.csv", SUBJECTS.encode("utf-16-be")),
+     "the file is UTF-16 text without a byte-order mark"),
+    ("UTF-32", csv_study("subjects.csv", SUBJECTS.encode("utf-32")), "the file is UTF-32 text"),
+    ("two byte-order marks", csv_study("subjects.csv", b"\xef\xbb\xbf\xef\xbb\xbf" + SUBJECTS.encode()),
+     "the file starts with two byte-order marks"),
+    ("unclosed quote", csv_study("measurements.csv", MEASUREMENTS.replace("S1,car_copies,PB,7,",
+                                                                          'S1,"car_copies,PB,7,').encode()),
+     "a quote (\") opened on this row is never closed"),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_file_is_a_clear_error_and_nothing_is_stored(name, build, expected, engine):
+    files = build()
+    result = import_files(files, "fuzz", source="test", engine=engine)
+    assert not result.stored
+    matching = [i for i in result.report.errors if expected in i.message]
+    assert matching, result.report.to_text()
+    assert any(f.name in matching[0].file for f in files if f.name in matching[0].file)
+    read_sources(files, 10_000_000)  # the mapping's reader neither
+    needs_mapping(files)  # nor the Data page's first look raises
