@@ -23,6 +23,8 @@ CSV_SUFFIXES = (".csv",)
 XLSX_SUFFIXES = (".xlsx",)
 RESERVED_COLUMNS = ("_file", "_row")  # the columns the readers add to every table
 MAX_CELL_CHARS = 131_072  # the longest cell read (the csv module's own default limit)
+MAX_UNPACKED_BYTES = 500_000_000  # the most a workbook may unpack to: about half a minute of reading
+MAX_PACKING = 100  # workbooks from spreadsheet programs unpack to 5-20 times their size; a zip bomb to far more
 BOM = b"\xef\xbb\xbf"
 
 # The csv module's field limit raises in the middle of a file; it is lifted here so that the reader checks
@@ -321,48 +323,137 @@ def _ends_in_open_quote(last_row: str, delimiter: str) -> bool:
     return False
 
 
-def sheet_rows(sheet):
-    """A worksheet's rows of cells, blank rows left out (the first one given is the header)."""
-    for cells in sheet.iter_rows():
-        if any(c.value not in (None, "") for c in cells):
-            yield cells
+class UnreadableFile(Exception):
+    """A workbook (or one of its sheets) that cannot be read; the message says why in plain words."""
 
 
-def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
+def open_workbook(source: SourceFile, data_only: bool = False):
+    """`source` as an openpyxl read-only workbook, to be closed after use; with `data_only` a formula cell gives the
+    value it had when last saved, without it the formula. Raises UnreadableFile when the file is not a workbook, or
+    would unpack to more than MAX_UNPACKED_BYTES or MAX_PACKING times its size (a zip bomb), before reading it."""
     import openpyxl  # imported here: only needed for workbooks
 
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raw.report.error(source.name, f"not a readable .xlsx workbook ({type(exc).__name__}); "
-                         "save it from Excel as 'Excel Workbook (.xlsx)'")
-        return
+        with zipfile.ZipFile(io.BytesIO(source.data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _unreadable(exc) from exc
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnreadableFile(f"the workbook unpacks to {human_size(unpacked)}, over the "
+                             f"{human_size(MAX_UNPACKED_BYTES)} limit for a workbook; give its tables as CSV files")
+    if unpacked > MAX_PACKING * len(source.data):
+        raise UnreadableFile(f"the workbook unpacks to {human_size(unpacked)}, {unpacked / len(source.data):.0f} "
+                             f"times its size: no spreadsheet program packs data that tightly (a zip bomb does)")
     try:
-        for sheet in workbook.worksheets:
-            table = table_name_for(sheet.title)
-            if table not in TABLES:
-                raw.report.warning(source.name, f"sheet '{sheet.title}' is not a study table and was ignored")
-                continue
-            header: list | None = None
-            rows: list[tuple[int, list]] = []
-            for cells in sheet_rows(sheet):
-                values = [c.value for c in cells]
-                if header is None:
-                    header = values
+        return openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=data_only)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds of errors for a broken file: all mean that
+        raise _unreadable(exc) from exc
+
+
+def sheet_rows(sheet):
+    """A worksheet's rows as (row number, values), blank rows left out (the first one given is the header). The
+    sheet's stated size is ignored (it can be wrong); UnreadableFile when the sheet cannot be read or has more than
+    settings.max_rows() rows."""
+    sheet.reset_dimensions()
+    limit = settings.max_rows()
+    try:
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number > limit:
+                raise UnreadableFile(f"the sheet has more than {limit:,} rows, the most CARTscope reads from one "
+                                     "table (CARTSCOPE_MAX_ROWS)")
+            if values.count(None) + values.count("") < len(values):
+                yield number, values
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as in open_workbook
+        raise _unreadable(exc) from exc
+
+
+def _unreadable(exc: Exception) -> UnreadableFile:
+    """The error a workbook that openpyxl, zipfile or the XML parser could not read gets, in plain words."""
+    from xml.parsers.expat import ExpatError
+
+    from defusedxml import DefusedXmlException
+
+    while exc.__cause__ is not None:  # openpyxl wraps the parser's error in its own
+        exc = exc.__cause__
+    if isinstance(exc, DefusedXmlException):
+        why = "it declares XML entities, which spreadsheet programs never write and attacks use"
+    elif isinstance(exc, SyntaxError | ExpatError):  # the XML parsers' errors (lxml's too) are SyntaxErrors
+        why = f"its XML is malformed: {str(exc)[:80]}"
+    elif isinstance(exc, zipfile.BadZipFile | EOFError):
+        why = "it is not a whole zip archive, as an .xlsx file is"
+    elif isinstance(exc, IndexError):
+        why = "a cell refers to a shared string that is not in the workbook"
+    else:
+        why = f"{type(exc).__name__}: {str(exc)[:80]}"
+    return UnreadableFile(f"not a readable .xlsx workbook ({why}); save it from Excel as 'Excel Workbook (.xlsx)'")
+
+
+def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
+    """Every sheet named for a study table, as that table; nothing of the workbook when any of it cannot be read."""
+    label = source.name
+    try:
+        workbook = open_workbook(source)
+        try:
+            sheets = []
+            for sheet in workbook.worksheets:
+                label = f"{source.name} [{sheet.title}]"
+                table = table_name_for(sheet.title)
+                if table not in TABLES:
+                    raw.report.warning(source.name, f"sheet '{sheet.title}' is not a study table and was ignored")
                     continue
-                for position, cell in enumerate(cells):
-                    if getattr(cell, "data_type", None) == "f":
-                        name = str(header[position]).strip().lower() if position < len(header) else None
-                        raw.report.error(f"{source.name} [{sheet.title}]",
-                                         f"cell {cell.coordinate} holds a formula ('{str(cell.value)[:40]}'); "
-                                         "paste values only", row=cell.row, column=name, table=table)
-                rows.append((cells[0].row, [_cell_text(v) for v in values]))
-            if header is None:
-                raw.report.error(f"{source.name} [{sheet.title}]", "the sheet is empty", table=table)
+                sheets.append((table, label, *_sheet_table(sheet, label, table, raw.report)))
+        finally:
+            workbook.close()
+    except UnreadableFile as exc:
+        raw.report.error(label, str(exc))
+        return
+    for table, label, header, rows in sheets:
+        if header is None:
+            raw.report.error(label, "the sheet is empty", table=table)
+        else:
+            _add_table(raw, table, label, header, rows)
+
+
+def _sheet_table(sheet, label: str, table: str, report: ValidationReport) -> tuple[list | None, list[tuple[int, list]]]:
+    """The sheet's header and (row number, cell texts) rows; formulas and over-long cells are reported."""
+    from openpyxl.utils import get_column_letter
+
+    header: list | None = None
+    rows: list[tuple[int, list]] = []
+    for number, values in sheet_rows(sheet):
+        if header is None:
+            header = list(values)
+            continue
+        ok = True
+        for position, value in enumerate(values):
+            if value is None:
                 continue
-            _add_table(raw, table, f"{source.name} [{sheet.title}]", header, rows)
-    finally:
-        workbook.close()
+            name = str(header[position]).strip().lower() if position < len(header) else None
+            where = f"cell {get_column_letter(position + 1)}{number}"
+            formula = _formula_text(value)
+            if formula:
+                report.error(label, f"{where} holds a formula ('{formula[:40]}'); paste values only",
+                             row=number, column=name, table=table)
+            elif isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                report.error(label, f"{where} is {len(value):,} characters long, over the {MAX_CELL_CHARS:,} limit",
+                             row=number, column=name, table=table)
+                ok = False
+        if ok:
+            rows.append((number, [_cell_text(v) for v in values]))
+    return header, rows
+
+
+def _formula_text(value: object) -> str | None:
+    """The formula a workbook cell read without `data_only` holds (as text), or None for a value."""
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+    if isinstance(value, ArrayFormula):
+        return value.text
+    if isinstance(value, DataTableFormula):
+        return "TABLE()"  # a what-if data table
+    return value if isinstance(value, str) and value.startswith("=") and len(value) > 1 else None
 
 
 def _cell_text(value: object) -> str:

@@ -1,9 +1,12 @@
 """File-level problems get a clear error, never a traceback; workbooks and CSV dialects are read."""
 import io
+import re
+import zipfile
 
 import openpyxl
 import pytest
 
+from data_access import readers
 from data_access.readers import SourceFile, read_files
 from data_access.validate import validate
 from tests.conftest import VALID_TABLES, make_files
@@ -164,3 +167,50 @@ def test_rows_over_the_row_limit_are_refused(monkeypatch, quoted):
     raw = read({"responses.csv": text})
     assert ("responses.csv", 4, None, "the file has more than 2 rows, the most CARTscope reads from one table "
             "(CARTSCOPE_MAX_ROWS)") in errors(raw)
+
+
+def study_workbook(**sheets: str) -> list[SourceFile]:
+    """The valid study as one workbook, with some sheets' text replaced."""
+    tables = {name.removesuffix(".csv"): text for name, text in VALID_TABLES.items()}
+    return [SourceFile("study.xlsx", workbook_bytes({**tables, **sheets}))]
+
+
+def with_sheet_dimension(data: bytes, member: str, dimension: str) -> bytes:
+    """The workbook with one sheet's stated size (its <dimension> element) replaced, as a buggy exporter writes it."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            text = source.read(info.filename)
+            if info.filename == member:
+                text = re.sub(rb'<dimension ref="[^"]*"', f'<dimension ref="{dimension}"'.encode(), text)
+            archive.writestr(info.filename, text)
+    return out.getvalue()
+
+
+def test_workbook_sheet_is_read_whole_whatever_size_it_states():
+    data = with_sheet_dimension(study_workbook()[0].data, "xl/worksheets/sheet2.xml", "A1:B2")
+    raw = read_files([SourceFile("study.xlsx", data)], max_bytes=10_000_000)
+    assert raw.report.ok, raw.report.to_text()
+    assert len(raw.tables["measurements"]) == 7 and len(raw.tables["measurements"].columns) == 10
+
+
+def test_workbook_sheet_over_the_row_limit_is_refused(monkeypatch):
+    monkeypatch.setenv("CARTSCOPE_MAX_ROWS", "3")
+    raw = read_files(study_workbook(), max_bytes=10_000_000)
+    assert ("study.xlsx [measurements]", None, None, "the sheet has more than 3 rows, the most CARTscope reads from "
+            "one table (CARTSCOPE_MAX_ROWS)") in errors(raw)
+    assert raw.tables == {}  # nothing of a workbook that cannot be read whole
+
+
+def test_workbook_unpacking_over_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_UNPACKED_BYTES", 1_000)
+    raw = read_files(study_workbook(), max_bytes=10_000_000)
+    assert errors(raw)[0][:2] == ("study.xlsx", None)
+    assert re.fullmatch(r"the workbook unpacks to \d+\.\d kB, over the 1\.0 kB limit for a workbook; give its tables "
+                        "as CSV files", errors(raw)[0][3])
+
+
+def test_workbook_reserved_column_is_an_error():
+    raw = read_files(study_workbook(adverse_events="subject_id,_Row,term\nS1,1,CRS"), max_bytes=10_000_000)
+    assert errors(raw) == [("study.xlsx [adverse_events]", 1, "_row", "column '_row' has a name CARTscope keeps for "
+                            "itself (the file and row of each value); rename the column")]

@@ -62,6 +62,7 @@ LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
           + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
           + f']><worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&lol9;</t></is></c></row>'
           '</sheetData></worksheet>')
+LONG = cells("S1", "il6", "serum", "1" * 140_000)
 XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
        f'<worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&xxe;</t></is></c></row>'
        '</sheetData></worksheet>')
@@ -84,6 +85,21 @@ CASES = [
     ("unclosed quote", csv_study("measurements.csv", MEASUREMENTS.replace("S1,car_copies,PB,7,",
                                                                           'S1,"car_copies,PB,7,').encode()),
      "a quote (\") opened on this row is never closed"),
+    ("workbook XML malformed", rewritten({"xl/workbook.xml": "<workbook><sheets>"}), "its XML is malformed"),
+    ("[Content_Types].xml malformed", rewritten({"[Content_Types].xml": "<Types"}), "its XML is malformed"),
+    ("sheet XML malformed", rewritten({SHEET: sheet_xml(HEADER_ROW + "<row><c>")}), "its XML is malformed"),
+    ("missing shared string", rewritten({SHEET: sheet_xml(HEADER_ROW + '<row r="2"><c t="s"><v>9999</v></c></row>')}),
+     "a cell refers to a shared string that is not in the workbook"),
+    ("billion laughs", rewritten({SHEET: LAUGHS}), "it declares XML entities"),
+    ("external entity (XXE)", rewritten({SHEET: XXE}), "it declares XML entities"),
+    ("zip bomb", rewritten({SHEET: sheet_xml(HEADER_ROW + f'<row>{cells("S1", "il6", "serum", "1", "2")}</row>'
+                                             * 50_000)}),
+     "times its size: no spreadsheet program packs data that tightly (a zip bomb does)"),
+    ("workbook cell over 131,072 characters", rewritten({SHEET: sheet_xml(HEADER_ROW + f'<row r="2">{LONG}</row>')}),
+     "cell D2 is 140,000 characters long, over the 131,072 limit"),
+    ("array formula", rewritten({SHEET: sheet_xml(HEADER_ROW + '<row r="2"><c r="A2"><f t="array" ref="A2">'
+                                                  'SUM(B1:B2)</f><v>3</v></c></row>')}),
+     "cell A2 holds a formula ('=SUM(B1:B2)'); paste values only"),
 ]
 
 
