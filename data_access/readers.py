@@ -23,7 +23,8 @@ CSV_SUFFIXES = (".csv",)
 XLSX_SUFFIXES = (".xlsx",)
 RESERVED_COLUMNS = ("_file", "_row")  # the columns the readers add to every table
 MAX_CELL_CHARS = 131_072  # the longest cell read (the csv module's own default limit)
-MAX_UNPACKED_BYTES = 500_000_000  # the most a workbook may unpack to: about half a minute of reading
+MAX_UNPACKED_BYTES = 150_000_000  # the most a workbook may unpack to: openpyxl reads 2-3 MB of sheet XML a second
+# on a busy 2-core machine (python -m bench.workbooks), so this is about a minute; larger tables come as CSV
 MAX_PACKING = 100  # workbooks from spreadsheet programs unpack to 5-20 times their size; a zip bomb to far more
 BOM = b"\xef\xbb\xbf"
 
@@ -295,7 +296,7 @@ def _read_csv(name: str, text: str, delimiter: str,
             if problem:
                 column = header[position].strip().lower() if position < len(header) else None
                 report.error(name, problem, row=line, column=column)
-        if not any(p and p.startswith("cell is") for p in problems):
+        if not any(problems):  # a row with a wrong cell is left out: its other cells would only add errors
             rows.append((line, fields))
     if opened < line and _ends_in_open_quote("\n".join(text.split("\n")[opened - 1:]), delimiter):
         report.error(name, 'a quote (") opened on this row is never closed, so the rest of the file reads as one '
@@ -426,7 +427,7 @@ def _sheet_table(sheet, label: str, table: str, report: ValidationReport) -> tup
         if header is None:
             header = list(values)
             continue
-        ok = True
+        ok = True  # a row with a wrong cell is left out, as in a CSV file
         for position, value in enumerate(values):
             if value is None:
                 continue
@@ -436,6 +437,7 @@ def _sheet_table(sheet, label: str, table: str, report: ValidationReport) -> tup
             if formula:
                 report.error(label, f"{where} holds a formula ('{formula[:40]}'); paste values only",
                              row=number, column=name, table=table)
+                ok = False
             elif isinstance(value, str) and len(value) > MAX_CELL_CHARS:
                 report.error(label, f"{where} is {len(value):,} characters long, over the {MAX_CELL_CHARS:,} limit",
                              row=number, column=name, table=table)

@@ -6,6 +6,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from bench.workbooks import rewrite_members
 from data_access import readers
 from data_access.readers import SourceFile, read_files
 from data_access.validate import validate
@@ -177,14 +178,8 @@ def study_workbook(**sheets: str) -> list[SourceFile]:
 
 def with_sheet_dimension(data: bytes, member: str, dimension: str) -> bytes:
     """The workbook with one sheet's stated size (its <dimension> element) replaced, as a buggy exporter writes it."""
-    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info in source.infolist():
-            text = source.read(info.filename)
-            if info.filename == member:
-                text = re.sub(rb'<dimension ref="[^"]*"', f'<dimension ref="{dimension}"'.encode(), text)
-            archive.writestr(info.filename, text)
-    return out.getvalue()
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read(member).decode()
+    return rewrite_members(data, {member: re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{dimension}"', sheet)})
 
 
 def test_workbook_sheet_is_read_whole_whatever_size_it_states():

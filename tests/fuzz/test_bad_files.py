@@ -1,13 +1,14 @@
 """Regression suite of bad input files: each is refused with one clear error naming the file, never a traceback, and
 nothing is stored. A new case is one line of CASES: (name, builder of the files, expected message fragment)."""
 import io
-import zipfile
 
 import openpyxl
 import pytest
 
+from bench.workbooks import rewrite_members
 from data_access.importer import import_files
 from data_access.mapping import needs_mapping, read_sources
+from data_access.readers import SourceFile
 from tests.conftest import VALID_TABLES, make_files
 
 SUBJECTS = VALID_TABLES["subjects.csv"]
@@ -34,42 +35,37 @@ def workbook() -> bytes:
     return buffer.getvalue()
 
 
-def rewritten(members: dict[str, bytes | str], add: bool = False):
+def rewritten(members: dict[str, bytes | str]):
     """The workbook with zip members replaced by hand (the way a malicious file is made), as a study of one file."""
-    def build():
-        source = zipfile.ZipFile(io.BytesIO(workbook()))
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-            for info in source.infolist():
-                data = members.get(info.filename, source.read(info.filename))
-                archive.writestr(info.filename, data.encode() if isinstance(data, str) else data)
-        from data_access.readers import SourceFile
-        return [SourceFile("study.xlsx", out.getvalue())]
-    return build
+    return lambda: [SourceFile("study.xlsx", rewrite_members(workbook(), members))]
 
 
-def sheet_xml(rows: str, dimension: str = "A1:H8") -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {MAIN}><dimension ref="{dimension}"/>'
-            f'<sheetData>{rows}</sheetData></worksheet>')
+def measurements_sheet(rows: str):
+    """The workbook with its measurements sheet's XML written by hand: the header row, then `rows`."""
+    header = f'<row r="1">{cells(*MEASUREMENTS.splitlines()[0].split(","))}</row>'
+    return rewritten({SHEET: f'<?xml version="1.0" encoding="UTF-8"?><worksheet {MAIN}><dimension ref="A1:H8"/>'
+                             f'<sheetData>{header}{rows}</sheetData></worksheet>'})
 
 
 def cells(*values: str) -> str:
     return "".join(f'<c t="inlineStr"><is><t>{v}</t></is></c>' for v in values)
 
 
-HEADER_ROW = f'<row r="1">{cells(*MEASUREMENTS.splitlines()[0].split(","))}</row>'
+GOOD_ROW = f'<row r="3">{cells(*MEASUREMENTS.splitlines()[2].split(","))}</row>'  # so that the table has a row
+LONG_CELL = f'<row r="2">{cells("S1", "il6", "serum", "1" * 140_000)}</row>' + GOOD_ROW
+ARRAY_FORMULA = '<row r="2"><c r="A2"><f t="array" ref="A2">SUM(B1:B2)</f><v>3</v></c></row>' + GOOD_ROW
+SAME_ROWS = f'<row>{cells("S1", "il6", "serum", "1", "2")}</row>' * 50_000  # no row numbers: the zip packs it tight
 LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
           + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
           + f']><worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&lol9;</t></is></c></row>'
           '</sheetData></worksheet>')
-LONG = cells("S1", "il6", "serum", "1" * 140_000)
 XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
        f'<worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&xxe;</t></is></c></row>'
        '</sheetData></worksheet>')
+LONG_CSV_ROW = 'S2,il6,serum,"' + "9" * 140_000 + '",1,pg/mL,,\n'
 
 CASES = [
-    ("cell over 131,072 characters", csv_study("measurements.csv", (MEASUREMENTS + 'S2,il6,serum,"' + "9" * 140_000
-                                                                   + '",1,pg/mL,,\n').encode()),
+    ("cell over 131,072 characters", csv_study("measurements.csv", (MEASUREMENTS + LONG_CSV_ROW).encode()),
      "cell is 140,000 characters long, over the 131,072 limit"),
     ("column named _row", csv_study("responses.csv", b"subject_id,_row,day,response\nS1,1,28,PR\n"),
      "column '_row' has a name CARTscope keeps for itself"),
@@ -82,24 +78,21 @@ CASES = [
     ("UTF-32", csv_study("subjects.csv", SUBJECTS.encode("utf-32")), "the file is UTF-32 text"),
     ("two byte-order marks", csv_study("subjects.csv", b"\xef\xbb\xbf\xef\xbb\xbf" + SUBJECTS.encode()),
      "the file starts with two byte-order marks"),
-    ("unclosed quote", csv_study("measurements.csv", MEASUREMENTS.replace("S1,car_copies,PB,7,",
-                                                                          'S1,"car_copies,PB,7,').encode()),
+    ("unclosed quote", csv_study("measurements.csv", MEASUREMENTS.replace(",car_copies,PB,7,", ',"car_copies,PB,7,', 1)
+                                 .encode()),
      "a quote (\") opened on this row is never closed"),
     ("workbook XML malformed", rewritten({"xl/workbook.xml": "<workbook><sheets>"}), "its XML is malformed"),
     ("[Content_Types].xml malformed", rewritten({"[Content_Types].xml": "<Types"}), "its XML is malformed"),
-    ("sheet XML malformed", rewritten({SHEET: sheet_xml(HEADER_ROW + "<row><c>")}), "its XML is malformed"),
-    ("missing shared string", rewritten({SHEET: sheet_xml(HEADER_ROW + '<row r="2"><c t="s"><v>9999</v></c></row>')}),
+    ("sheet XML malformed", measurements_sheet("<row><c>"), "its XML is malformed"),
+    ("missing shared string", measurements_sheet('<row r="2"><c t="s"><v>9999</v></c></row>'),
      "a cell refers to a shared string that is not in the workbook"),
     ("billion laughs", rewritten({SHEET: LAUGHS}), "it declares XML entities"),
     ("external entity (XXE)", rewritten({SHEET: XXE}), "it declares XML entities"),
-    ("zip bomb", rewritten({SHEET: sheet_xml(HEADER_ROW + f'<row>{cells("S1", "il6", "serum", "1", "2")}</row>'
-                                             * 50_000)}),
+    ("zip bomb", measurements_sheet(SAME_ROWS),
      "times its size: no spreadsheet program packs data that tightly (a zip bomb does)"),
-    ("workbook cell over 131,072 characters", rewritten({SHEET: sheet_xml(HEADER_ROW + f'<row r="2">{LONG}</row>')}),
+    ("workbook cell over 131,072 characters", measurements_sheet(LONG_CELL),
      "cell D2 is 140,000 characters long, over the 131,072 limit"),
-    ("array formula", rewritten({SHEET: sheet_xml(HEADER_ROW + '<row r="2"><c r="A2"><f t="array" ref="A2">'
-                                                  'SUM(B1:B2)</f><v>3</v></c></row>')}),
-     "cell A2 holds a formula ('=SUM(B1:B2)'); paste values only"),
+    ("array formula", measurements_sheet(ARRAY_FORMULA), "cell A2 holds a formula ('=SUM(B1:B2)'); paste values only"),
 ]
 
 
@@ -108,8 +101,8 @@ def test_bad_file_is_a_clear_error_and_nothing_is_stored(name, build, expected, 
     files = build()
     result = import_files(files, "fuzz", source="test", engine=engine)
     assert not result.stored
-    matching = [i for i in result.report.errors if expected in i.message]
-    assert matching, result.report.to_text()
-    assert any(f.name in matching[0].file for f in files if f.name in matching[0].file)
+    assert len(result.report.errors) == 1, result.report.to_text()
+    error = result.report.errors[0]
+    assert expected in error.message and any(f.name in error.file for f in files), result.report.to_text()
     read_sources(files, 10_000_000)  # the mapping's reader neither
     needs_mapping(files)  # nor the Data page's first look raises
