@@ -253,7 +253,7 @@ def _read_csv_fast(text: str, delimiter: str) -> tuple[list[str], pd.DataFrame, 
     if max(map(len, all_lines)) > MAX_CELL_CHARS:
         return None
     kept = [i for i, line in enumerate(all_lines, start=1) if line.strip().strip(delimiter).strip()]
-    if len(kept) > settings.max_rows():
+    if len(kept) - 1 > settings.max_rows():  # the header is not a row
         return None
     body = "\n".join(all_lines[i - 1] for i in kept)
     try:
@@ -276,7 +276,7 @@ def _read_csv(name: str, text: str, delimiter: str,
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[tuple[int, list]] = []
-    line = 0
+    line, limit = 0, settings.max_rows()
     for fields in reader:
         opened, line = line + 1, reader.line_num  # a quoted cell may span lines: the row opens on the first
         if not any(f.strip() for f in fields):
@@ -284,14 +284,15 @@ def _read_csv(name: str, text: str, delimiter: str,
         if header is None:
             header = fields
             continue
-        if len(rows) == settings.max_rows():
-            report.error(name, f"the file has more than {settings.max_rows():,} rows, the most CARTscope reads from "
-                         "one table (CARTSCOPE_MAX_ROWS)", row=line)
+        if len(rows) == limit:
+            report.error(name, f"the file has more than {limit:,} rows, the most CARTscope reads from one table "
+                         "(CARTSCOPE_MAX_ROWS)", row=line)
             return None, []
         if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
             report.error(name, f"row has {len(fields)} fields but the header has {len(header)}", row=line)
             continue
-        problems = [_cell_problem(value) for value in fields]
+        joined = "".join(fields)  # one look at the whole row first: most rows have no formula and no long cell
+        problems = [_cell_problem(value) for value in fields] if "=" in joined or len(joined) > MAX_CELL_CHARS else []
         for position, problem in enumerate(problems):
             if problem:
                 column = header[position].strip().lower() if position < len(header) else None
