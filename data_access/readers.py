@@ -25,6 +25,8 @@ RESERVED_COLUMNS = ("_file", "_row")  # the columns the readers add to every tab
 MAX_CELL_CHARS = 131_072  # the longest cell read (the csv module's own default limit)
 MAX_UNPACKED_BYTES = 150_000_000  # the most a workbook may unpack to: openpyxl reads 2-3 MB of sheet XML a second
 # on a busy 2-core machine (python -m bench.workbooks), so this is about a minute; larger tables come as CSV
+MAX_SHEET_CELLS = 50_000_000  # cells read from a sheet, blank ones up to each row's last included: 6 million rows of
+# 8 columns, but only 3,000 rows reaching column XFD (each costs openpyxl 16,384 cells)
 MAX_PACKING = 100  # workbooks from spreadsheet programs unpack to 5-20 times their size; a zip bomb to far more
 BOM = b"\xef\xbb\xbf"
 
@@ -355,14 +357,21 @@ def open_workbook(source: SourceFile, data_only: bool = False):
 def sheet_rows(sheet):
     """A worksheet's rows as (row number, values), blank rows left out (the first one given is the header). The
     sheet's stated size is ignored (it can be wrong); UnreadableFile when the sheet cannot be read or has more than
-    settings.max_rows() rows."""
+    settings.max_rows() rows or MAX_SHEET_CELLS cells."""
+    from openpyxl.utils import get_column_letter
+
     sheet.reset_dimensions()
-    limit = settings.max_rows()
+    limit, cells = settings.max_rows(), 0
     try:
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells += len(values)
             if number > limit:
                 raise UnreadableFile(f"the sheet has more than {limit:,} rows, the most CARTscope reads from one "
                                      "table (CARTSCOPE_MAX_ROWS)")
+            if cells > MAX_SHEET_CELLS:
+                raise UnreadableFile(f"the sheet spans more than {MAX_SHEET_CELLS:,} cells (row {number} reaches "
+                                     f"column {get_column_letter(len(values))}); delete its unused columns or give "
+                                     "the table as a CSV file")
             if values.count(None) + values.count("") < len(values):
                 yield number, values
     except UnreadableFile:
@@ -393,8 +402,8 @@ def _unreadable(exc: Exception) -> UnreadableFile:
 
 
 def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
-    """Every sheet named for a study table, as that table; nothing of the workbook when any of it cannot be read."""
-    label = source.name
+    """Every sheet named for a study table, as that table; when any of the workbook cannot be read, only that."""
+    label, found = source.name, ValidationReport()  # what the sheets say counts once the workbook is read whole
     try:
         workbook = open_workbook(source)
         try:
@@ -403,14 +412,15 @@ def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
                 label = f"{source.name} [{sheet.title}]"
                 table = table_name_for(sheet.title)
                 if table not in TABLES:
-                    raw.report.warning(source.name, f"sheet '{sheet.title}' is not a study table and was ignored")
+                    found.warning(source.name, f"sheet '{sheet.title}' is not a study table and was ignored")
                     continue
-                sheets.append((table, label, *_sheet_table(sheet, label, table, raw.report)))
+                sheets.append((table, label, *_sheet_table(sheet, label, table, found)))
         finally:
             workbook.close()
     except UnreadableFile as exc:
         raw.report.error(label, str(exc))
         return
+    raw.report.extend(found)
     for table, label, header, rows in sheets:
         if header is None:
             raw.report.error(label, "the sheet is empty", table=table)
@@ -419,7 +429,8 @@ def _read_workbook(source: SourceFile, raw: RawStudy) -> None:
 
 
 def _sheet_table(sheet, label: str, table: str, report: ValidationReport) -> tuple[list | None, list[tuple[int, list]]]:
-    """The sheet's header and (row number, cell texts) rows; formulas and over-long cells are reported."""
+    """The sheet's header and (row number, cell texts) rows; formulas, over-long cells and values right of the header
+    are reported, and their rows left out (as in a CSV file: the row's other cells would only add errors)."""
     from openpyxl.utils import get_column_letter
 
     header: list | None = None
@@ -428,35 +439,35 @@ def _sheet_table(sheet, label: str, table: str, report: ValidationReport) -> tup
         if header is None:
             header = list(values)
             continue
-        ok = True  # a row with a wrong cell is left out, as in a CSV file
-        for position, value in enumerate(values):
-            if value is None:
-                continue
-            name = str(header[position]).strip().lower() if position < len(header) else None
-            where = f"cell {get_column_letter(position + 1)}{number}"
-            formula = _formula_text(value)
-            if formula:
-                report.error(label, f"{where} holds a formula ('{formula[:40]}'); paste values only",
-                             row=number, column=name, table=table)
-                ok = False
-            elif isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-                report.error(label, f"{where} is {len(value):,} characters long, over the {MAX_CELL_CHARS:,} limit",
-                             row=number, column=name, table=table)
+        beyond = values[len(header):]
+        if beyond.count(None) + beyond.count("") < len(beyond):
+            report.error(label, f"row has values right of the header row's last column "
+                         f"({get_column_letter(len(header))})", row=number, table=table)
+            continue
+        ok = True
+        for position, value in enumerate(values[:len(header)]):
+            problem = _sheet_cell_problem(value) if not isinstance(value, int | float | type(None)) else None
+            if problem:
+                report.error(label, f"cell {get_column_letter(position + 1)}{number} {problem}", row=number,
+                             column=str(header[position]).strip().lower(), table=table)
                 ok = False
         if ok:
-            rows.append((number, [_cell_text(v) for v in values]))
+            rows.append((number, [_cell_text(v) for v in values[:len(header)]]))
     return header, rows
 
 
-def _formula_text(value: object) -> str | None:
-    """The formula a workbook cell read without `data_only` holds (as text), or None for a value."""
+def _sheet_cell_problem(value: object) -> str | None:
+    """What is wrong with one workbook cell read without `data_only` (text, a date or a formula): a formula, or text
+    too long."""
     from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
-    if isinstance(value, ArrayFormula):
-        return value.text
-    if isinstance(value, DataTableFormula):
-        return "TABLE()"  # a what-if data table
-    return value if isinstance(value, str) and value.startswith("=") and len(value) > 1 else None
+    if isinstance(value, ArrayFormula | DataTableFormula):  # an array or what-if table formula: an object, not text
+        return f"holds a formula ('{(getattr(value, 'text', None) or 'TABLE()')[:40]}'); paste values only"
+    if isinstance(value, str) and value.startswith("=") and len(value) > 1:
+        return f"holds a formula ('{value[:40]}'); paste values only"
+    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+        return f"is {len(value):,} characters long, over the {MAX_CELL_CHARS:,} limit"
+    return None
 
 
 def _cell_text(value: object) -> str:

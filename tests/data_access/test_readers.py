@@ -209,3 +209,23 @@ def test_workbook_reserved_column_is_an_error():
     raw = read_files(study_workbook(adverse_events="subject_id,_Row,term\nS1,1,CRS"), max_bytes=10_000_000)
     assert errors(raw) == [("study.xlsx [adverse_events]", 1, "_row", "column '_row' has a name CARTscope keeps for "
                             "itself (the file and row of each value); rename the column")]
+
+
+def test_workbook_value_right_of_the_header_is_an_error():
+    raw = read_files(study_workbook(responses="subject_id,day,response,mrd_negative\nS1,28,PR,,,stray\nS2,28,SD"),
+                     max_bytes=10_000_000)
+    assert errors(raw) == [("study.xlsx [responses]", 2, None, "row has values right of the header row's last column "
+                            "(D)")]
+
+
+def test_workbook_sheet_spanning_too_many_cells_is_refused(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_SHEET_CELLS", 30)
+    book = openpyxl.Workbook()
+    book.active.title = "responses"
+    book.active.append(["subject_id", "day", "response"])
+    book.active["XFD2"] = "far right"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    raw = read_files([SourceFile("wide.xlsx", buffer.getvalue())], max_bytes=10_000_000)
+    assert errors(raw) == [("wide.xlsx [responses]", None, None, "the sheet spans more than 30 cells (row 2 reaches "
+                            "column XFD); delete its unused columns or give the table as a CSV file")]
