@@ -13,7 +13,8 @@ peak resident memory (VmHWM: getrusage's figure would include this process's, in
 - `plain`: `--plain-rows` rows written by openpyxl's write-only mode (row numbers, packed about 16 times: a real
   workbook's ratio), whose sheet states no size;
 - `stated size`: the plain workbook with its sheet stating the size A1:XFD1048576 (as the probe's 275 kB file did,
-  on which openpyxl padded every row to 16,384 columns).
+  on which openpyxl padded every row to 16,384 columns);
+- `wide`: `--plain-rows` rows of a number in column A and one in column XFD (openpyxl gives each row 16,384 cells).
 """
 from __future__ import annotations
 
@@ -61,6 +62,15 @@ def packed_workbook(n_rows: int) -> bytes:
     sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {MAIN}><dimension ref="A1:H2"/><sheetData>'
              f"<row>{_inline(HEADER)}</row>{row * n_rows}</sheetData></worksheet>")
     return rewrite_members(buffer.getvalue(), {"xl/worksheets/sheet1.xml": sheet})
+
+
+def wide_workbook(n_rows: int) -> bytes:
+    """A measurements sheet of `n_rows` rows with a cell in column A and one in column XFD, the last there is."""
+    rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c><c r="XFD{i}"><v>1</v></c></row>'
+                   for i in range(2, n_rows + 2))
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {MAIN}><sheetData><row r="1">{_inline(HEADER)}</row>'
+             f"{rows}</sheetData></worksheet>")
+    return rewrite_members(packed_workbook(0), {"xl/worksheets/sheet1.xml": sheet})
 
 
 def plain_workbook(n_rows: int, dimension: str | None = None) -> bytes:
@@ -117,7 +127,8 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     builders = {"packed": lambda: packed_workbook(args.rows),
                 "plain": lambda: plain_workbook(args.plain_rows),
-                "stated size": lambda: plain_workbook(args.plain_rows, "A1:XFD1048576")}
+                "stated size": lambda: plain_workbook(args.plain_rows, "A1:XFD1048576"),
+                "wide": lambda: wide_workbook(args.plain_rows)}
     with tempfile.TemporaryDirectory() as tmp:
         for name, build in builders.items():
             data = build()

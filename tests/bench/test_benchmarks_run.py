@@ -36,3 +36,4 @@ def test_workbook_benchmark_reports_each_workbook():
     assert re.search(r"packed: .* refused: the workbook unpacks to .* zip bomb .* peak memory", out), out
     assert re.search(r"plain: .* stored .* peak memory", out), out
     assert re.search(r"stated size: .* stored .* peak memory", out), out
+    assert re.search(r"wide: .* refused: .* peak memory", out), out
