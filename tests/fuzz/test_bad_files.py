@@ -7,7 +7,7 @@ import pytest
 
 from bench.workbooks import rewrite_members
 from data_access.importer import import_files
-from data_access.mapping import needs_mapping, read_sources
+from data_access.mapping import needs_mapping, propose_mapping, read_sources
 from data_access.readers import SourceFile
 from tests.conftest import VALID_TABLES, make_files
 
@@ -104,5 +104,6 @@ def test_bad_file_is_a_clear_error_and_nothing_is_stored(name, build, expected, 
     assert len(result.report.errors) == 1, result.report.to_text()
     error = result.report.errors[0]
     assert expected in error.message and any(f.name in error.file for f in files), result.report.to_text()
-    read_sources(files, 10_000_000)  # the mapping's reader neither
-    needs_mapping(files)  # nor the Data page's first look raises
+    read_sources(files, 10_000_000)  # nor do the mapping's reader,
+    needs_mapping(files)  # the Data page's first look
+    propose_mapping(files)  # and the mapping it then proposes raise
