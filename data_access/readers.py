@@ -25,6 +25,8 @@ RESERVED_COLUMNS = ("_file", "_row")  # the columns the readers add to every tab
 MAX_CELL_CHARS = 131_072  # the longest cell read (the csv module's own default limit)
 MAX_UNPACKED_BYTES = 150_000_000  # the most a workbook may unpack to: openpyxl reads 2-3 MB of sheet XML a second
 # on a busy 2-core machine (python -m bench.workbooks), so this is about a minute; larger tables come as CSV
+MAX_SHARED_STRINGS_BYTES = 40_000_000  # openpyxl holds every distinct text of a workbook in memory from the start:
+# 40 MB of them are about 1.7 million short texts, some 25 s and 300 MB to load on a busy 2-core machine
 MAX_SHEET_CELLS = 50_000_000  # cells read from a sheet, blank ones up to each row's last included: 6 million rows of
 # 8 columns, but only 3,000 rows reaching column XFD (each costs openpyxl 16,384 cells)
 MAX_PACKING = 100  # workbooks from spreadsheet programs unpack to 5-20 times their size; a zip bomb to far more
@@ -334,14 +336,19 @@ class UnreadableFile(Exception):
 def open_workbook(source: SourceFile, data_only: bool = False):
     """`source` as an openpyxl read-only workbook, to be closed after use; with `data_only` a formula cell gives the
     value it had when last saved, without it the formula. Raises UnreadableFile when the file is not a workbook, or
-    would unpack to more than MAX_UNPACKED_BYTES or MAX_PACKING times its size (a zip bomb), before reading it."""
+    would unpack to more than MAX_UNPACKED_BYTES or MAX_PACKING times its size (a zip bomb), or its shared strings to
+    more than MAX_SHARED_STRINGS_BYTES, before reading it."""
     import openpyxl  # imported here: only needed for workbooks
 
     try:
         with zipfile.ZipFile(io.BytesIO(source.data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
+            texts = sum(i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml"))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _unreadable(exc) from exc
+    if texts > MAX_SHARED_STRINGS_BYTES:
+        raise UnreadableFile(f"the workbook's texts (its shared strings) unpack to {human_size(texts)}, over the "
+                             f"{human_size(MAX_SHARED_STRINGS_BYTES)} limit; give its tables as CSV files")
     if unpacked > MAX_UNPACKED_BYTES:
         raise UnreadableFile(f"the workbook unpacks to {human_size(unpacked)}, over the "
                              f"{human_size(MAX_UNPACKED_BYTES)} limit for a workbook; give its tables as CSV files")

@@ -229,3 +229,13 @@ def test_workbook_sheet_spanning_too_many_cells_is_refused(monkeypatch):
     raw = read_files([SourceFile("wide.xlsx", buffer.getvalue())], max_bytes=10_000_000)
     assert errors(raw) == [("wide.xlsx [responses]", None, None, "the sheet spans more than 30 cells (row 2 reaches "
                             "column XFD); delete its unused columns or give the table as a CSV file")]
+
+
+def test_workbook_with_too_many_shared_strings_is_refused_before_it_is_opened(monkeypatch):
+    monkeypatch.setattr(readers, "MAX_SHARED_STRINGS_BYTES", 1_000)
+    buffer = io.BytesIO(study_workbook()[0].data)
+    with zipfile.ZipFile(buffer, "a") as archive:  # never opened by openpyxl: no need to declare it in the workbook
+        archive.writestr("xl/sharedStrings.xml", "<sst>" + "<si><t>text</t></si>" * 100 + "</sst>")
+    raw = read_files([SourceFile("study.xlsx", buffer.getvalue())], max_bytes=10_000_000)
+    assert errors(raw) == [("study.xlsx", None, None, "the workbook's texts (its shared strings) unpack to 2.0 kB, "
+                            "over the 1.0 kB limit; give its tables as CSV files")]
