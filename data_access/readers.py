@@ -214,7 +214,7 @@ def _decode(source: SourceFile, report: ValidationReport) -> str | None:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
         report.error(source.name, f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
                      "save it as 'CSV UTF-8'", row=line)
         return None
@@ -280,7 +280,8 @@ def _read_csv(name: str, text: str, delimiter: str,
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[tuple[int, list]] = []
-    line, limit = 0, settings.max_rows()
+    opened = line = 0
+    limit = settings.max_rows()
     for fields in reader:
         opened, line = line + 1, reader.line_num  # a quoted cell may span lines: the row opens on the first
         if not any(f.strip() for f in fields):

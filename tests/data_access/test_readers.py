@@ -67,6 +67,13 @@ def test_wrong_encoding():
         in errors(raw)
 
 
+def test_wrong_encoding_names_the_line_whatever_the_line_ends():
+    latin1 = VALID_TABLES["subjects.csv"].replace("150e6 CAR+ T cells", "150e6 cellules CAR+ à J0").encode("latin-1")
+    raw = read({"subjects.csv": latin1.replace(b"\n", b"\r")})
+    assert ("subjects.csv", 2, None, "the file is not UTF-8 text (byte 0xe0 on line 2); save it as 'CSV UTF-8'") \
+        in errors(raw)
+
+
 def test_utf16_file():
     raw = read({"subjects.csv": VALID_TABLES["subjects.csv"].encode("utf-16")})
     assert ("subjects.csv", None, None, "the file is UTF-16 text; save it as 'CSV UTF-8'") in errors(raw)
