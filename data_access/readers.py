@@ -396,9 +396,10 @@ def _unreadable(exc: Exception) -> UnreadableFile:
 
     while exc.__cause__ is not None:  # openpyxl wraps the parser's error in its own
         exc = exc.__cause__
-    if isinstance(exc, DefusedXmlException):
+    xml_error = isinstance(exc, SyntaxError | ExpatError)  # the XML parsers' errors (lxml's too) are SyntaxErrors
+    if isinstance(exc, DefusedXmlException) or (xml_error and "entity" in str(exc).lower()):  # lxml's own refusal
         why = "it declares XML entities, which spreadsheet programs never write and attacks use"
-    elif isinstance(exc, SyntaxError | ExpatError):  # the XML parsers' errors (lxml's too) are SyntaxErrors
+    elif xml_error:
         why = f"its XML is malformed: {str(exc)[:80]}"
     elif isinstance(exc, zipfile.BadZipFile | EOFError):
         why = "it is not a whole zip archive, as an .xlsx file is"

@@ -1,6 +1,7 @@
 """Regression suite of bad input files: each is refused with one clear error naming the file, never a traceback, and
 nothing is stored. A new case is one line of CASES: (name, builder of the files, expected message fragment)."""
 import io
+import zipfile
 
 import openpyxl
 import pytest
@@ -55,13 +56,25 @@ GOOD_ROW = f'<row r="3">{cells(*MEASUREMENTS.splitlines()[2].split(","))}</row>'
 LONG_CELL = f'<row r="2">{cells("S1", "il6", "serum", "1" * 140_000)}</row>' + GOOD_ROW
 ARRAY_FORMULA = '<row r="2"><c r="A2"><f t="array" ref="A2">SUM(B1:B2)</f><v>3</v></c></row>' + GOOD_ROW
 SAME_ROWS = f'<row>{cells("S1", "il6", "serum", "1", "2")}</row>' * 50_000  # no row numbers: the zip packs it tight
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+LAUGHS = ('<!DOCTYPE lolz [<!ENTITY lol "lol">'  # "billion laughs": each entity is ten of the one before
           + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
-          + f']><worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&lol9;</t></is></c></row>'
-          '</sheetData></worksheet>')
-XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-       f'<worksheet {MAIN}><sheetData><row r="1"><c t="inlineStr"><is><t>&xxe;</t></is></c></row>'
-       '</sheetData></worksheet>')
+          + "]>")
+XXE = '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'  # an external entity: a file of the server
+
+
+def entities_in_sheet(doctype: str, reference: str):
+    return rewritten({SHEET: f'<?xml version="1.0"?>{doctype}<worksheet {MAIN}><sheetData><row r="1">'
+                             f'<c t="inlineStr"><is><t>{reference}</t></is></c></row></sheetData></worksheet>'})
+
+
+def entities_in_workbook_xml(doctype: str, reference: str):
+    """The workbook with `doctype` declared in xl/workbook.xml (which openpyxl parses with lxml, not defusedxml, when
+    lxml is installed) and the first sheet's name using the entity `reference`."""
+    xml = zipfile.ZipFile(io.BytesIO(workbook())).read("xl/workbook.xml").decode()
+    xml = doctype + xml[xml.index("<workbook"):].replace('name="subjects"', f'name="subjects{reference}"', 1)
+    return rewritten({"xl/workbook.xml": xml})
+
+
 LONG_CSV_ROW = 'S2,il6,serum,"' + "9" * 140_000 + '",1,pg/mL,,\n'
 
 CASES = [
@@ -86,8 +99,10 @@ CASES = [
     ("sheet XML malformed", measurements_sheet("<row><c>"), "its XML is malformed"),
     ("missing shared string", measurements_sheet('<row r="2"><c t="s"><v>9999</v></c></row>'),
      "a cell refers to a shared string that is not in the workbook"),
-    ("billion laughs", rewritten({SHEET: LAUGHS}), "it declares XML entities"),
-    ("external entity (XXE)", rewritten({SHEET: XXE}), "it declares XML entities"),
+    ("billion laughs", entities_in_sheet(LAUGHS, "&lol9;"), "it declares XML entities"),
+    ("external entity (XXE)", entities_in_sheet(XXE, "&xxe;"), "it declares XML entities"),
+    ("billion laughs in workbook.xml", entities_in_workbook_xml(LAUGHS, "&lol9;"), "it declares XML entities"),
+    ("external entity in workbook.xml", entities_in_workbook_xml(XXE, "&xxe;"), "it declares XML entities"),
     ("zip bomb", measurements_sheet(SAME_ROWS),
      "times its size: no spreadsheet program packs data that tightly (a zip bomb does)"),
     ("workbook cell over 131,072 characters", measurements_sheet(LONG_CELL),
