@@ -23,12 +23,12 @@ import io
 import json
 import platform
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
+
+from bench import run_in_fresh_process
 
 HEADER = ["subject_id", "analyte", "specimen", "day", "value", "unit", "lloq", "blq"]
 ROW = ["DM-001", "car_copies", "PB", 7, 15000, "copies/µg gDNA", 20, "FALSE"]
@@ -135,12 +135,10 @@ def main() -> None:
             path = Path(tmp) / f"{name}.xlsx"
             path.write_bytes(data)
             unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
-            done = subprocess.run([sys.executable, "-m", "bench.workbooks", "--one", str(path)],
-                                  capture_output=True, text=True, check=False)
-            if done.returncode:
-                print(f"{name}: FAILED\n{done.stderr[-3000:]}")
+            r = run_in_fresh_process("bench.workbooks", str(path))
+            if isinstance(r, str):
+                print(f"{name}: FAILED\n{r}")
                 continue
-            r = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{name}: {len(data) / 1e6:.2f} MB unpacking to {unpacked / 1e6:,.0f} MB; {r['outcome']} "
                   f"({r['errors']:,} errors); reading {r['reading']:.1f} s, in all {r['seconds']:.1f} s; peak memory "
                   f"{r['peak_mb']:,.0f} MB (targets: < 60 s, < 1,024 MB)")
