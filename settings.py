@@ -52,6 +52,13 @@ def max_file_bytes() -> int:
     return int(_number("CARTSCOPE_MAX_FILE_MB", "100") * 1_000_000)
 
 
+def max_rows() -> int:
+    """CARTSCOPE_MAX_ROWS: the most rows read from one CSV file or workbook sheet (default 2,000,000: twice the
+    benchmark's million measurement rows, and more than a spreadsheet program's 1,048,576, so only a crafted file
+    or a wrong export meets it)."""
+    return int(_number("CARTSCOPE_MAX_ROWS", "2000000"))
+
+
 def default_study() -> str | None:
     """CARTSCOPE_DEFAULT_STUDY: the study shown when the URL names none (default: the demo study)."""
     return _get("CARTSCOPE_DEFAULT_STUDY", "") or None

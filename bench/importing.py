@@ -14,8 +14,6 @@ import argparse
 import json
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import run_in_fresh_process
 from bench.cohort import kinetics_cohort
 
 UNITS = {"car_copies": "copies/µg gDNA", "car_t_pct": "%", "plasma_cells_pct": "%", "il6": "pg/mL"}
@@ -103,12 +102,10 @@ def main() -> None:
         for name, folder in folders.items():
             if name not in args.formats.split(","):
                 continue
-            done = subprocess.run([sys.executable, "-m", "bench.importing", "--one", str(folder)],
-                                  capture_output=True, text=True, check=False)  # the default file-size limit
-            if done.returncode:
-                print(f"{name}: FAILED\n{done.stderr[-3000:]}{done.stdout[-3000:]}")
+            r = run_in_fresh_process("bench.importing", str(folder))  # with the default file-size limit
+            if isinstance(r, str):
+                print(f"{name}: FAILED\n{r}")
                 continue
-            r = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{name}: {r['rows']:,} rows stored in {r['seconds']:.1f} s = {r['rows'] / r['seconds']:,.0f} "
                   f"rows/s; input {r['bytes'] / 1e6:.0f} MB; peak memory {r['peak_mb']:,.0f} MB "
                   f"(targets: < 60 s, < 2,048 MB)")

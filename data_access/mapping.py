@@ -25,10 +25,8 @@ import csv
 import datetime
 import fnmatch
 import hashlib
-import io
 import json
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +37,11 @@ from data_access.cdisc import _RESPONSE_WORDS, CDISC_SUFFIXES, SDTM_FINDINGS, da
 from data_access.readers import (
     RawStudy,
     SourceFile,
+    UnreadableFile,
     _cell_text,
     _file_level_problem,
+    has_reserved_column,
+    open_workbook,
     read_csv,
     sheet_rows,
     table_name_for,
@@ -193,6 +194,8 @@ def read_sources(files: list[SourceFile], max_bytes: int) -> tuple[dict[str, pd.
         if parts is None:
             continue
         header, rows, cells, lines = parts
+        if header is None or has_reserved_column(source.name, header, report):
+            continue
         if cells is not None:
             rows = [(line, list(values)) for line, values in zip(lines, cells.itertuples(index=False), strict=True)]
         frames[source.name] = _frame(source.name, header, rows)
@@ -200,28 +203,26 @@ def read_sources(files: list[SourceFile], max_bytes: int) -> tuple[dict[str, pd.
 
 
 def _workbook_sheets(source: SourceFile, report: ValidationReport) -> dict[str, pd.DataFrame]:
-    import openpyxl  # imported here: only needed for workbooks
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        report.error(source.name, f"not a readable .xlsx workbook ({type(exc).__name__})")
-        return {}
     frames = {}
+    label = source.name
     try:
-        for sheet in workbook.worksheets:
-            header, rows = None, []
-            for cells in sheet_rows(sheet):
-                values = [c.value for c in cells]
-                if header is None:
-                    header = values
-                else:
-                    rows.append((cells[0].row, [_sheet_cell_text(v) for v in values]))
-            if header is not None:
+        workbook = open_workbook(source, data_only=True)
+        try:
+            for sheet in workbook.worksheets:
                 label = f"{source.name} [{sheet.title}]"
-                frames[label] = _frame(label, header, rows)
-    finally:
-        workbook.close()
+                header, rows = None, []
+                for number, values in sheet_rows(sheet):
+                    if header is None:
+                        header = values
+                    else:
+                        rows.append((number, [_sheet_cell_text(v) for v in values]))
+                if header is not None and not has_reserved_column(label, header, report):
+                    frames[label] = _frame(label, header, rows)
+        finally:
+            workbook.close()
+    except UnreadableFile as exc:
+        report.error(label, str(exc))
+        return {}
     return frames
 
 
@@ -282,19 +283,16 @@ def _headers(files: list[SourceFile]) -> dict[str, list[str]]:
     for source in files:
         suffix = Path(source.name).suffix.lower()
         if suffix == ".xlsx":
-            import openpyxl  # imported here: only needed for workbooks
-
             try:
-                book = openpyxl.load_workbook(io.BytesIO(source.data), read_only=True)
-            except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+                book = open_workbook(source)
+                try:
+                    for sheet in book.worksheets:
+                        first = next(sheet_rows(sheet), (None, ()))[1]
+                        headers[f"{source.name} [{sheet.title}]"] = [str(v) for v in first if v is not None]
+                finally:
+                    book.close()
+            except UnreadableFile:
                 continue
-            try:
-                for sheet in book.worksheets:
-                    first = next((row for row in sheet.iter_rows(values_only=True)
-                                  if any(v not in (None, "") for v in row)), None)
-                    headers[f"{source.name} [{sheet.title}]"] = [str(v) for v in first or () if v is not None]
-            finally:
-                book.close()
         elif suffix == ".csv":
             text = source.data[:65536].decode("utf-8-sig", errors="replace")
             line = next((ln for ln in text.splitlines() if ln.strip()), "")

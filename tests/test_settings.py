@@ -23,13 +23,13 @@ def test_only_settings_py_reads_the_environment():
 
 def test_defaults_run_locally(monkeypatch):
     for name in ("HOST", "PORT", "CARTSCOPE_DATABASE_URL", "CARTSCOPE_CACHE_TYPE", "CARTSCOPE_IMAGE_TIMEOUT",
-                 "CARTSCOPE_DEFAULT_STUDY", "CARTSCOPE_MAX_FILE_MB", "CARTSCOPE_DEBUG"):
+                 "CARTSCOPE_DEFAULT_STUDY", "CARTSCOPE_MAX_FILE_MB", "CARTSCOPE_MAX_ROWS", "CARTSCOPE_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     assert (settings.host(), settings.port(), settings.debug()) == ("127.0.0.1", 8050, False)
     assert settings.database_url() == f"sqlite:///{REPO / 'instance' / 'cartscope.db'}"
     assert settings.cache_config()["CACHE_TYPE"] == "FileSystemCache"
     assert settings.image_timeout_seconds() == 60 and settings.default_study() is None
-    assert settings.max_file_bytes() == 100_000_000
+    assert settings.max_file_bytes() == 100_000_000 and settings.max_rows() == 2_000_000
 
 
 def test_values_come_from_the_environment_and_bad_numbers_name_the_variable(monkeypatch):

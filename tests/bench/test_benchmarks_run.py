@@ -29,3 +29,11 @@ def test_import_benchmark_reports_csv_and_xpt():
     out = run("bench.importing", "--subjects", "20")
     assert re.search(r"csv: [\d,]+ rows stored in .* rows/s; .* peak memory", out), out
     assert re.search(r"xpt: [\d,]+ rows stored in .* rows/s; .* peak memory", out), out
+
+
+def test_workbook_benchmark_reports_each_workbook():
+    out = run("bench.workbooks", "--rows", "20000", "--plain-rows", "200")
+    assert re.search(r"packed: .* refused: the workbook unpacks to .* zip bomb .* peak memory", out), out
+    assert re.search(r"plain: .* stored .* peak memory", out), out
+    assert re.search(r"stated size: .* stored .* peak memory", out), out
+    assert re.search(r"wide: .* refused: .* peak memory", out), out
