@@ -449,17 +449,20 @@ def _deduplicate(t: _Table, out: pd.DataFrame, key: list[str], value_column: str
     dup = keyed.duplicated(subset=key, keep=False)
     if not dup.any():
         return out
+    dups = keyed[dup]
+    first = pd.Series(dups.index, index=dups.index).groupby([dups[k] for k in key], sort=False).transform("first")
+    later = first[first != first.index]
+    signature = dups.astype(str).agg("\x1f".join, axis=1)  # the whole row as text, compared at once
+    same = signature.loc[later.index].to_numpy() == signature.loc[later.to_numpy()].to_numpy()
+    first_rows = t.frame.loc[later.to_numpy(), "_row"].astype(int).to_numpy()
     drop = []
-    for _, group in keyed[dup].groupby(key, sort=False):
-        first = group.index[0]
-        rows = t.frame.loc[group.index, "_row"].astype(int).tolist()
-        for index, _row in zip(group.index[1:], rows[1:], strict=False):
-            if group.loc[[first, index]].astype(str).nunique().max() == 1:
-                t.warning(index, None, f"exact duplicate of row {rows[0]}; kept once")
-                drop.append(index)
-            else:
-                t.error(index, value_column, f"{describe(group.loc[index])} is given twice with different "
-                        f"values (also row {rows[0]})")
+    for index, is_same, first_row in zip(later.index, same, first_rows, strict=True):
+        if is_same:
+            t.warning(index, None, f"exact duplicate of row {first_row}; kept once")
+            drop.append(index)
+        else:
+            t.error(index, value_column, f"{describe(dups.loc[index])} is given twice with different "
+                    f"values (also row {first_row})")
     return out.drop(index=drop)
 
 
