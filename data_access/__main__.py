@@ -12,7 +12,7 @@ import pandas as pd
 
 import settings
 from data_access import store
-from data_access.importer import import_path
+from data_access.importer import import_path, name_problem
 from data_access.mapping import MappingError, dump_mapping, load_mapping, needs_mapping, propose_mapping
 from data_access.readers import files_from_path
 
@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if args.save_mapping and mapping is None:
             parser.error("--save-mapping needs --mapping FILE or --mapping-name NAME")
+        if args.save_mapping and (problem := name_problem(args.save_mapping.strip(), "mapping")):
+            parser.error(f"--save-mapping: {problem}")
         result = import_path(args.path, args.name, source="cli", simulated=args.simulated, progress=progress,
                              mapping=mapping, mapping_name=args.save_mapping or mapping_name)
         if result.identical_to is not None:

@@ -42,6 +42,18 @@ def read_study_files(files: list[SourceFile], kind: str | None = None) -> RawStu
     return read_cdisc(files, settings.max_file_bytes(), kind)
 
 
+def name_problem(name: str, what: str) -> str | None:
+    """Why `name` cannot name a study or a saved mapping (`what`), or None: the same rule on every database."""
+    if not name:
+        return f"give the {what} a name"
+    if len(name) > store.NAME_LENGTH:
+        return f"{what} name is {len(name):,} characters long; at most {store.NAME_LENGTH} are allowed"
+    if not NAME_PATTERN.fullmatch(name):
+        return (f"{what} name '{shown(name)}' must start with a letter or digit and use only letters, digits, "
+                "spaces, '.', '_' or '-'")
+    return None
+
+
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
                  simulated: bool = False, engine: Engine | None = None,
                  progress: Callable[[str], None] | None = None, mapping: dict | None = None,
@@ -67,14 +79,8 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
     say(f"validating {sum(len(t) for t in raw.tables.values()):,} rows")
     name = clean_text(name).strip()
     study, report = validate(raw, name)
-    if not name:
-        report.error("(study name)", "give the study a name")
-    elif len(name) > store.NAME_LENGTH:
-        report.error("(study name)", f"study name is {len(name):,} characters long; at most {store.NAME_LENGTH} "
-                     "are allowed")
-    elif not NAME_PATTERN.fullmatch(name):
-        report.error("(study name)", f"study name '{shown(name)}' must start with a letter or digit and use only "
-                     "letters, digits, spaces, '.', '_' or '-'")
+    if problem := name_problem(name, "study"):
+        report.error("(study name)", problem)
     if not report.ok or study is None:
         return ImportResult(report, None)
     for other in store.names_differing_in_case(name, engine=engine):

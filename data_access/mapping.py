@@ -48,7 +48,7 @@ from data_access.readers import (
 )
 from data_access.report import ValidationReport
 from data_access.schema import FALSE_WORDS, RESPONSES, TABLE_SPECS, TABLES, TRUE_WORDS
-from data_access.validate import ANALYTE_CODE, SOURCE_PREFIX
+from data_access.validate import ANALYTE_CODE, ANALYTE_CODE_LENGTH, SOURCE_PREFIX
 
 FORMAT = "cartscope-mapping"
 VERSION = 1
@@ -665,7 +665,7 @@ def _check_analyte(what: str, target: dict) -> list[str]:
         return [f"{what} has no analyte"]
     if not re.match(ANALYTE_CODE, code):
         return [f"{what}: analyte code '{code}' must start with a letter and use only letters, digits, '_', '.' or "
-                "'-' (at most 40 characters)"]
+                f"'-' (at most {ANALYTE_CODE_LENGTH} characters)"]
     unit, kind, specimen = target.get("unit"), target.get("kind"), target.get("specimen")
     problems = []
     builtin = BUILTIN.get(code) or BUILTIN.get(code.lower())

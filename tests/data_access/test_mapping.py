@@ -317,6 +317,11 @@ def test_cli_proposes_imports_saves_and_reuses_a_mapping_for_the_next_delivery(t
     decided = decided_long_mapping()
     decided["files"]["labs*.csv"] = decided["files"].pop("labs.csv")  # monthly lab files: labs_2025-07.csv, ...
     (tmp_path / "mapping.json").write_text(dump_mapping(decided))
+    for bad_name, message in (("x" * 101, "101 characters long"), ("lab\x01x", "must start with a letter")):
+        refused = cli("import", str(first), "--name", "LAB-1", "--mapping", str(tmp_path / "mapping.json"),
+                      "--save-mapping", bad_name, db=db)
+        assert refused.returncode == 2 and "--save-mapping: mapping name" in refused.stderr \
+            and message in refused.stderr, refused.stderr
     done = cli("import", str(first), "--name", "LAB-1", "--mapping", str(tmp_path / "mapping.json"),
                "--save-mapping", "lab-x", db=db)
     assert done.returncode == 0, done.stderr
