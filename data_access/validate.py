@@ -96,6 +96,11 @@ class _Table:
                 self._control[column] = pd.Series(np.asarray(found, dtype=object)[codes], index=self.frame.index)
         return self._text[column]
 
+    def forget_text(self) -> None:
+        self._text.clear()
+        self._blank.clear()
+        self._control.clear()
+
     def blank(self, column: str) -> pd.Series:
         self.text(column)
         return self._blank[column]
@@ -103,7 +108,9 @@ class _Table:
     def characters(self, column: str) -> None:
         """An error for each cell of `column` holding a control character (the database and the pages need text)."""
         text = self.text(column)
-        found = self._control.get(column, pd.Series("", index=text.index))
+        if column not in self._control:  # the usual case: no cell of the column has one
+            return
+        found = self._control[column]
         for index in found[found != ""].index:
             self.error(index, column, f"'{shown(text[index])}' contains a control character "
                        f"(U+{ord(found[index]):04X})")
@@ -195,7 +202,8 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
         if table in ("subjects", "measurements") and frame.empty:
             report.error(file, "the table has a header but no rows", table=table)
             continue
-        tables[table] = _Table(table, frame.reset_index(drop=True), report, sources,
+        plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+        tables[table] = _Table(table, frame if plain_index else frame.reset_index(drop=True), report, sources,
                                frame.attrs.get("source_columns_by_file"))
 
     parsed: dict[str, pd.DataFrame] = {}
@@ -218,6 +226,8 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
         _cross_checks(parsed, tables)
     if not report.ok:
         return None, report
+    for t in tables.values():  # the text of every column, no longer needed: memory for the finished tables
+        t.forget_text()
     study = Study(
         name=name,
         **{t: _finish(parsed[t], tables[t]) if t in parsed else empty_table(t) for t in STUDY_TABLES},
@@ -445,7 +455,7 @@ def _time_to_event(t: _Table) -> pd.DataFrame:
 def _deduplicate(t: _Table, out: pd.DataFrame, key: list[str], value_column: str, describe) -> pd.DataFrame:
     """Collapse exact duplicate rows (warning); report rows that share a key but differ (error)."""
     usable = out[key].notna().all(axis=1)
-    keyed = out[usable]
+    keyed = out if usable.all() else out[usable]  # no copy of a table whose keys are all given
     dup = keyed.duplicated(subset=key, keep=False)
     if not dup.any():
         return out
@@ -542,14 +552,14 @@ def _time_to_event_checks(parsed: dict[str, pd.DataFrame], t: _Table, subjects: 
 def _finish(frame: pd.DataFrame, table: _Table) -> pd.DataFrame:
     """Canonical column order, fresh index, stable sort by subject and day."""
     columns = COLUMNS[table.name] + [c for c in frame.columns if c not in COLUMNS[table.name]]
-    frame = frame[columns].copy()
+    frame = frame[columns]  # a new frame: the parsed one is not changed
     for column in frame.select_dtypes(include="object").columns:  # one blank in text: None, as the store gives
         frame[column] = frame[column].where(frame[column].notna(), None)
     sort = {"subjects": ["subject_id"], "measurements": ["subject_id", "analyte", "specimen", "day"],
             "adverse_events": ["subject_id", "onset_day"], "responses": ["subject_id", "day"], "analytes": ["code"],
             "concomitant_medications": ["subject_id", "start_day"],
             "time_to_event": ["subject_id", "endpoint"]}[table.name]
-    return frame.sort_values(sort, kind="stable").reset_index(drop=True)
+    return frame.sort_values(sort, kind="stable", ignore_index=True)
 
 
 def clean_text(text: str) -> str:
