@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
@@ -9,6 +10,9 @@ WARNING = "warning"
 #: Issues listed per severity, file and column; the rest are counted (a file with a million bad dates stays
 #: readable, and the report stays small).
 SHOWN_PER_COLUMN = 50
+#: Beyond those, the first issue of each further rule of a column is kept too (up to this many rules), so a
+#: column's ten negative values are not hidden behind its million bad dates.
+MORE_RULES_PER_COLUMN = 10
 #: Longest message kept, in characters: one quoting a huge cell keeps its start and its end.
 MAX_MESSAGE = 500
 
@@ -45,6 +49,10 @@ class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     #: Issues found, kept or not, by (severity, file, column, table).
     counts: dict[tuple, int] = field(default_factory=dict)
+    #: The rules (see `rule`) of the kept issues, by (severity, file, column, table).
+    rules: dict[tuple, set[str]] = field(default_factory=dict, repr=False)
+    #: How many issues are kept, by the same key.
+    kept: dict[tuple, int] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def _key(issue: Issue) -> tuple:
@@ -53,8 +61,11 @@ class ValidationReport:
     def _add(self, issue: Issue, count: int = 1) -> None:
         key = self._key(issue)
         self.counts[key] = self.counts.get(key, 0) + count
-        if self.counts[key] - count < SHOWN_PER_COLUMN:
+        rules, rule_, kept = self.rules.setdefault(key, set()), rule(issue.message), self.kept.get(key, 0)
+        if kept < SHOWN_PER_COLUMN or rule_ not in rules and kept < SHOWN_PER_COLUMN + MORE_RULES_PER_COLUMN:
             self.issues.append(issue)
+            rules.add(rule_)
+            self.kept[key] = kept + 1
 
     def error(self, file: str, message: str, row: int | None = None, column: str | None = None,
               table: str | None = None) -> None:
@@ -101,15 +112,17 @@ class ValidationReport:
 
     def shown(self, per_column: int | None = SHOWN_PER_COLUMN, errors_first: bool = False) -> list[Issue]:
         """The issues to show, by file and row (errors first when asked): at most `per_column` of one severity per
-        file and column (None: all that are kept), each cut group followed by an issue that says how many more
-        there are."""
+        file and column (None: all that are kept), and the first of each further rule, each cut group followed by
+        an issue that says how many more there are."""
         keyed: list[tuple[tuple, Issue]] = []
         for rank, group in enumerate((self.errors, self.warnings)):
             listed: dict[tuple, int] = {}
+            listed_rules: dict[tuple, set[str]] = {}
             for issue in sorted(group, key=self._order):
-                key = self._key(issue)
-                if per_column is None or listed.get(key, 0) < per_column:
+                key, rule_ = self._key(issue), rule(issue.message)
+                if per_column is None or listed.get(key, 0) < per_column or rule_ not in listed_rules.get(key, ()):
                     listed[key] = listed.get(key, 0) + 1
+                    listed_rules.setdefault(key, set()).add(rule_)
                     keyed.append(((rank if errors_first else 0, *self._order(issue)), issue))
             for key, n in listed.items():
                 severity, file, column, table = key
@@ -127,6 +140,15 @@ class ValidationReport:
     def to_text(self, per_column: int | None = SHOWN_PER_COLUMN) -> str:
         head = f"{self.n_errors:,} error(s), {self.n_warnings:,} warning(s)"
         return "\n".join([head, *(str(i) for i in self.shown(per_column, errors_first=True))])
+
+
+def rule(message: str) -> str:
+    """What a message says without the values it quotes or counts: the rule it reports (e.g. "'…' is not a number
+    of days since infusion")."""
+    return _VALUES.sub("…", message)
+
+
+_VALUES = re.compile(r"'[^']*'|\d[\d.,]*(?:e[+-]?\d+)?")
 
 
 def _cut(message: str) -> str:

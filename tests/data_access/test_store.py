@@ -205,3 +205,22 @@ def test_a_merged_report_counts_what_either_only_counted():
     first.extend(second)
     assert (first.n_errors, first.n_warnings) == (2 * (SHOWN_PER_COLUMN + 30), 1)
     assert len(first.issues) == SHOWN_PER_COLUMN + 1
+
+
+def test_report_keeps_the_first_issue_of_each_rule_of_a_column_beyond_the_cap():
+    """A column's few negative values are listed even behind a thousand unreadable days in the same column."""
+    from data_access.report import MORE_RULES_PER_COLUMN, SHOWN_PER_COLUMN, ValidationReport, rule
+
+    assert rule("'2024-01-05' is not a number of days since infusion") == "… is not a number of days since infusion"
+    report = ValidationReport()
+    for row in range(2, 1_002):
+        report.error("m.csv", f"'2024-01-{row % 28 + 1:02d}' is not a number of days since infusion", row=row,
+                     column="value")
+    for row in range(1_002, 1_005):
+        report.error("m.csv", f"negative value -{row} is not allowed", row=row, column="value")
+    for n in range(40):  # rules beyond the bound are counted, not kept: the report stays bounded
+        report.error("m.csv", f"rule number {'x' * n}", row=2_000 + n, column="value")
+    assert len(report.issues) == SHOWN_PER_COLUMN + MORE_RULES_PER_COLUMN
+    messages = [r["message"] for r in report.to_records(per_column=10)]
+    assert "negative value -1002 is not allowed" in messages and "negative value -1003 is not allowed" not in messages
+    assert report.n_errors == 1_000 + 3 + 40
