@@ -53,10 +53,10 @@ def max_file_bytes() -> int:
 
 
 def max_rows() -> int:
-    """CARTSCOPE_MAX_ROWS: the most rows read from one CSV file or workbook sheet (default 2,000,000: twice the
-    benchmark's million measurement rows, and more than a spreadsheet program's 1,048,576, so only a crafted file
-    or a wrong export meets it)."""
-    return int(_number("CARTSCOPE_MAX_ROWS", "2000000"))
+    """CARTSCOPE_MAX_ROWS: the most rows read from one CSV file, workbook sheet or SAS dataset (default 1,500,000:
+    more than a spreadsheet program's 1,048,576 and than the benchmark's million measurement rows, and what an
+    import of one file can hold within 1 GB of memory; see docs/performance.md)."""
+    return int(_number("CARTSCOPE_MAX_ROWS", "1500000"))
 
 
 def default_study() -> str | None:

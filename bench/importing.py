@@ -6,14 +6,13 @@ Writes a simulated study (bench/cohort.py: 10,000 patients give about 1.2 millio
 row per patient) as CARTscope CSV files, and the same study as SDTM XPT datasets (data_access.cdisc_demo), then
 imports each in a fresh process into a fresh SQLite database with `data_access.importer.import_path` (read,
 validate, store: the CLI's and the Data page's path). Prints, per format, rows, seconds per stage, rows per second
-and the process's peak resident memory. SIMULATED DATA.
+and the importing process's peak resident memory (VmHWM). SIMULATED DATA.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import run_in_fresh_process
+from bench import peak_memory_mb, run_in_fresh_process
 from bench.cohort import kinetics_cohort
 
 UNITS = {"car_copies": "copies/µg gDNA", "car_t_pct": "%", "plasma_cells_pct": "%", "il6": "pg/mL"}
@@ -72,7 +71,7 @@ def import_once(path: str) -> dict:
         total = time.perf_counter() - start
     if not result.stored:
         raise SystemExit(f"import failed:\n{result.report.to_text()[:3000]}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_mb()
     return {"rows": result.record.n_rows, "seconds": total, "peak_mb": peak_mb,
             "bytes": sum(len(f.data) for f in files)}
 

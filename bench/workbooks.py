@@ -22,13 +22,12 @@ import argparse
 import io
 import json
 import platform
-import re
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from bench import run_in_fresh_process
+from bench import peak_memory_mb, run_in_fresh_process
 
 HEADER = ["subject_id", "analyte", "specimen", "day", "value", "unit", "lloq", "blq"]
 ROW = ["DM-001", "car_copies", "PB", 7, 15000, "copies/µg gDNA", 20, "FALSE"]
@@ -110,9 +109,8 @@ def import_once(path: str) -> dict:
         total = time.perf_counter() - start
     reading = next((t for t, text in stages if text.startswith("validating")), start + total) - start
     outcome = "stored" if result.stored else f"refused: {result.report.errors[0].message[:160]}"
-    peak_kb = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())[1]
     return {"outcome": outcome, "errors": len(result.report.errors), "reading": reading, "seconds": total,
-            "peak_mb": int(peak_kb) / 1024}
+            "peak_mb": peak_memory_mb()}
 
 
 def main() -> None:

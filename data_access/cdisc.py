@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import settings
 from data_access.catalogue import BUILTIN, builtin_for_test_code, normalise_unit_spelling, specimen_code
 from data_access.readers import RawStudy, SourceFile, human_size
 from data_access.report import ValidationReport
@@ -192,17 +193,45 @@ def _internal_name(source: SourceFile) -> str:
 def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> pd.DataFrame | None:
     """One dataset through pyreadstat (never pandas.read_sas); dates stay SAS numbers, converted by the rules.
     Measurement datasets load only the variables the import uses (`_used_variables`)."""
+    import pyreadstat
+
     try:
         with sas_file(source) as (read, path):
             _empty, meta = read(path, metadataonly=True)
-            frame, _meta = read(path, disable_datetime_conversion=True,
-                                usecols=_used_variables(name, list(meta.column_names)))
+            chunks = pyreadstat.read_file_in_chunks(read, path, chunksize=SAS_CHUNK_ROWS,
+                                                    disable_datetime_conversion=True,
+                                                    usecols=_used_variables(name, list(meta.column_names)))
+            shared: dict[str, dict] = {}
+            parts, limit = [], settings.max_rows()
+            for chunk, _meta in chunks if meta.number_rows != 0 else ():
+                parts.append(_share_text(chunk, shared))
+                if sum(map(len, parts)) > limit:
+                    report.error(source.name, f"the dataset has more than {limit:,} records, the most CARTscope "
+                                 "reads from one dataset (CARTSCOPE_MAX_ROWS)")
+                    return None
+            frame = pd.concat(parts, ignore_index=True) if parts else _empty[list(_empty.columns)]
     except Exception as exc:  # pyreadstat raises its own ReadstatError and plain ones for bad files
         kind = "transport" if Path(source.name).suffix.lower() == ".xpt" else "dataset"
         report.error(source.name, f"not a readable SAS {kind} file ({type(exc).__name__}: {str(exc)[:120]})")
         return None
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     return frame.reset_index(drop=True)
+
+
+#: Records read from a SAS dataset at a time: a chunk's text is shared (see _share_text) before the next is read.
+SAS_CHUNK_ROWS = 250_000
+
+
+def _share_text(chunk: pd.DataFrame, shared: dict[str, dict]) -> pd.DataFrame:
+    """The chunk with each text variable's repeated values one object each, across chunks (`shared`, by variable):
+    pyreadstat makes a new string per record, so a million records of a few test codes, units and subject ids would
+    otherwise hold a million copies of each."""
+    for column in chunk.select_dtypes(include="object").columns:
+        codes, uniques = pd.factorize(chunk[column], use_na_sentinel=False)
+        known = shared.setdefault(column, {})
+        one_each = np.array([known.setdefault(value, value) for value in uniques], dtype=object)
+        chunk[column] = one_each[codes]
+    return chunk
 
 
 def per_value(values: pd.Series, function) -> pd.Series:
@@ -659,7 +688,8 @@ class _Builder:
             parts = [p for p in self.parts if p.table == table]
             if not parts:
                 continue
-            frame = pd.concat([p.frame for p in parts], ignore_index=True).fillna("")
+            frame = pd.concat([p.frame for p in parts], ignore_index=True)
+            frame.fillna("", inplace=True)
             frame.attrs["file"] = ", ".join(dict.fromkeys(p.frame["_file"].iloc[0] for p in parts if len(p.frame)))\
                 or table
             frame.attrs["source_columns"] = dict(parts[0].sources)

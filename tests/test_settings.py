@@ -29,7 +29,7 @@ def test_defaults_run_locally(monkeypatch):
     assert settings.database_url() == f"sqlite:///{REPO / 'instance' / 'cartscope.db'}"
     assert settings.cache_config()["CACHE_TYPE"] == "FileSystemCache"
     assert settings.image_timeout_seconds() == 60 and settings.default_study() is None
-    assert settings.max_file_bytes() == 100_000_000 and settings.max_rows() == 2_000_000
+    assert settings.max_file_bytes() == 100_000_000 and settings.max_rows() == 1_500_000
 
 
 def test_values_come_from_the_environment_and_bad_numbers_name_the_variable(monkeypatch):

@@ -392,3 +392,42 @@ def test_a_renamed_dataset_is_read_by_the_name_inside_it(tmp_path):
     raw, study, report = load(tmp_path)
     assert "read as LB, the dataset name inside the file" in report.to_text()
     assert study is not None and "il6" in set(study.measurements["analyte"])
+
+
+def test_a_dataset_is_read_in_chunks_whose_repeated_text_is_one_object(tmp_path, monkeypatch):
+    """Chunked reading gives the records as they are; a subject id or unit repeated over records (and chunks) is
+    held once, not once per record (pyreadstat's own frame has a new string for each)."""
+    import pyreadstat
+
+    from data_access import cdisc
+    from data_access.report import ValidationReport
+
+    records = pd.DataFrame({"USUBJID": ["S-01"] * 3 + ["S-02"] * 2, "PCSTRESN": [1.0, 2.5, None, 4.0, 5.0],
+                            "PCSTRESU": ["copies/ug"] * 5, "PCDTC": [f"2024-01-0{i}" for i in range(1, 6)]})
+    path = tmp_path / "pc.xpt"
+    pyreadstat.write_xport(records, str(path), table_name="PC")
+    monkeypatch.setattr(cdisc, "SAS_CHUNK_ROWS", 2)
+    report = ValidationReport()
+    frame = cdisc._read_sas(SourceFile("pc.xpt", path.read_bytes()), report, "pc")
+    assert report.ok
+    pd.testing.assert_frame_equal(frame[list(records.columns)], records, check_dtype=False)
+    assert frame["USUBJID"][0] is frame["USUBJID"][2] and frame["PCSTRESU"][0] is frame["PCSTRESU"][4]
+    empty = tmp_path / "empty.xpt"
+    pyreadstat.write_xport(records.iloc[:0], str(empty), table_name="PC")
+    assert cdisc._read_sas(SourceFile("pc.xpt", empty.read_bytes()), report, "pc").empty and report.ok
+
+
+def test_a_dataset_over_the_row_limit_is_refused_by_name(tmp_path, monkeypatch):
+    import pyreadstat
+
+    from data_access import cdisc
+    from data_access.report import ValidationReport
+
+    path = tmp_path / "pc.xpt"
+    pyreadstat.write_xport(pd.DataFrame({"USUBJID": ["S-01"] * 7, "PCSTRESN": range(7)}), str(path), table_name="PC")
+    monkeypatch.setenv("CARTSCOPE_MAX_ROWS", "5")
+    monkeypatch.setattr(cdisc, "SAS_CHUNK_ROWS", 2)
+    report = ValidationReport()
+    assert cdisc._read_sas(SourceFile("pc.xpt", path.read_bytes()), report, "pc") is None
+    assert [str(i) for i in report.errors] == ["ERROR: pc.xpt: the dataset has more than 5 records, the most "
+                                               "CARTscope reads from one dataset (CARTSCOPE_MAX_ROWS)"]
