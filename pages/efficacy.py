@@ -61,7 +61,7 @@ def layout(study: str | None = None, version: str | None = None, sort: str = "du
             html.Span("Click a lane to open that patient.", className="cs-muted"),
         ]), html.Div(graph(PAGE, "swimmer", swimmer_figure(view.swimmer, context.note, context.canvas()),
                            context.canvas(), SWIMMER_TITLE), id=ID.SWIMMER)),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(Output(graph_id(PAGE, "swimmer"), "figure"), Output(page_state_id(PAGE), "data"),

@@ -31,7 +31,17 @@ from components.patient import (
 )
 from components.report import patient_report_html
 from data_access.catalogue import DEFAULT
-from pages._context import WINDOW_ERROR, PageContext, cohort_nca, context_from_state, page_context, parse_window
+from pages._context import (
+    WINDOW_ERROR,
+    PageContext,
+    cohort_nca,
+    context_from_state,
+    first,
+    one_of,
+    page_context,
+    parse_window,
+    single_values,
+)
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "patients"
@@ -68,7 +78,7 @@ def clean_state(raw: dict) -> tuple[dict, str | None]:
     was not start < end (the default window is used instead)."""
     state = dict(DEFAULTS)
     for key, allowed in (("method", AUC_METHODS), ("blq", BLQ_RULES), ("days", DAY_RANGES)):
-        if raw.get(key) in allowed:
+        if one_of(raw.get(key), allowed):
             state[key] = raw[key]
     panels = raw.get("panels")
     if isinstance(panels, list):  # from the control; the URL keeps a comma-separated list
@@ -98,6 +108,7 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
     context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
+    subject_id, query = first(subject_id), single_values(query)
     if subject_id is None:
         return list_layout(context)
     ids = context.data.patients["subject_id"].tolist()
@@ -105,7 +116,7 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
         return page_root([page_header("Patient"), notice(
             "No such patient", [f"There is no patient '{subject_id}' in {context.label}. ",
                                 dcc.Link("See the list of patients", href=f"/patients{context.query()}"),
-                                f" ({len(ids)} patients)."], kind="warning")], context.slide)
+                                f" ({len(ids)} patients)."], kind="warning")], context.slide, context.notes)
     state, error = clean_state(query)
     if error:
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
@@ -148,7 +159,7 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
             html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
                            kinetics_title(view)), id=ID.FIGURE),
             card_id="patient-kinetics-card"),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 def list_layout(context: PageContext) -> html.Div:
@@ -171,7 +182,7 @@ def list_layout(context: PageContext) -> html.Div:
                                         "paginationPageSizeSelector": [25, 50, 100],
                                         "rowStyle": {"cursor": "pointer"}, "domLayout": "autoHeight"},
                        style={"width": "100%"})),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(Output(ID.LIST, "dashGridOptions"), Input(ID.SEARCH, "value"), State(ID.LIST, "dashGridOptions"),
