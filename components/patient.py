@@ -18,6 +18,7 @@ from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, Panel, PatientVie
 from components.frame import Canvas, frame
 from components.kinetics import nca_method_note
 from components.number_format import BLANK, fmt_day, fmt_dose, fmt_sig
+from components.text import markdown_link, patient_href
 from components.theme import (
     AFTER_PROGRESSION,
     GRADE_COLORS,
@@ -515,8 +516,8 @@ def extras(view: PatientView) -> list:
 
 
 def patient_picker(view: PatientView, query: str, select_id: str, prev_id: str, next_id: str) -> html.Div:
-    prev_href = f"/patients/{view.previous_id}{query}" if view.previous_id else None
-    next_href = f"/patients/{view.next_id}{query}" if view.next_id else None
+    prev_href = patient_href(view.previous_id, query) if view.previous_id else None
+    next_href = patient_href(view.next_id, query) if view.next_id else None
     return html.Div(className="cs-picker", children=[
         dcc.Link("← Previous", href=prev_href or "#", id=prev_id,
                  className="cs-button cs-button-secondary" + ("" if prev_href else " disabled")),
@@ -542,7 +543,7 @@ def patient_list_rows(table: pd.DataFrame, query: str) -> list[dict]:
     rows = []
     for r in table.itertuples(index=False):
         rows.append({
-            "subject_id": f"[{r.subject_id}](/patients/{r.subject_id}{query})", "id": r.subject_id,
+            "subject_id": markdown_link(r.subject_id, patient_href(r.subject_id, query)), "id": r.subject_id,
             "dose_level": fmt_dose(r.dose_level), "best_response": r.best_response,
             "worst_crs_grade": int(r.worst_crs_grade), "worst_icans_grade": int(r.worst_icans_grade),
             "pfs_days": None if r.pfs_days != r.pfs_days else r.pfs_days,

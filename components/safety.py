@@ -10,6 +10,7 @@ from analysis.views.safety import SafetyView
 from components.frame import Canvas, frame
 from components.kinetics import box_figure
 from components.number_format import fmt_day, fmt_pct
+from components.text import patient_href
 from components.theme import GRADE_COLORS, INK
 from data_access.schema import CRS_TERM, ICANS_TERM
 
@@ -114,7 +115,7 @@ def patient_links(subjects: pd.DataFrame, term: str, query: str) -> html.Div:
     items = [html.Strong(f"Patients with {term} ({len(subjects)}): ")]
     for i, row in enumerate(subjects.itertuples(index=False)):
         items += [", " if i else "", dcc.Link(f"{row.subject_id} (G{row.grade})",
-                                              href=f"/patients/{row.subject_id}{query}")]
+                                              href=patient_href(row.subject_id, query))]
     return html.Div(items, className="cs-extras", style={"color": INK})
 
 

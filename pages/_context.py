@@ -72,6 +72,14 @@ def shown(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def clicked_subject(click) -> str | None:
+    """The patient a click on a figure names (the clicked point's customdata), or None."""
+    points = click.get("points") if isinstance(click, dict) else None
+    point = points[0] if isinstance(points, list) and points else None
+    subject = point.get("customdata") if isinstance(point, dict) else None
+    return subject if isinstance(subject, str) else None
+
+
 WINDOW_ERROR = "The AUC window needs a start day before its end day."
 #: The AUC window's days are within this many days of the infusion (100 years; beyond it a number is a typo).
 DAY_LIMIT = 36_500

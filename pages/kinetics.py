@@ -27,9 +27,11 @@ from components.kinetics import (
     summary_frame,
 )
 from components.layout import card, page_header, page_root, simple_table
+from components.text import patient_href
 from data_access.catalogue import DEFAULT, specimen_label
 from pages._context import (
     PageContext,
+    clicked_subject,
     cohort_nca,
     context_from_state,
     one_of,
@@ -267,10 +269,10 @@ def specimens_for_analyte(analyte, specimen, state):
           State(page_state_id(PAGE), "data"), prevent_initial_call=True)
 def open_clicked_patient(click, state):
     """Clicking a patient's line opens that patient."""
-    subject = (click or {}).get("points", [{}])[0].get("customdata")
-    if not isinstance(subject, str):
+    subject = clicked_subject(click)
+    if subject is None:
         return dash.no_update
-    return f"/patients/{subject}" + context_from_state(state).query()
+    return patient_href(subject, context_from_state(state).query())
 
 
 @callback(Output(ID.DOWNLOAD, "data"), Input(ID.EXPORT_CSV, "n_clicks"), Input(ID.EXPORT_XLSX, "n_clicks"),

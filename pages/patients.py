@@ -2,6 +2,8 @@
 course on one time axis with NCA recomputed live (/patients/<id>)."""
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
@@ -30,6 +32,7 @@ from components.patient import (
     summary_frames,
 )
 from components.report import patient_report_html
+from components.text import patient_href
 from data_access.catalogue import DEFAULT
 from pages._context import (
     WINDOW_ERROR,
@@ -109,6 +112,8 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
     if problem is not None:
         return problem
     subject_id, query = first(subject_id), single_values(query)
+    if subject_id is not None:
+        subject_id = unquote(subject_id)  # the path's segment, as patient_href encoded it
     if subject_id is None:
         return list_layout(context)
     ids = context.data.patients["subject_id"].tolist()
@@ -195,10 +200,10 @@ def search_patients(text, options):
           State(page_state_id(PAGE), "data"), prevent_initial_call=True)
 def open_from_list(cell, state):
     """A click on any cell of a row opens that patient (rows are identified by the patient)."""
-    subject = (cell or {}).get("rowId") if isinstance(cell, dict) else None
-    if not subject:
+    subject = cell.get("rowId") if isinstance(cell, dict) else None
+    if not isinstance(subject, str) or not subject:
         return dash.no_update
-    return f"/patients/{subject}" + context_from_state(state).query()
+    return patient_href(subject, context_from_state(state).query())
 
 
 @callback(
@@ -242,7 +247,7 @@ def download_report(_clicks, state):
 def open_patient(subject_id, state):
     if not subject_id or subject_id == state.get("_subject"):
         return dash.no_update
-    return f"/patients/{subject_id}" + context_from_state(state).query()
+    return patient_href(subject_id, context_from_state(state).query())
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:

@@ -260,7 +260,8 @@ def test_an_impossible_auc_window_falls_back_with_a_message(client, dependencies
 
 # ---- crafted callback requests: values of the wrong type never make a 500 -----------------------------------------
 
-WRONG_VALUES = [["x", 1], {"a": [1]}, "x\x00", 1e308, -1, True, None, ""]
+WRONG_VALUES = [["x", 1], {"a": [1]}, {"points": [], "rowId": ["x"]}, {"points": [1]}, "x\x00", 1e308, -1, True,
+                None, ""]
 
 
 def test_every_callback_survives_values_of_the_wrong_type(client, dependencies):
