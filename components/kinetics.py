@@ -16,7 +16,7 @@ from analysis.nca.parameters import parameter
 from analysis.views.kinetics import FACT_COLUMNS, STATISTICS, CohortView
 from components.frame import Canvas, frame
 from components.number_format import BLANK, fmt_count, fmt_day, fmt_dose, fmt_range, fmt_sig
-from components.text import markdown_link, patient_href
+from components.text import markdown_link, patient_href, plain, plain_short
 from components.theme import INK, MUTED, OKABE_ITO, group_colors, hex_to_rgba
 
 ZERO_LABEL = "0 (all BLQ)"
@@ -55,11 +55,11 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                                     "title": {"text": "Days since CAR-T infusion" if p == len(panels) // 2 else ""},
                                     "zeroline": False, **({} if p == 0 else {"matches": "x"})}
         layout[f"yaxis{suffix}"] = {"anchor": xname, "type": "log" if log else "linear",
-                                    "title": {"text": f"{view.label} ({view.unit})" if p == 0 else ""},
+                                    "title": {"text": plain(f"{view.label} ({view.unit})") if p == 0 else ""},
                                     "exponentformat": "power", **({"dtick": 1} if log else {}),
                                     **({} if p == 0 else {"matches": "y", "showticklabels": False})}
         if facet:
-            layout["annotations"].append({"text": f"<b>{fmt_dose(panel)}</b>", "xref": f"{xname} domain",
+            layout["annotations"].append({"text": f"<b>{plain_short(fmt_dose(panel))}</b>", "xref": f"{xname} domain",
                                           "yref": "paper",
                                           "x": 0.5, "y": 1.0, "yshift": 4, "showarrow": False, "yanchor": "bottom",
                                           "font": {"size": 13, "color": colors[panel]}})
@@ -71,7 +71,8 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
             x, y, ids = _line_arrays(rows)
             n = view.patients_by_group.get(group, 0)
             traces.append({"type": "scattergl", "mode": "lines", "x": x, "y": y, "customdata": ids,
-                           "name": f"{fmt_dose(group)} (n={n})", "legendgroup": group, "showlegend": False,
+                           "name": f"{plain_short(fmt_dose(group))} (n={n})", "legendgroup": group,
+                           "showlegend": False,
                            "line": {"color": hex_to_rgba(color, 0.22), "width": 1},
                            "hovertemplate": "%{customdata}<br>day %{x}: %{y:.3~s}<extra>click to open</extra>",
                            "xaxis": xname, "yaxis": yname})
@@ -88,11 +89,12 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                            "showlegend": False, "hoverinfo": "skip", "legendgroup": group, "xaxis": xname,
                            "yaxis": yname})
             traces.append({"type": "scatter", "mode": "lines+markers", "x": days, "y": band["centre"].tolist(),
-                           "name": f"{fmt_dose(group)} (n={n})", "legendgroup": group, "showlegend": not facet,
+                           "name": f"{plain_short(fmt_dose(group))} (n={n})", "legendgroup": group,
+                           "showlegend": not facet,
                            "line": {"color": color, "width": canvas.scale(4)},
                            "marker": {"size": canvas.scale(7), "color": color, "line": {"color": "white", "width": 1}},
                            "customdata": band["n"].tolist(),
-                           "hovertemplate": f"<b>{group}</b> {statistic}<br>day %{{x}}: %{{y:.3~s}} "
+                           "hovertemplate": f"<b>{plain_short(group)}</b> {statistic}<br>day %{{x}}: %{{y:.3~s}} "
                                             "(n=%{customdata})<extra></extra>", "xaxis": xname, "yaxis": yname})
     footnote = [f"Thin lines: each patient; bold: {STATISTICS[s.statistic]} by nominal visit day (days with ≥ 3 "
                 f"patients). {BLQ_LEVEL_RULE}."]
@@ -135,7 +137,8 @@ def group_tick(panel: GroupValues, group: str) -> str:
         else:
             lines.append(word)
     zeros = panel.n_zero(group)
-    return "<br>".join(lines) + f"<br>n={panel.n(group)}" + (f"<br>{zeros} at 0" if zeros else "")
+    return ("<br>".join(plain_short(line, 24) for line in lines) + f"<br>n={panel.n(group)}"
+            + (f"<br>{zeros} at 0" if zeros else ""))
 
 
 def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, canvas: Canvas, log: bool = True,
@@ -210,7 +213,8 @@ def flow_figure(view: CohortView, note: str, canvas: Canvas) -> dict:
         test = "too few paired samples"
     keep = (pairs["car_copies"] > 0) & (pairs["car_t_pct"] > 0)
     body = {"data": [{"type": "scattergl", "mode": "markers", "x": pairs.loc[keep, "car_copies"].tolist(),
-                      "y": pairs.loc[keep, "car_t_pct"].tolist(), "customdata": pairs.loc[keep, "subject_id"].tolist(),
+                      "y": pairs.loc[keep, "car_t_pct"].tolist(), "customdata": [plain_short(s)
+                                                                        for s in pairs.loc[keep, "subject_id"]],
                       "marker": {"color": OKABE_ITO[0], "size": canvas.scale(6), "opacity": 0.6},
                       "hovertemplate": "%{customdata}<br>%{x:.3~s}, %{y:.3~s}<extra></extra>"}],
             "layout": {"showlegend": False,

@@ -18,6 +18,7 @@ from analysis.nca.engine import run_nca
 from analysis.views.common import StudyData
 from components.frame import HALF, Canvas, screen, slide
 from components.layout import notice
+from components.text import shorten
 from data_access import store
 from data_access.cache import cache, cached_study
 
@@ -66,10 +67,9 @@ def one_of(value, allowed) -> bool:
     return isinstance(value, str) and value in allowed
 
 
-def shown(text: str, limit: int = 60) -> str:
+def shown(text: str) -> str:
     """Text from the address as a message quotes it: printable, and cut with an ellipsis when long."""
-    text = "".join(c if c.isprintable() else "\ufffd" for c in str(text))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return shorten("".join(c if c.isprintable() else "\ufffd" for c in str(text)))
 
 
 def clicked_subject(click) -> str | None:

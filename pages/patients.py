@@ -2,6 +2,7 @@
 course on one time axis with NCA recomputed live (/patients/<id>)."""
 from __future__ import annotations
 
+import logging
 from urllib.parse import unquote
 
 import dash
@@ -12,7 +13,7 @@ from analysis.nca import NCAOptions
 from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
 from analysis.views.patients import LIST_WINDOW, patient_list, patient_view
 from components.deck import DeckTable
-from components.figures import graph, graph_id, loading
+from components.figures import file_stem, graph, graph_id, loading
 from components.frame import on_screen, screen
 from components.kinetics import nca_method_note
 from components.layout import card, notice, page_header, page_root
@@ -32,7 +33,7 @@ from components.patient import (
     summary_frames,
 )
 from components.report import patient_report_html
-from components.text import patient_href
+from components.text import patient_href, shorten
 from data_access.catalogue import DEFAULT
 from pages._context import (
     WINDOW_ERROR,
@@ -67,6 +68,7 @@ class ID:
     FACTS = "patient-facts"
     FIGURE = "patient-kinetics"
     REPORT = "patient-report"
+    REPORT_STATUS = "patient-report-status"
     REPORT_DOWNLOAD = "patient-report-download"
     LOCATION = "patient-location"
     SELECT = "patient-select"
@@ -119,7 +121,7 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
     ids = context.data.patients["subject_id"].tolist()
     if subject_id not in ids:
         return page_root([page_header("Patient"), notice(
-            "No such patient", [f"There is no patient '{subject_id}' in {context.label}. ",
+            "No such patient", [f"There is no patient '{shorten(subject_id)}' in {context.label}. ",
                                 dcc.Link("See the list of patients", href=f"/patients{context.query()}"),
                                 f" ({len(ids)} patients)."], kind="warning")], context.slide, context.notes)
     state, error = clean_state(query)
@@ -134,8 +136,8 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
         dcc.Download(id=ID.REPORT_DOWNLOAD),
         dcc.Location(id=ID.LOCATION, refresh="callback-nav"),
         html.Div(className="cs-page-top", children=[
-            page_header(f"Patient {subject_id}", f"{context.label} · {view.position + 1} of {len(ids)} patients",
-                        context.simulated),
+            page_header(f"Patient {shorten(subject_id)}",
+                        f"{context.label} · {view.position + 1} of {len(ids)} patients", context.simulated),
             patient_picker(view, context.query(), ID.SELECT, ID.PREVIOUS, ID.NEXT),
         ]),
         patient_header(view, ID.FACTS),
@@ -160,6 +162,7 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
                                                 options=[{"label": f"{p.label} ({p.unit})", "value": p.key}
                                                          for p in view.available_panels])]),
             html.Button("Download patient report (HTML)", id=ID.REPORT, className="cs-button cs-button-secondary"),
+            html.Span(id=ID.REPORT_STATUS, className="cs-error", role="status"),
         ]), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
             html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
                            kinetics_title(view)), id=ID.FIGURE),
@@ -228,18 +231,29 @@ def update_kinetics(start, end, method, blq, days, panels, previous):
             kinetics_summary(view, ID.SUMMARY_TABLE), "", state)
 
 
-@callback(Output(ID.REPORT_DOWNLOAD, "data"), Input(ID.REPORT, "n_clicks"), State(page_state_id(PAGE), "data"),
-          running=[(Output(ID.REPORT, "disabled"), True, False)], prevent_initial_call=True)
+@callback(Output(ID.REPORT_DOWNLOAD, "data"), Output(ID.REPORT_STATUS, "children"), Input(ID.REPORT, "n_clicks"),
+          State(page_state_id(PAGE), "data"), running=[(Output(ID.REPORT, "disabled"), True, False)],
+          prevent_initial_call=True)
 def download_report(_clicks, state):
-    """One self-contained HTML file: header, kinetics summary and the interactive panels (works offline)."""
+    """One self-contained HTML file: header, kinetics summary and the interactive panels (works offline); or a
+    message saying it could not be made (never a download that silently does not come)."""
     context = context_from_state(state)
-    view = view_of(context, state)
-    report = patient_report_html(
-        f"Patient {view.subject_id}", f"{context.label} · {method_note(view)}",
-        patient_facts(view), [(view.catalogue.label(a), f) for a, f in summary_frames(view)],
-        kinetics_figure(view, context.note, screen(), state.get("days", "all")),
-        context.note if context.simulated else None)
-    return dcc.send_string(report, f"patient_{view.subject_id}_report.html", type="text/html")
+    try:
+        view = view_of(context, {**state, **clean_state(state)[0]})
+        report = patient_report_html(
+            f"Patient {view.subject_id}", f"{context.label} · {method_note(view)}",
+            patient_facts(view), [(view.catalogue.label(a), f) for a, f in summary_frames(view)],
+            kinetics_figure(view, context.note, screen(), state.get("days", "all")),
+            context.note if context.simulated else None)
+    except Exception:
+        logging.getLogger(__name__).exception("Patient report for %r failed", state.get("_subject"))
+        return dash.no_update, "The report could not be made (the error is in the server log)."
+    return dcc.send_string(report, report_file_name(view.subject_id), type="text/html"), ""
+
+
+def report_file_name(subject_id: str) -> str:
+    """'patient_dm_001_report.html': letters and digits only, short enough for any file system."""
+    return f"{file_stem('patient ' + str(subject_id))}_report.html"
 
 
 @callback(Output(ID.LOCATION, "href"), Input(ID.SELECT, "value"), State(page_state_id(PAGE), "data"),

@@ -6,12 +6,14 @@ from urllib.parse import quote
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 
+from components.text import shorten
 from data_access import store
 from data_access.importer import import_files
 from tests.conftest import make_files, wait_until
 
 STUDY = "odd-ids"
-IDS = ["B", "B?x=1", "A/B", "A#1", "Zoë", "%41", "S 1", "<b>bold</b>"]
+LONG = "long-" + "x" * 85
+IDS = ["B", "B?x=1", "A/B", "A#1", "Zoë", "%41", "S 1", "<b>bold</b>", LONG]
 SUBJECTS = "".join(f'"{s}",150e6 CAR+ T cells,60,M,100,,4,TRUE\n' for s in IDS)
 FILES = {
     "subjects.csv": "subject_id,dose_level,age,sex,last_contact_day,death_day,prior_lines,high_risk_cytogenetics\n"
@@ -20,7 +22,8 @@ FILES = {
                         + "".join(f'"{s}",car_copies,PB,{d},{v},copies/µg gDNA,20,\n' for s in IDS
                                   for d, v in ((1, 100), (7, 15000), (28, 900))),
     "adverse_events.csv": "subject_id,term,grade,onset_day,resolution_day,serious,related\n"
-                          '"<b>bold</b>",Rash <b>x</b><br>y,1,2,6,FALSE,TRUE\n',
+                          '"<b>bold</b>",Rash <b>x</b><br>y,1,2,6,FALSE,TRUE\n'
+                          '"B",Rash <b>x</b><br>y,2,3,9,FALSE,TRUE\n',
     "responses.csv": "subject_id,day,response,mrd_negative\n" + "".join(f'"{s}",28,PR,\n' for s in IDS),
 }
 
@@ -110,5 +113,78 @@ def test_the_browser_follows_next_to_unicode_and_query_like_ids(odd_study, brows
         wait_until(lambda before=before: _title(browser) not in ("", before), timeout=15)
         assert "No such patient" not in browser.text("#_pages_content")
         reached.append(_title(browser).removeprefix("Patient "))
-    assert sorted(reached) == sorted(set(IDS) - {"%41"})
+    assert sorted(reached) == sorted(shorten(i) for i in set(IDS) - {"%41"})
     assert browser.severe_logs() == []
+
+
+# ---- text from the data is text in figures, and long ids are cut for display --------------------------------------
+
+MARKUP = ("<b>bold</b>", "<b>x</b>", "<br>y")
+
+
+def _shown_strings(node, key=None, path=""):
+    """Every string a figure shows, with where (customdata and meta carry data for clicks and exports, and are not
+    shown)."""
+    if key in ("customdata", "meta"):
+        return
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _shown_strings(v, k, f"{path}.{k}")
+    elif isinstance(node, list):
+        for v in node:
+            yield from _shown_strings(v, key, path)
+
+
+def test_figures_show_ids_and_terms_as_text_not_markup(odd_study):
+    from pages import efficacy, kinetics, overview, patients, safety, survival
+    from pages._context import page_context
+
+    context, _ = page_context(STUDY, None, None)
+    shown = []
+    for module, state in ((patients, {"_subject": "<b>bold</b>"}), (patients, {"_subject": "B"}), (kinetics, {}),
+                          (kinetics, {"display": "facet"}), (overview, {}), (safety, {}), (efficacy, {}),
+                          (survival, {})):
+        for figure in module.figures(context, state, context.canvas(), False):
+            shown += [(f"{module.__name__}:{figure.name}{path}", text) for path, text in _shown_strings(figure.figure)]
+    leaked = [(where, text) for where, text in shown if any(m in text for m in MARKUP)]
+    assert leaked == []
+    shown = [text for _, text in shown]
+    assert any("&lt;b&gt;bold&lt;/b&gt;" in text for text in shown)  # the id is shown, as typed
+    assert any("Rash &lt;b&gt;x&lt;/b&gt;&lt;br&gt;y" in text for text in shown)
+
+
+def test_a_long_id_is_cut_in_titles_and_the_page_header(odd_study, client):
+    from pages import patients
+    from pages._context import page_context
+
+    context, _ = page_context(STUDY, None, None)
+    figure = patients.figures(context, {"_subject": LONG}, context.canvas(), False)[0]
+    assert LONG not in figure.title and len(figure.title) < 100 and figure.title.startswith("Patient long-xxx")
+    page = json.dumps(_render(client, "/patients/" + LONG))
+    assert f"Patient {LONG}" not in page and "Patient long-xxx" in page
+
+
+def test_the_report_says_when_it_cannot_be_made(odd_study, client, monkeypatch):
+    import importlib
+
+    patients = importlib.import_module("pages.patients")
+    assert patients.report_file_name(LONG).endswith("_report.html") and len(patients.report_file_name(LONG)) < 80
+    assert patients.report_file_name("<b>bold</b>") == "patient_b_bold_b_report.html"
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("no report")
+
+    monkeypatch.setattr(patients, "patient_report_html", broken)
+    dependencies = json.loads(client.get("/_dash-dependencies").data)
+    dep = next(d for d in dependencies if "patient-report-download" in d["output"])
+    state = {"page": "patients", "study": STUDY, "version": "1", "_subject": LONG}
+    body = {"output": dep["output"], "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]}
+                                                 for o in dep["output"].strip(".").split("...")],
+            "inputs": [{"id": "patient-report", "property": "n_clicks", "value": 1}],
+            "state": [{"id": {"page": "patients", "type": "cs-page-state"}, "property": "data", "value": state}],
+            "changedPropIds": ["patient-report.n_clicks"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert "could not be made" in response.get_data(as_text=True)
