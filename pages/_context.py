@@ -153,16 +153,22 @@ def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: st
         name, version = params.get("study") or default_study_name(studies), parse_version(params.get("version"))
     versions = studies[studies["name"] == name].sort_values("version", ascending=False)
     newest = int(versions["version"].iloc[0]) if len(versions) else None
-    if version == newest:
+    unknown_version = version is not None and version not in set(versions["version"].astype(int))
+    if version == newest or unknown_version:  # an unknown version: the page shows the newest, and says so
         version = None
     params.pop("version", None)
     if name:
         params["study"] = name
     if version is not None:
         params["version"] = str(version)
+    repeated = any(len(values) > 1 for key, values in parse_qs((search or "").lstrip("?")).items()
+                   if key in STUDY_PARAMS)
+    # An address the page answers with a note (an unknown version, a repeated parameter) is left as it was asked:
+    # rewriting it would draw the page again without the note.
+    keep_address = not from_selector and (unknown_version or repeated)
     shown = versions[versions["version"] == (version or newest)]
     return Selection(
-        name=name, version=version, newest=newest, search=query_string(params),
+        name=name, version=version, newest=newest, search=(search or "") if keep_address else query_string(params),
         study_options=[{"label": n, "value": n} for n in sorted(studies["name"].unique())],
         version_options=[{"label": f"v{v}" + (" (newest)" if v == newest else ""), "value": int(v)}
                          for v in versions["version"]],

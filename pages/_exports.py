@@ -92,7 +92,8 @@ def deck_bytes(state: dict) -> tuple[bytes, str]:
 #: again with every setting kept. The address bar is read directly: pages update it without a page load.
 SLIDE_MODE_JS = """function(value) {
     const params = new URLSearchParams(window.location.search);
-    const current = params.get('slide') === '1' ? '16x9' : (params.get('slide') || '');
+    // an unknown ?slide= value is normal mode (the page says so); the address keeps it
+    const current = {'1': '16x9', '16x9': '16x9', '4x3': '4x3'}[params.get('slide')] || '';
     const wanted = value || '';
     if (current === wanted) { return window.dash_clientside.no_update; }
     if (wanted) { params.set('slide', wanted); } else { params.delete('slide'); }
