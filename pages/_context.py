@@ -67,7 +67,7 @@ def one_of(value, allowed) -> bool:
     return isinstance(value, str) and value in allowed
 
 
-def shown(text: str) -> str:
+def quoted(text: str) -> str:
     """Text from the address as a message quotes it: printable, and cut with an ellipsis when long."""
     return shorten("".join(c if c.isprintable() else "\ufffd" for c in str(text)))
 
@@ -233,7 +233,7 @@ def page_context(study, version, slide_value=None) -> tuple[PageContext | None, 
     """The context a page's URL parameters ask for (each as Dash passes it: a string, None, or a list when the
     address repeats it), or a friendly notice saying why there is none. A version or slide mode that does not exist
     falls back to the newest version or normal mode, and the context's notes say so."""
-    notes = [f"The address gives '{key}' {len(value)} times; using the first, '{shown(value[0])}'."
+    notes = [f"The address gives '{key}' {len(value)} times; using the first, '{quoted(value[0])}'."
              for key, value in (("study", study), ("version", version), ("slide", slide_value))
              if isinstance(value, list) and value]
     study, version, slide_value = first(study), first(version), first(slide_value)
@@ -244,16 +244,16 @@ def page_context(study, version, slide_value=None) -> tuple[PageContext | None, 
                             "`python -m data_access import PATH --name NAME`.")
     if name not in set(studies["name"]):
         known = ", ".join(sorted(studies["name"].unique())) or "none"
-        return None, notice("No such study", f"There is no stored study '{shown(name)}'. Stored studies: {known}.",
+        return None, notice("No such study", f"There is no stored study '{quoted(name)}'. Stored studies: {known}.",
                             kind="warning")
     record = store.find_study(name, parse_version(version))
     if record is None:
         record = store.find_study(name)
-        notes.append(f"The address asked for version {shown(version)} of '{shown(name)}', which does not exist; "
+        notes.append(f"The address asked for version {quoted(version)} of '{quoted(name)}', which does not exist; "
                      f"showing the newest (version {record.version}).")
     slide = slide_aspect(slide_value)
     if slide_value and slide is None:
-        notes.append(f"The address asked for slide mode '{shown(slide_value)}', which does not exist (16x9 or "
+        notes.append(f"The address asked for slide mode '{quoted(slide_value)}', which does not exist (16x9 or "
                      "4x3); showing the page without it.")
     return PageContext(study_data(record.name, record.version), slide, tuple(notes)), None
 
