@@ -110,7 +110,7 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
             continue
         traces.append({"type": "bar", "orientation": "h", "name": state, "x": (rows["stop"] - rows["start"]).tolist(),
                        "base": rows["start"].tolist(), "y": [plain(s) for s in rows["subject_id"]],
-                       "customdata": rows["subject_id"].tolist(), "width": 0.7,
+                       "customdata": [plain(s) for s in rows["subject_id"]], "width": 0.7,
                        "marker": {"color": colors[state], "line": {"color": "#AEB8C2", "width": 0.5}
                                   if state == "not yet assessed" else {"width": 0}},
                        "hovertemplate": f"%{{y}}: {state}, day %{{base}} to %{{x:.0f}} days later"
@@ -122,7 +122,8 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
         symbol, color, size = MARK_STYLES[mark]
         size = min(canvas.scale(size), max(lane_px * 1.1, 7))  # within its lane, yet never too small to see
         traces.append({"type": "scatter", "mode": "markers", "name": mark, "x": rows["day"].tolist(),
-                       "y": [plain(s) for s in rows["subject_id"]], "customdata": rows["subject_id"].tolist(),
+                       "y": [plain(s) for s in rows["subject_id"]],
+                       "customdata": [plain(s) for s in rows["subject_id"]],
                        "marker": {"symbol": symbol, "color": color, "size": size,
                                   "line": {"color": color if symbol.endswith("-open") else "white",
                                            "width": 2 if symbol.endswith("-open") else 1}},

@@ -103,7 +103,8 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
 
 
 def _line_arrays(rows: pd.DataFrame) -> tuple[list, list, list]:
-    """One polyline per patient joined with gaps (None), so a whole group is a single WebGL trace."""
+    """One polyline per patient joined with gaps (None), so a whole group is a single WebGL trace; the ids (as
+    plotly text) for each point."""
     rows = rows.sort_values(["subject_id", "day"])
     breaks = np.r_[rows["subject_id"].to_numpy()[1:] != rows["subject_id"].to_numpy()[:-1], False]
     n = len(rows) + int(breaks.sum())
@@ -114,7 +115,7 @@ def _line_arrays(rows: pd.DataFrame) -> tuple[list, list, list]:
     x[:], y[:], ids[:] = None, None, None
     x[positions] = rows["day"].to_numpy()
     y[positions] = rows["level"].to_numpy()
-    ids[positions] = rows["subject_id"].to_numpy()
+    ids[positions] = [plain(s) for s in rows["subject_id"]]  # shown on hover; a click unescapes it
     return x.tolist(), y.tolist(), ids.tolist()
 
 
@@ -174,13 +175,14 @@ def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, 
             has_zero |= bool(zero.any()) and log
             drawn = np.where(zero, floor, values) if log else values
             color = colors[group]
-            traces.append({"type": "box", "y": drawn.tolist(), "x": [tick] * len(drawn), "name": group,
+            traces.append({"type": "box", "y": drawn.tolist(), "x": [tick] * len(drawn), "name": plain_short(group),
                            "boxpoints": "all", "jitter": 0.35, "pointpos": 0, "xaxis": xname, "yaxis": yname,
-                           "customdata": [[sid, v, " (all BLQ)" if z else ""] for sid, z, v in
+                           "customdata": [[plain_short(sid), v, " (all BLQ)" if z else ""] for sid, z, v in
                                           zip(panel.subjects[group], zero.tolist(), values.tolist(), strict=True)],
                            "marker": {"color": color, "size": canvas.scale(6), "opacity": 0.8},
                            "line": {"color": color}, "fillcolor": hex_to_rgba(color, 0.12),
-                           "hovertemplate": f"{group}: %{{customdata[0]}}, %{{customdata[1]:,.3r}}%{{customdata[2]}}"
+                           "hovertemplate": f"{plain_short(group)}: %{{customdata[0]}}, "
+                                            "%{customdata[1]:,.3r}%{customdata[2]}"
                                             "<extra></extra>"})
         if has_zero:
             any_zero = True

@@ -327,7 +327,7 @@ def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, speci
         "line": {"color": color, "width": canvas.scale(2), "dash": dash},
         "marker": {"color": color, "size": canvas.scale(8),
                    "symbol": [f"{symbol}-open" if b else symbol for b in blq], "line": {"width": 2}},
-        "customdata": [[t, "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
+        "customdata": [[plain(t), "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
         "hovertemplate": (f"<b>{plain(analyte.label)}, {specimen_label(specimen).lower()}</b><br>"
                           "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
     }

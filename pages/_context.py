@@ -4,6 +4,7 @@ pages share: a loaded study per version (in this process; versions never change)
 options (in this process and in the flask cache shared by all workers)."""
 from __future__ import annotations
 
+import html as html_text
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
@@ -73,11 +74,12 @@ def quoted(text: str) -> str:
 
 
 def clicked_subject(click) -> str | None:
-    """The patient a click on a figure names (the clicked point's customdata), or None."""
+    """The patient a click on a figure names (the clicked point's customdata: the id as plotly text, see
+    components.text.plain), or None."""
     points = click.get("points") if isinstance(click, dict) else None
     point = points[0] if isinstance(points, list) and points else None
     subject = point.get("customdata") if isinstance(point, dict) else None
-    return subject if isinstance(subject, str) else None
+    return html_text.unescape(subject) if isinstance(subject, str) else None
 
 
 WINDOW_ERROR = "The AUC window needs a start day before its end day."

@@ -1,5 +1,6 @@
 """Patients whose ids hold URL-special characters, other letters or markup open from every link the app makes:
 ids are percent-encoded in links and decoded in the /patients/<id> route; in figures they are text, not markup."""
+import importlib
 import json
 from urllib.parse import quote
 
@@ -123,9 +124,9 @@ MARKUP = ("<b>bold</b>", "<b>x</b>", "<br>y")
 
 
 def _shown_strings(node, key=None, path=""):
-    """Every string a figure shows, with where (customdata and meta carry data for clicks and exports, and are not
+    """Every string a figure shows, with where (meta carries the title and footnote for exports, and is not
     shown)."""
-    if key in ("customdata", "meta"):
+    if key == "meta":
         return
     if isinstance(node, str):
         yield path, node
@@ -167,8 +168,6 @@ def test_a_long_id_is_cut_in_titles_and_the_page_header(odd_study, client):
 
 
 def test_the_report_says_when_it_cannot_be_made(odd_study, client, monkeypatch):
-    import importlib
-
     patients = importlib.import_module("pages.patients")
     assert patients.report_file_name(LONG).endswith("_report.html") and len(patients.report_file_name(LONG)) < 80
     assert patients.report_file_name("<b>bold</b>") == "patient_b_bold_b_report.html"
@@ -188,3 +187,27 @@ def test_the_report_says_when_it_cannot_be_made(odd_study, client, monkeypatch):
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert "could not be made" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page, figure_name", [("kinetics", "spaghetti"), ("efficacy", "swimmer")])
+def test_a_click_on_a_figure_opens_the_patient_it_shows(odd_study, client, page, figure_name):
+    from pages._context import page_context
+
+    module = importlib.import_module(f"pages.{page}")
+    context, _ = page_context(STUDY, None, None)
+    figure = next(f.figure for f in module.figures(context, {}, context.canvas(), False) if f.name == figure_name)
+    shown = {c for trace in figure["data"] for c in (trace.get("customdata") or []) if isinstance(c, str)}
+    assert "&lt;b&gt;bold&lt;/b&gt;" in shown  # hover shows the id as typed
+    dependencies = json.loads(client.get("/_dash-dependencies").data)
+    dep = next(d for d in dependencies if d["output"] == f"{page}-location.href"
+               and any(i["property"] == "clickData" for i in d["inputs"]))
+    state = {"page": page, "study": STUDY, "version": "1"}
+    body = {"output": dep["output"], "outputs": {"id": f"{page}-location", "property": "href"},
+            "inputs": [{"id": dep["inputs"][0]["id"], "property": "clickData",
+                        "value": {"points": [{"customdata": "&lt;b&gt;bold&lt;/b&gt;"}]}}],
+            "state": [{"id": {"page": page, "type": "cs-page-state"}, "property": "data", "value": state}],
+            "changedPropIds": [f"{dep['inputs'][0]['id']}.clickData"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    href = json.loads(response.data)["response"][f"{page}-location"]["href"]
+    assert href == f"/patients/%3Cb%3Ebold%3C%2Fb%3E?study={STUDY}&version=1"
