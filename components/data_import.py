@@ -10,6 +10,7 @@ from dash import dcc, html
 from components.data_mapping import mapping_section
 from components.issues import SCROLL_STYLE, issues_grid
 from components.layout import card, page_header
+from components.text import study_href
 from data_access.schema import TABLES
 
 
@@ -75,7 +76,7 @@ def report_view(report_records: list[dict], stored: dict | None, name: str,
         head = html.Div(className="cs-result cs-result-ok", id="data-result", children=[
             html.Strong(f"Stored '{stored['name']}' version {stored['version']}"),
             f": {stored['n_subjects']:,} subjects, {stored['n_rows']:,} rows, {warnings:,} warning(s). ",
-            dcc.Link("Open it", href=f"/?study={stored['name']}&version={stored['version']}"),
+            dcc.Link("Open it", href=study_href(stored["name"], stored["version"])),
         ])
     else:
         head = html.Div(className="cs-result cs-result-error", id="data-result", children=[
@@ -98,7 +99,7 @@ def identical_view(newest: dict) -> html.Div:
     return html.Div(className="cs-result cs-result-ok", id="data-result", children=[
         html.Strong(f"Not stored: these files are identical to '{newest['name']}' version {newest['version']}"),
         f" (imported {newest['imported_at']:%Y-%m-%d %H:%M} by {newest['imported_by']}); nothing changed. ",
-        dcc.Link("Open it", href=f"/?study={newest['name']}&version={newest['version']}"),
+        dcc.Link("Open it", href=study_href(newest["name"], newest["version"])),
     ])
 
 

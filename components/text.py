@@ -4,7 +4,7 @@ path segment must be percent-encoded, and a 10,000-character id must not make a 
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 #: Longest text from the data shown whole in a title, tick or label; longer text ends in an ellipsis.
 DISPLAY_LIMIT = 60
@@ -30,6 +30,11 @@ def patient_href(subject_id, query: str = "") -> str:
     """The patient page's address: the id percent-encoded as one path segment (ids may hold '/', '?', '#', '%',
     spaces or any letter), then the query."""
     return f"/patients/{quote(str(subject_id), safe='')}{query}"
+
+
+def study_href(name, version) -> str:
+    """The overview of one stored study version (the name may hold '&', '#', '?', spaces or any letter)."""
+    return "/?" + urlencode({"study": str(name), "version": str(version)})
 
 
 def markdown_link(text, href: str) -> str:
