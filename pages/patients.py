@@ -3,6 +3,7 @@ course on one time axis with NCA recomputed live (/patients/<id>)."""
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import unquote
 
 import dash
@@ -13,7 +14,7 @@ from analysis.nca import NCAOptions
 from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
 from analysis.views.patients import LIST_WINDOW, patient_list, patient_view
 from components.deck import DeckTable
-from components.figures import file_stem, graph, graph_id, loading
+from components.figures import graph, graph_id, loading
 from components.frame import on_screen, screen
 from components.kinetics import nca_method_note
 from components.layout import card, notice, page_header, page_root
@@ -252,8 +253,10 @@ def download_report(_clicks, state):
 
 
 def report_file_name(subject_id: str) -> str:
-    """'patient_dm_001_report.html': letters and digits only, short enough for any file system."""
-    return f"{file_stem('patient ' + str(subject_id))}_report.html"
+    """'patient_DM-001_report.html': the id in ASCII letters, digits, '.', '_' and '-' (others become '_'), cut to
+    60 characters, so any browser and file system can save it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(subject_id)).strip("_.")[:60] or "unnamed"
+    return f"patient_{safe}_report.html"
 
 
 @callback(Output(ID.LOCATION, "href"), Input(ID.SELECT, "value"), State(page_state_id(PAGE), "data"),
