@@ -84,6 +84,23 @@ def test_import_log_records_the_trusted_proxys_user_header(dash_app, monkeypatch
     assert _uploader(dash_app, {"X-Forwarded-User": "admin"}) == "web upload from 203.0.113.7"
 
 
+def test_the_client_address_comes_from_x_forwarded_for_only_behind_configured_proxies(monkeypatch):
+    from dash import Dash, html
+    from flask import request
+
+    from app import configure_server
+
+    for proxies, expected in (("0", "203.0.113.7"), ("1", "198.51.100.9")):
+        monkeypatch.setenv("CARTSCOPE_TRUSTED_PROXIES", proxies)
+        app = Dash(__name__)
+        app.layout = html.Div()
+        configure_server(app)
+        app.server.add_url_rule("/whoami", "whoami", lambda: request.remote_addr)
+        answer = app.server.test_client().get("/whoami", headers={"X-Forwarded-For": "198.51.100.9"},
+                                              environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert answer.get_data(as_text=True) == expected
+
+
 # ---- size: an oversize request is refused before it is read -------------------------------------------------------
 
 class CountingStream(io.RawIOBase):
