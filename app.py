@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dash
 from dash import ALL, Dash, Input, Output, State, callback, ctx
-from flask import request
+from flask import Flask, request
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -41,8 +41,7 @@ def configure_server(app: Dash) -> None:
     answers 500 with no detail (the traceback goes to the log); proxies are trusted only as configured."""
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes()
-    if settings.trusted_proxy_count():
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxy_count())
+    trust_proxies(server)
     callback_path = app.config.routes_pathname_prefix + "_dash-update-component"
 
     @server.before_request
@@ -58,6 +57,12 @@ def configure_server(app: Dash) -> None:
             return error
         server.logger.exception("Error answering %s %s", request.method, request.path)
         return InternalServerError()
+
+
+def trust_proxies(server: Flask) -> None:
+    """Take the client address from X-Forwarded-For only behind CARTSCOPE_TRUSTED_PROXIES proxies (default none)."""
+    if settings.trusted_proxy_count():
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxy_count())
 
 
 #: The JSON type the browser sends for each input or state property the app's callbacks read (None, i.e. null, is
