@@ -19,10 +19,10 @@ CALLBACK = "/_dash-update-component"
 
 
 @pytest.fixture(scope="module")
-def dash_app():
-    import app as app_module
-
-    return app_module.app
+def dash_app(app):
+    """The app the browser tests serve (tests/conftest.py): a second app instance in the same run would take the
+    pages' callbacks on its first request."""
+    return app
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_import_log_records_the_trusted_proxys_user_header(dash_app, monkeypatch
 def test_the_client_address_comes_from_x_forwarded_for_only_behind_configured_proxies(monkeypatch):
     from flask import Flask, request
 
-    from app import trust_proxies
+    from pages._requests import trust_proxies
 
     for proxies, expected in (("0", "203.0.113.7"), ("1", "198.51.100.9")):
         monkeypatch.setenv("CARTSCOPE_TRUSTED_PROXIES", proxies)
