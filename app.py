@@ -15,12 +15,14 @@ from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
 from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_selection, study_query
 from pages._exports import register_export_callbacks
+from pages._requests import configure_server
 
 
 def create_app() -> Dash:
     """Build the Dash app: pages, cache, database (seeded with the demo study on first start), shell."""
     app = Dash(__name__, use_pages=True, title="CARTscope", suppress_callback_exceptions=True,
                update_title=None)
+    configure_server(app)
     init_cache(app.server)
     ensure_demo_study()
     nav_pages = [{"name": p["name"], "path": p["relative_path"]}

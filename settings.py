@@ -59,6 +59,28 @@ def max_rows() -> int:
     return int(_number("CARTSCOPE_MAX_ROWS", "1500000"))
 
 
+def max_request_bytes() -> int:
+    """CARTSCOPE_MAX_REQUEST_MB: the largest request body the server reads, in MB; larger ones are refused (413) before
+    they are read. Default: room for an upload of files adding up to twice CARTSCOPE_MAX_FILE_MB (the browser sends
+    them base64-encoded, 4/3 of their size, in one request) plus 10 MB for the rest of the request."""
+    default = 2 * max_file_bytes() * 4 / 3 / 1_000_000 + 10
+    return int(_number("CARTSCOPE_MAX_REQUEST_MB", f"{default:.0f}") * 1_000_000)
+
+
+def trusted_proxy_user_header() -> str | None:
+    """CARTSCOPE_TRUSTED_PROXY_USER_HEADER: the request header (e.g. X-Forwarded-User) in which a reverse proxy that
+    authenticates users, and through which alone the app is reachable, names the user; the import log records it.
+    Unset (the default), no request header is trusted for identity: a web import is logged as 'web upload from
+    <client address>'."""
+    return _get("CARTSCOPE_TRUSTED_PROXY_USER_HEADER", "") or None
+
+
+def trusted_proxy_count() -> int:
+    """CARTSCOPE_TRUSTED_PROXIES: how many reverse proxies in front of the app append to X-Forwarded-For (default 0:
+    the client address is the connection's, and X-Forwarded-For is ignored)."""
+    return int(_number("CARTSCOPE_TRUSTED_PROXIES", "0"))
+
+
 def default_study() -> str | None:
     """CARTSCOPE_DEFAULT_STUDY: the study shown when the URL names none (default: the demo study)."""
     return _get("CARTSCOPE_DEFAULT_STUDY", "") or None

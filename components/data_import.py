@@ -10,10 +10,13 @@ from dash import dcc, html
 from components.data_mapping import mapping_section
 from components.issues import SCROLL_STYLE, issues_grid
 from components.layout import card, page_header
+from components.text import study_href
 from data_access.schema import TABLES
 
 
-def upload_form() -> html.Section:
+def upload_form(max_file_bytes: int) -> html.Section:
+    """The upload form; files over `max_file_bytes` are refused by the browser before they are sent, with a message
+    (assets/upload-limit.js writes it: dcc.Upload drops such files silently)."""
     return card(
         "Import a study",
         html.P(["Give a folder's CSV files (", html.Code("subjects.csv"), ", ", html.Code("measurements.csv"),
@@ -26,9 +29,12 @@ def upload_form() -> html.Section:
                 "days since CAR-T infusion. The whole study is validated first: if anything is wrong nothing is "
                 "stored and every problem is listed below. Importing an existing name adds a new version."]),
         dcc.Upload(
-            id="data-upload", multiple=True, accept=".csv,.xlsx,.xpt,.sas7bdat",
-            children=html.Div(["Drop files here or ", html.A("choose files")]), className="cs-upload",
+            id="data-upload", multiple=True, accept=".csv,.xlsx,.xpt,.sas7bdat", max_size=max_file_bytes,
+            children=html.Div(["Drop files here or ", html.A("choose files"),
+                               f" (up to {max_file_bytes / 1e6:g} MB each)"]), className="cs-upload",
         ),
+        html.Div(id="data-upload-too-large", className="cs-error", role="alert",
+                 **{"data-max-bytes": str(max_file_bytes)}),
         html.Div(id="data-selected-files", className="cs-muted"),
         html.Div(className="cs-form-row", children=[
             html.Label("Saved mapping", htmlFor="data-mapping-pick"),
@@ -70,7 +76,7 @@ def report_view(report_records: list[dict], stored: dict | None, name: str,
         head = html.Div(className="cs-result cs-result-ok", id="data-result", children=[
             html.Strong(f"Stored '{stored['name']}' version {stored['version']}"),
             f": {stored['n_subjects']:,} subjects, {stored['n_rows']:,} rows, {warnings:,} warning(s). ",
-            dcc.Link("Open it", href=f"/?study={stored['name']}&version={stored['version']}"),
+            dcc.Link("Open it", href=study_href(stored["name"], stored["version"])),
         ])
     else:
         head = html.Div(className="cs-result cs-result-error", id="data-result", children=[
@@ -93,7 +99,7 @@ def identical_view(newest: dict) -> html.Div:
     return html.Div(className="cs-result cs-result-ok", id="data-result", children=[
         html.Strong(f"Not stored: these files are identical to '{newest['name']}' version {newest['version']}"),
         f" (imported {newest['imported_at']:%Y-%m-%d %H:%M} by {newest['imported_by']}); nothing changed. ",
-        dcc.Link("Open it", href=f"/?study={newest['name']}&version={newest['version']}"),
+        dcc.Link("Open it", href=study_href(newest["name"], newest["version"])),
     ])
 
 
@@ -148,10 +154,10 @@ def import_log_grid(log: pd.DataFrame) -> dag.AgGrid:
                    **(WRAP if c in ("files", "row_counts", "imported_by") else {})} for c, h, w in columns])
 
 
-def data_layout(studies: pd.DataFrame, log: pd.DataFrame) -> html.Div:
+def data_layout(studies: pd.DataFrame, log: pd.DataFrame, max_file_bytes: int) -> html.Div:
     return html.Div([
         page_header("Data", "Import studies, see what is stored and who imported what."),
-        upload_form(),
+        upload_form(max_file_bytes),
         dcc.Store(id="data-mapping-state"),
         mapping_section(),
         html.Div(id="data-report"),

@@ -11,6 +11,7 @@ from analysis.views.efficacy import EfficacyView, Swimmer
 from components.frame import Canvas, frame
 from components.layout import simple_table
 from components.number_format import fmt_dose, fmt_pct
+from components.text import plain, plain_short
 from components.theme import AFTER_PROGRESSION, INK, MUTED, NOT_ASSESSED, RESPONSE_COLORS
 from data_access.schema import RESPONSES
 
@@ -28,7 +29,7 @@ def best_response_figure(view: EfficacyView, note: str, canvas: Canvas) -> dict:
     table = view.best_by_dose
     columns = list(dict.fromkeys(table["column"]))
     sizes = table.drop_duplicates("column").set_index("column")["group_n"]
-    labels = [f"{fmt_dose(c).replace(' CAR', '<br>CAR', 1).replace('All patients', 'All<br>patients')}<br>"
+    labels = [f"{plain(fmt_dose(c)).replace(' CAR', '<br>CAR', 1).replace('All patients', 'All<br>patients')}<br>"
               f"(n={sizes[c]})" for c in columns]
     traces = []
     for response in RESPONSES:
@@ -108,11 +109,11 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
         if rows.empty:
             continue
         traces.append({"type": "bar", "orientation": "h", "name": state, "x": (rows["stop"] - rows["start"]).tolist(),
-                       "base": rows["start"].tolist(), "y": rows["subject_id"].tolist(),
-                       "customdata": rows["subject_id"].tolist(), "width": 0.7,
+                       "base": rows["start"].tolist(), "y": [plain(s) for s in rows["subject_id"]],
+                       "customdata": [plain(s) for s in rows["subject_id"]], "width": 0.7,
                        "marker": {"color": colors[state], "line": {"color": "#AEB8C2", "width": 0.5}
                                   if state == "not yet assessed" else {"width": 0}},
-                       "hovertemplate": f"%{{customdata}}: {state}, day %{{base}} to %{{x:.0f}} days later"
+                       "hovertemplate": f"%{{y}}: {state}, day %{{base}} to %{{x:.0f}} days later"
                                         "<extra>click to open</extra>"})
     for mark in MARK_STYLES:
         rows = marks[marks["mark"] == mark]
@@ -121,18 +122,20 @@ def swimmer_figure(swimmer: Swimmer, note: str, canvas: Canvas, lanes: list[str]
         symbol, color, size = MARK_STYLES[mark]
         size = min(canvas.scale(size), max(lane_px * 1.1, 7))  # within its lane, yet never too small to see
         traces.append({"type": "scatter", "mode": "markers", "name": mark, "x": rows["day"].tolist(),
-                       "y": rows["subject_id"].tolist(), "customdata": rows["subject_id"].tolist(),
+                       "y": [plain(s) for s in rows["subject_id"]],
+                       "customdata": [plain(s) for s in rows["subject_id"]],
                        "marker": {"symbol": symbol, "color": color, "size": size,
                                   "line": {"color": color if symbol.endswith("-open") else "white",
                                            "width": 2 if symbol.endswith("-open") else 1}},
-                       "hovertemplate": f"%{{customdata}}: {mark.lower()}, day %{{x}}<extra></extra>"})
+                       "hovertemplate": f"%{{y}}: {mark.lower()}, day %{{x}}<extra></extra>"})
     last = float(swimmer.segments["stop"].max()) if len(swimmer.segments) else 30.0
     body = {"data": traces, "layout": {
         "barmode": "overlay", "bargap": 0.25, "legend": {"traceorder": "normal", "itemsizing": "constant"},
         "xaxis": {"title": {"text": "Days since CAR-T infusion"}, "zeroline": False,
                   "range": [-0.02 * last, 1.04 * last]},  # the whole cohort's range, on every part
-        "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": order[::-1], "showgrid": False,
-                  "tickmode": "array", "tickvals": order if labelled else [], "ticktext": order if labelled else [],
+        "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": [plain(s) for s in order[::-1]],
+                  "showgrid": False, "tickmode": "array", "tickvals": [plain(s) for s in order] if labelled else [],
+                  "ticktext": [plain_short(s, 24) for s in order] if labelled else [],
                   "tickfont": {"size": lane_font / canvas.scale(1)}}}}  # the frame scales it back to lane_font
     footnote = ["Lanes from infusion to last contact, coloured by the response recorded at each assessment until "
                 "the next one."]

@@ -4,7 +4,8 @@ sizes and pixel size here: on screen, in slide mode and in PNG/SVG/PDF/PowerPoin
 A builder makes the figure's body (traces, axes, its own annotations and shapes) and hands it to `frame()`
 with a title, its footnote lines and the study note. The frame
 
-- places the title at the top left with padding, wrapped to the width;
+- places the title at the top left with padding, wrapped to the width; title and footnote are plain text (their
+  < > & are shown as typed, never read as plotly markup: a study name or id may hold them);
 - puts one footnote under the plot: the builder's lines, then the study note once (it is never added
   anywhere else), wrapped to the width, tagged `name="cs-footnote"`, with the bottom margin sized from its
   line count so nothing is clipped;
@@ -23,6 +24,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from components.text import plain
 from components.theme import INK, MUTED, template_json
 
 FOOTNOTE_NAME = "cs-footnote"
@@ -192,7 +194,8 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
     title_lines = wrap(title, width - 2 * pad, kind.title) if (title and canvas.chrome) else []
     title_height = (math.ceil(len(title_lines) * kind.title * 1.25) + 14) if title_lines else 6
     if title_lines:
-        layout["title"] = {"text": "<br>".join(title_lines), "x": 0, "xref": "container", "xanchor": "left",
+        layout["title"] = {"text": "<br>".join(plain(line) for line in title_lines), "x": 0, "xref": "container",
+                           "xanchor": "left",
                            "y": 1, "yref": "container", "yanchor": "top", "pad": {"l": pad, "t": 12},
                            "font": {"size": kind.title, "color": INK}}
     else:
@@ -221,7 +224,8 @@ def frame(body: dict, *, title: str | None, footnote: Sequence[str] | str = (), 
     annotations = [a for a in layout.get("annotations", []) if a.get("name") != FOOTNOTE_NAME]
     footnote_height = math.ceil(len(lines) * kind.footnote * LINE_HEIGHT) + 8 if lines else 0
     if lines:
-        annotations.append({"name": FOOTNOTE_NAME, "text": "<br>".join(lines), "xref": "paper", "yref": "paper",
+        annotations.append({"name": FOOTNOTE_NAME, "text": "<br>".join(plain(line) for line in lines),
+                            "xref": "paper", "yref": "paper",
                             "x": 0, "xanchor": "left", "xshift": pad - left, "y": 0, "yanchor": "top",
                             "yshift": -below_axis, "showarrow": False, "align": "left",
                             "font": {"size": kind.footnote, "color": MUTED}})

@@ -16,6 +16,7 @@ from analysis.nca.parameters import parameter
 from analysis.views.kinetics import FACT_COLUMNS, STATISTICS, CohortView
 from components.frame import Canvas, frame
 from components.number_format import BLANK, fmt_count, fmt_day, fmt_dose, fmt_range, fmt_sig
+from components.text import markdown_link, patient_href, plain, plain_short
 from components.theme import INK, MUTED, OKABE_ITO, group_colors, hex_to_rgba
 
 ZERO_LABEL = "0 (all BLQ)"
@@ -54,11 +55,11 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                                     "title": {"text": "Days since CAR-T infusion" if p == len(panels) // 2 else ""},
                                     "zeroline": False, **({} if p == 0 else {"matches": "x"})}
         layout[f"yaxis{suffix}"] = {"anchor": xname, "type": "log" if log else "linear",
-                                    "title": {"text": f"{view.label} ({view.unit})" if p == 0 else ""},
+                                    "title": {"text": plain(f"{view.label} ({view.unit})") if p == 0 else ""},
                                     "exponentformat": "power", **({"dtick": 1} if log else {}),
                                     **({} if p == 0 else {"matches": "y", "showticklabels": False})}
         if facet:
-            layout["annotations"].append({"text": f"<b>{fmt_dose(panel)}</b>", "xref": f"{xname} domain",
+            layout["annotations"].append({"text": f"<b>{plain_short(fmt_dose(panel))}</b>", "xref": f"{xname} domain",
                                           "yref": "paper",
                                           "x": 0.5, "y": 1.0, "yshift": 4, "showarrow": False, "yanchor": "bottom",
                                           "font": {"size": 13, "color": colors[panel]}})
@@ -70,7 +71,8 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
             x, y, ids = _line_arrays(rows)
             n = view.patients_by_group.get(group, 0)
             traces.append({"type": "scattergl", "mode": "lines", "x": x, "y": y, "customdata": ids,
-                           "name": f"{fmt_dose(group)} (n={n})", "legendgroup": group, "showlegend": False,
+                           "name": f"{plain_short(fmt_dose(group))} (n={n})", "legendgroup": group,
+                           "showlegend": False,
                            "line": {"color": hex_to_rgba(color, 0.22), "width": 1},
                            "hovertemplate": "%{customdata}<br>day %{x}: %{y:.3~s}<extra>click to open</extra>",
                            "xaxis": xname, "yaxis": yname})
@@ -87,11 +89,12 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                            "showlegend": False, "hoverinfo": "skip", "legendgroup": group, "xaxis": xname,
                            "yaxis": yname})
             traces.append({"type": "scatter", "mode": "lines+markers", "x": days, "y": band["centre"].tolist(),
-                           "name": f"{fmt_dose(group)} (n={n})", "legendgroup": group, "showlegend": not facet,
+                           "name": f"{plain_short(fmt_dose(group))} (n={n})", "legendgroup": group,
+                           "showlegend": not facet,
                            "line": {"color": color, "width": canvas.scale(4)},
                            "marker": {"size": canvas.scale(7), "color": color, "line": {"color": "white", "width": 1}},
                            "customdata": band["n"].tolist(),
-                           "hovertemplate": f"<b>{group}</b> {statistic}<br>day %{{x}}: %{{y:.3~s}} "
+                           "hovertemplate": f"<b>{plain_short(group)}</b> {statistic}<br>day %{{x}}: %{{y:.3~s}} "
                                             "(n=%{customdata})<extra></extra>", "xaxis": xname, "yaxis": yname})
     footnote = [f"Thin lines: each patient; bold: {STATISTICS[s.statistic]} by nominal visit day (days with ≥ 3 "
                 f"patients). {BLQ_LEVEL_RULE}."]
@@ -100,7 +103,8 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
 
 
 def _line_arrays(rows: pd.DataFrame) -> tuple[list, list, list]:
-    """One polyline per patient joined with gaps (None), so a whole group is a single WebGL trace."""
+    """One polyline per patient joined with gaps (None), so a whole group is a single WebGL trace; the ids (as
+    plotly text) for each point."""
     rows = rows.sort_values(["subject_id", "day"])
     breaks = np.r_[rows["subject_id"].to_numpy()[1:] != rows["subject_id"].to_numpy()[:-1], False]
     n = len(rows) + int(breaks.sum())
@@ -111,7 +115,7 @@ def _line_arrays(rows: pd.DataFrame) -> tuple[list, list, list]:
     x[:], y[:], ids[:] = None, None, None
     x[positions] = rows["day"].to_numpy()
     y[positions] = rows["level"].to_numpy()
-    ids[positions] = rows["subject_id"].to_numpy()
+    ids[positions] = [plain(s) for s in rows["subject_id"]]  # shown on hover; a click unescapes it
     return x.tolist(), y.tolist(), ids.tolist()
 
 
@@ -134,7 +138,8 @@ def group_tick(panel: GroupValues, group: str) -> str:
         else:
             lines.append(word)
     zeros = panel.n_zero(group)
-    return "<br>".join(lines) + f"<br>n={panel.n(group)}" + (f"<br>{zeros} at 0" if zeros else "")
+    return ("<br>".join(plain_short(line, 24) for line in lines) + f"<br>n={panel.n(group)}"
+            + (f"<br>{zeros} at 0" if zeros else ""))
 
 
 def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, canvas: Canvas, log: bool = True,
@@ -170,13 +175,14 @@ def box_figure(panels: list[GroupValues], grouping: str, title: str, note: str, 
             has_zero |= bool(zero.any()) and log
             drawn = np.where(zero, floor, values) if log else values
             color = colors[group]
-            traces.append({"type": "box", "y": drawn.tolist(), "x": [tick] * len(drawn), "name": group,
+            traces.append({"type": "box", "y": drawn.tolist(), "x": [tick] * len(drawn), "name": plain_short(group),
                            "boxpoints": "all", "jitter": 0.35, "pointpos": 0, "xaxis": xname, "yaxis": yname,
-                           "customdata": [[sid, v, " (all BLQ)" if z else ""] for sid, z, v in
+                           "customdata": [[plain_short(sid), v, " (all BLQ)" if z else ""] for sid, z, v in
                                           zip(panel.subjects[group], zero.tolist(), values.tolist(), strict=True)],
                            "marker": {"color": color, "size": canvas.scale(6), "opacity": 0.8},
                            "line": {"color": color}, "fillcolor": hex_to_rgba(color, 0.12),
-                           "hovertemplate": f"{group}: %{{customdata[0]}}, %{{customdata[1]:,.3r}}%{{customdata[2]}}"
+                           "hovertemplate": f"{plain_short(group)}: %{{customdata[0]}}, "
+                                            "%{customdata[1]:,.3r}%{customdata[2]}"
                                             "<extra></extra>"})
         if has_zero:
             any_zero = True
@@ -209,7 +215,8 @@ def flow_figure(view: CohortView, note: str, canvas: Canvas) -> dict:
         test = "too few paired samples"
     keep = (pairs["car_copies"] > 0) & (pairs["car_t_pct"] > 0)
     body = {"data": [{"type": "scattergl", "mode": "markers", "x": pairs.loc[keep, "car_copies"].tolist(),
-                      "y": pairs.loc[keep, "car_t_pct"].tolist(), "customdata": pairs.loc[keep, "subject_id"].tolist(),
+                      "y": pairs.loc[keep, "car_t_pct"].tolist(), "customdata": [plain_short(s)
+                                                                        for s in pairs.loc[keep, "subject_id"]],
                       "marker": {"color": OKABE_ITO[0], "size": canvas.scale(6), "opacity": 0.6},
                       "hovertemplate": "%{customdata}<br>%{x:.3~s}, %{y:.3~s}<extra></extra>"}],
             "layout": {"showlegend": False,
@@ -295,7 +302,7 @@ def grid_rows(view: CohortView, query: str) -> list[dict]:
     """Grid records: the patient as a link, blanks as None (JSON null), each number with its formatted text.
     Built column by column, several times faster than `to_dict("records")` on a cohort-sized table."""
     table = view.table
-    columns = {"subject_id": [f"[{s}](/patients/{s}{query})" for s in table["subject_id"]]}
+    columns = {"subject_id": [markdown_link(s, patient_href(s, query)) for s in table["subject_id"]]}
     for name, *_ in GRID_FACTS:
         columns[name] = [None if v is None or v != v else fmt_dose(v) for v in table[name].tolist()]
     for name in grid_parameters(view):

@@ -57,10 +57,15 @@ def page_header(title: str, subtitle: str | None = None, simulated: bool = False
     return html.Div(children, className="cs-page-header")
 
 
-def page_root(children: list, slide: str | None, page_id: str | None = None) -> html.Div:
+def page_root(children: list, slide: str | None, notes: Iterable[str] = (), page_id: str | None = None) -> html.Div:
     """A page's outermost element; in slide mode, two-column grids become one column so every figure gets the
-    card's full width at the slide's aspect ratio."""
+    card's full width at the slide's aspect ratio. `notes` (what the address asked for that does not exist, and
+    what is shown instead) come first."""
     extra = {"id": page_id} if page_id else {}
+    notes = list(notes)
+    if notes:
+        children = [html.Div([html.P(n) for n in notes], className="cs-address-note", id="address-note",
+                             role="status"), *children]
     return html.Div(children, className="cs-page cs-slide-mode" if slide else "cs-page", **extra)
 
 

@@ -9,6 +9,7 @@ from analysis.views.overview import OverviewView
 from components.frame import Canvas, frame
 from components.layout import card, kpi, simple_table
 from components.number_format import fmt_day, fmt_dose, fmt_months
+from components.text import plain, plain_short
 from components.theme import INK, dose_colors
 from data_access.catalogue import specimen_label
 
@@ -29,8 +30,8 @@ def follow_up_figure(view: OverviewView, note: str, canvas: Canvas) -> dict:
         for is_dead, symbol, status in ((False, "circle", "alive at last contact"), (True, "x-thin", "died")):
             mask = dead == is_dead
             traces.append({"type": "scatter", "mode": "markers", "x": group["months"].to_numpy()[mask].tolist(),
-                           "y": y[mask].tolist(), "name": f"{fmt_dose(level)}: {status}", "showlegend": False,
-                           "customdata": group["subject_id"].to_numpy()[mask].tolist(),
+                           "y": y[mask].tolist(), "name": f"{plain(fmt_dose(level))}: {status}", "showlegend": False,
+                           "customdata": [plain_short(s) for s in group["subject_id"].to_numpy()[mask]],
                            "marker": {"symbol": symbol, "size": size + (1 if is_dead else 0), "color": colors[level],
                                       "line": {"width": 2 if is_dead else 0.5,
                                                "color": colors[level] if is_dead else INK}},
@@ -43,7 +44,8 @@ def follow_up_figure(view: OverviewView, note: str, canvas: Canvas) -> dict:
     longest = float(view.follow_up["months"].max()) if len(view.follow_up) else 24.0
     body = {"data": traces, "layout": {
         "xaxis": {"title": {"text": "Months since CAR-T infusion"}, "range": [0, max(24.5, longest + 0.5)], "dtick": 3},
-        "yaxis": {"tickvals": list(range(len(levels))), "ticktext": [fmt_dose(v) for v in levels], "showgrid": False,
+        "yaxis": {"tickvals": list(range(len(levels))), "ticktext": [plain_short(fmt_dose(v)) for v in levels],
+                  "showgrid": False,
                   "range": [-0.6, len(levels) - 0.4]}}}
     left = 40 + 8 * max((len(level) for level in levels), default=10)
     return frame(body, title=FOLLOW_UP_TITLE, canvas=canvas, plot_height=60 + 70 * max(len(levels), 1), left=left,

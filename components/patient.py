@@ -18,6 +18,7 @@ from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, Panel, PatientVie
 from components.frame import Canvas, frame
 from components.kinetics import nca_method_note
 from components.number_format import BLANK, fmt_day, fmt_dose, fmt_sig
+from components.text import markdown_link, patient_href, plain, plain_short, shorten
 from components.theme import (
     AFTER_PROGRESSION,
     GRADE_COLORS,
@@ -62,7 +63,7 @@ CLINICAL_SHORT = {CRS_TERM: "CRS", ICANS_TERM: "ICANS"}
 
 
 def kinetics_title(view: PatientView) -> str:
-    return f"Patient {view.subject_id}: kinetics and clinical course"
+    return f"Patient {shorten(view.subject_id)}: kinetics and clinical course"
 
 
 def x_range_for(view: PatientView, days: str = "all") -> tuple[float, float]:
@@ -81,7 +82,7 @@ SLIDE_CLINICAL_SHARE = 0.38
 
 
 def panel_titles(panel: Panel) -> tuple[str, str]:
-    """(y-axis title, short title for slides) of an analyte panel, with its unit."""
+    """(y-axis title, short title for slides) of an analyte panel, with its unit, as plotly text."""
     if panel.analytes in SEED_TITLES:
         return SEED_TITLES[panel.analytes]
     words, lines = panel.label.split(), [""]
@@ -89,7 +90,8 @@ def panel_titles(panel: Panel) -> tuple[str, str]:
         if lines[-1] and len(lines[-1]) + len(word) > 14:
             lines.append("")
         lines[-1] = f"{lines[-1]} {word}".strip()
-    return "<br>".join([*lines, f"({panel.unit})"]), f"{panel.label} ({panel.unit})"
+    axis_title = "<br>".join(plain_short(line) for line in [*lines, f"({panel.unit})"])
+    return axis_title, plain_short(f"{panel.label} ({panel.unit})")
 
 
 def _domains(panels: list[Panel], gap: float, slide: bool) -> tuple[list[tuple[float, float]], float]:
@@ -229,8 +231,7 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
     n_other = 3 if compact else 8
     limit = 26 if compact else 32
     treated = [name for name in CRS_TREATMENTS if name in set(view.treatments["treatment"])]
-    rows = ["Response", "CRS", "ICANS", *treated,
-            *[t if len(t) <= limit else t[:limit - 1] + "…" for t in others[:n_other]]]
+    rows = ["Response", "CRS", "ICANS", *treated, *[plain_short(t, limit) for t in others[:n_other]]]
     if len(others) > n_other:  # say what is left out, never drop it silently
         hidden = len(others) - n_other
         layout["annotations"].append({"text": f"+ {hidden} more adverse event{'s' if hidden > 1 else ''} not drawn",
@@ -238,7 +239,7 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
                                       "xanchor": "right", "yanchor": "bottom", "showarrow": False,
                                       "font": {"size": 11, "color": MUTED}, "bgcolor": "rgba(255,255,255,0.85)"})
     layout[yaxis].update(categoryarray=rows[::-1], categoryorder="array", tickmode="array", tickvals=rows,
-                         ticktext=rows)  # every row labelled
+                         ticktext=rows)  # every row labelled (the terms as typed: plotly text)
     label_font = 12 if compact else 10
     r = view.responses.sort_values("day")
     days = r["day"].tolist()
@@ -254,9 +255,9 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
                        "insidetextanchor": "middle", "constraintext": "none",
                        "textfont": {"size": label_font, "color": "white" if response in ("sCR", "CR") else INK},
                        "width": 0.7, "showlegend": False, "xaxis": xname, "yaxis": yname,
-                       "hovertemplate": f"Day {day:g}: {response}<extra></extra>"})
+                       "hovertemplate": f"Day {day:g}: {plain(response)}<extra></extra>"})
     for event in events.itertuples(index=False):
-        row = CLINICAL_SHORT.get(event.term, event.term if len(event.term) <= limit else event.term[:limit - 1] + "…")
+        row = CLINICAL_SHORT.get(event.term, plain_short(event.term, limit))
         if row not in rows:
             continue
         ongoing = pd.isna(event.resolution_day)
@@ -269,15 +270,15 @@ def _clinical_panel(traces: list, layout: dict, view: PatientView, xname: str, y
                        "cliponaxis": False,
                        "textfont": {"size": label_font, "color": INK if grade <= 2 else "white"},
                        "outsidetextfont": {"size": label_font, "color": INK}, "xaxis": xname, "yaxis": yname,
-                       "hovertemplate": f"{event.term}: grade {grade}, day {event.onset_day:g} to "
+                       "hovertemplate": f"{plain_short(event.term)}: grade {grade}, day {event.onset_day:g} to "
                                         + ("ongoing" if ongoing else f"{event.resolution_day:g}") + "<extra></extra>"})
     for given in view.treatments.itertuples(index=False):  # CRS/ICANS treatment: a bar over the days given
         stop = given.start_day + 1 if pd.isna(given.end_day) else given.end_day + 1
-        why = f" for {given.indication}" if isinstance(given.indication, str) else ""
+        why = f" for {plain_short(given.indication)}" if isinstance(given.indication, str) else ""
         traces.append({"type": "bar", "orientation": "h", "y": [given.treatment], "base": [given.start_day],
                        "x": [stop - given.start_day], "width": 0.5, "showlegend": False,
                        "marker": {"color": TREATMENT_COLOR}, "xaxis": xname, "yaxis": yname,
-                       "hovertemplate": f"{given.drug}{why}: day {given.start_day:g}"
+                       "hovertemplate": f"{plain_short(given.drug)}{why}: day {given.start_day:g}"
                                         + ("" if pd.isna(given.end_day) else f" to {given.end_day:g}")
                                         + "<extra></extra>"})
     for negative, name, symbol in ((True, "MRD negative", "diamond"), (False, "MRD positive", "diamond-open")):
@@ -320,13 +321,14 @@ def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, speci
             for b, v, lloq in zip(blq, rows["value"], rows["lloq"], strict=True)]
     return {
         "type": "scatter", "x": rows["day"].tolist(), "y": levels.tolist(), "mode": "lines+markers",
-        "name": f"{analyte.label}, {specimen_label(specimen).lower()}", "legendgroup": specimen, "showlegend": False,
+        "name": plain(f"{analyte.label}, {specimen_label(specimen).lower()}"), "legendgroup": specimen,
+        "showlegend": False,
         "xaxis": xname, "yaxis": yname,
         "line": {"color": color, "width": canvas.scale(2), "dash": dash},
         "marker": {"color": color, "size": canvas.scale(8),
                    "symbol": [f"{symbol}-open" if b else symbol for b in blq], "line": {"width": 2}},
-        "customdata": [[t, "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
-        "hovertemplate": (f"<b>{analyte.label}, {specimen_label(specimen).lower()}</b><br>"
+        "customdata": [[plain(t), "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
+        "hovertemplate": (f"<b>{plain(analyte.label)}, {specimen_label(specimen).lower()}</b><br>"
                           "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
     }
 
@@ -515,8 +517,8 @@ def extras(view: PatientView) -> list:
 
 
 def patient_picker(view: PatientView, query: str, select_id: str, prev_id: str, next_id: str) -> html.Div:
-    prev_href = f"/patients/{view.previous_id}{query}" if view.previous_id else None
-    next_href = f"/patients/{view.next_id}{query}" if view.next_id else None
+    prev_href = patient_href(view.previous_id, query) if view.previous_id else None
+    next_href = patient_href(view.next_id, query) if view.next_id else None
     return html.Div(className="cs-picker", children=[
         dcc.Link("← Previous", href=prev_href or "#", id=prev_id,
                  className="cs-button cs-button-secondary" + ("" if prev_href else " disabled")),
@@ -542,7 +544,7 @@ def patient_list_rows(table: pd.DataFrame, query: str) -> list[dict]:
     rows = []
     for r in table.itertuples(index=False):
         rows.append({
-            "subject_id": f"[{r.subject_id}](/patients/{r.subject_id}{query})", "id": r.subject_id,
+            "subject_id": markdown_link(r.subject_id, patient_href(r.subject_id, query)), "id": r.subject_id,
             "dose_level": fmt_dose(r.dose_level), "best_response": r.best_response,
             "worst_crs_grade": int(r.worst_crs_grade), "worst_icans_grade": int(r.worst_icans_grade),
             "pfs_days": None if r.pfs_days != r.pfs_days else r.pfs_days,

@@ -10,6 +10,7 @@ from analysis.views.safety import SafetyView
 from components.frame import Canvas, frame
 from components.kinetics import box_figure
 from components.number_format import fmt_day, fmt_pct
+from components.text import patient_href, plain
 from components.theme import GRADE_COLORS, INK
 from data_access.schema import CRS_TERM, ICANS_TERM
 
@@ -53,7 +54,8 @@ def grades_title(view: SafetyView) -> str:
 def grade_by_term_figure(view: SafetyView, note: str, canvas: Canvas, top: int = 15) -> dict:
     """Horizontal stacked bars: % of patients by worst grade, for the most frequent terms (CRS and ICANS first)."""
     shown = view.ae.head(top)
-    terms = [short_term(t) for t in shown["term"]]
+    labels = [short_term(t) for t in shown["term"]]
+    terms = [plain(t) for t in labels]  # categories, ticks and hover show the term as typed, not as markup
     traces = []
     for grade in range(1, 6):
         counts = shown[f"worst_grade_{grade}"]
@@ -64,7 +66,7 @@ def grade_by_term_figure(view: SafetyView, note: str, canvas: Canvas, top: int =
                        "marker": {"color": GRADE_COLORS[grade], "line": {"color": "white", "width": 0.5}},
                        "hovertemplate": f"%{{y}}: %{{customdata}} patients with worst grade {grade} "
                                         "(%{x:.0f}%)<extra></extra>"})
-    left = 34 + 7 * max((len(t) for t in terms), default=10)
+    left = 34 + 7 * max((len(t) for t in labels), default=10)
     body = {"data": traces, "layout": {
         "barmode": "stack", "legend": {"traceorder": "normal"},
         "xaxis": {"title": {"text": "Patients (%)"}, "range": [0, 100]},
@@ -114,7 +116,7 @@ def patient_links(subjects: pd.DataFrame, term: str, query: str) -> html.Div:
     items = [html.Strong(f"Patients with {term} ({len(subjects)}): ")]
     for i, row in enumerate(subjects.itertuples(index=False)):
         items += [", " if i else "", dcc.Link(f"{row.subject_id} (G{row.grade})",
-                                              href=f"/patients/{row.subject_id}{query}")]
+                                              href=patient_href(row.subject_id, query))]
     return html.Div(items, className="cs-extras", style={"color": INK})
 
 

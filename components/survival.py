@@ -11,6 +11,7 @@ from analysis.survival import DAYS_PER_MONTH, KMEstimate
 from analysis.views.survival import AT_RISK_MONTHS, SurvivalView
 from components.frame import Canvas, frame
 from components.number_format import fmt_dose, fmt_months
+from components.text import plain_short
 from components.theme import INK, OKABE_ITO, dose_colors, hex_to_rgba
 
 METHOD_NOTE = ("Kaplan-Meier estimates as R survival computes them; shaded: pointwise 95% CI (log-log); ticks: "
@@ -57,6 +58,7 @@ def km_figure(view: SurvivalView, note: str, canvas: Canvas) -> dict:
     traces = []
     for km in view.estimates:
         color = colors[km.label]
+        label = plain_short(fmt_dose(km.label))
         months = np.r_[0.0, km.curve["time_days"].to_numpy() / DAYS_PER_MONTH]
         # CI bands only where defined (blank where S is 1 or 0, as R): the band starts at the first event.
         band = km.curve[["ci_lower", "ci_upper"]].to_numpy()
@@ -69,9 +71,9 @@ def km_figure(view: SurvivalView, note: str, canvas: Canvas) -> dict:
         traces.append({"type": "scatter", "x": months.tolist(), "y": np.r_[1.0, km.curve["survival"]].tolist(),
                        "mode": "lines", "line": {"shape": "hv", "width": canvas.scale(2.5), "color": color},
                        "legendgroup": km.label,
-                       "name": f"{fmt_dose(km.label)} (n={km.n}, {km.events} events): median {median_text(km)} "
+                       "name": f"{label} (n={km.n}, {km.events} events): median {median_text(km)} "
                                "months",
-                       "hovertemplate": f"{fmt_dose(km.label)}: %{{y:.1%}} at %{{x:.1f}} months<extra></extra>"})
+                       "hovertemplate": f"{label}: %{{y:.1%}} at %{{x:.1f}} months<extra></extra>"})
         if len(km.censored_times):
             traces.append({"type": "scatter", "x": (km.censored_times / DAYS_PER_MONTH).tolist(),
                            "y": [km.survival_at(t) for t in km.censored_times], "mode": "markers",
@@ -86,7 +88,8 @@ def km_figure(view: SurvivalView, note: str, canvas: Canvas) -> dict:
                     "font": {"size": 12, "color": INK}}]
     for r, km in enumerate(view.estimates):
         yshift = top - row_px * (r + 1)
-        annotations.append({"text": f"<span style='color:{colors[km.label]}'>■</span> {fmt_dose(km.label)}",
+        annotations.append({"text": f"<span style='color:{colors[km.label]}'>■</span> "
+                                    f"{plain_short(fmt_dose(km.label))}",
                             "xref": "paper",
                             "yref": "paper", "x": 0, "xanchor": "right", "xshift": -30, "y": 0, "yanchor": "middle",
                             "yshift": yshift, "showarrow": False, "font": {"size": 12, "color": INK}})

@@ -6,8 +6,11 @@ cohort NCA) belong to the app layer: pages/_context.py.
 """
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 from flask_caching import Cache
+from flask_caching.backends import FileSystemCache
 
 import settings
 from data_access import store
@@ -16,8 +19,20 @@ from data_access.study import Study
 cache = Cache()
 
 
+class RecreatingFileSystemCache(FileSystemCache):
+    """flask-caching's FileSystemCache that makes its folder again when it was deleted while the app runs (else every
+    write fails with a warning and caching is off until a restart)."""
+
+    def set(self, key, value, timeout=None, mgmt_element=False):
+        os.makedirs(self._path, exist_ok=True)
+        return super().set(key, value, timeout, mgmt_element)
+
+
 def init_cache(server: Flask) -> None:
-    cache.init_app(server, config=settings.cache_config())
+    config = settings.cache_config()
+    if config["CACHE_TYPE"] == "FileSystemCache":
+        config["CACHE_TYPE"] = f"{__name__}.{RecreatingFileSystemCache.__name__}"
+    cache.init_app(server, config=config)
 
 
 @cache.memoize()

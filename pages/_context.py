@@ -4,12 +4,14 @@ pages share: a loaded study per version (in this process; versions never change)
 options (in this process and in the flask cache shared by all workers)."""
 from __future__ import annotations
 
+import html as html_text
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
 from dash import html
+from werkzeug.exceptions import BadRequest
 
 import settings
 from analysis.nca import NCAOptionError, NCAOptions
@@ -17,6 +19,7 @@ from analysis.nca.engine import run_nca
 from analysis.views.common import StudyData
 from components.frame import HALF, Canvas, screen, slide
 from components.layout import notice
+from components.text import shorten
 from data_access import store
 from data_access.cache import cache, cached_study
 
@@ -43,12 +46,45 @@ def study_query(search: str | None) -> str:
     return query_string({k: v for k, v in query_params(search).items() if k in STUDY_PARAMS})
 
 
-def slide_aspect(value: str | None) -> str | None:
-    """?slide= -> '16:9', '4:3' or None (normal mode)."""
-    return SLIDE_CODES.get(value or "")
+def slide_aspect(value) -> str | None:
+    """?slide= -> '16:9', '4:3' or None (normal mode, also for anything that is not a slide code)."""
+    return SLIDE_CODES.get(value) if isinstance(value, str) else None
+
+
+def first(value) -> str | None:
+    """A URL parameter as Dash passes it (a list when the address repeats it) as one string: the first."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value)
+
+
+def single_values(query: dict) -> dict[str, str]:
+    """A page's URL parameters, one string each (the first of a repeated one)."""
+    return {k: first(v) for k, v in query.items() if first(v) is not None}
+
+
+def one_of(value, allowed) -> bool:
+    """Whether a URL parameter or control value is one of `allowed` (False for a value of the wrong type)."""
+    return isinstance(value, str) and value in allowed
+
+
+def quoted(text: str) -> str:
+    """Text from the address as a message quotes it: printable, and cut with an ellipsis when long."""
+    return shorten("".join(c if c.isprintable() else "\ufffd" for c in str(text)))
+
+
+def clicked_subject(click) -> str | None:
+    """The patient a click on a figure names (the clicked point's customdata: the id as plotly text, see
+    components.text.plain), or None."""
+    points = click.get("points") if isinstance(click, dict) else None
+    point = points[0] if isinstance(points, list) and points else None
+    subject = point.get("customdata") if isinstance(point, dict) else None
+    return html_text.unescape(subject) if isinstance(subject, str) else None
 
 
 WINDOW_ERROR = "The AUC window needs a start day before its end day."
+#: The AUC window's days are within this many days of the infusion (100 years; beyond it a number is a typo).
+DAY_LIMIT = 36_500
 
 
 def parse_window(raw: dict, state: dict) -> str | None:
@@ -58,8 +94,10 @@ def parse_window(raw: dict, state: dict) -> str | None:
         return None
     try:
         start, end = float(raw.get("start", state["start"])), float(raw.get("end", state["end"]))
+        if not (-DAY_LIMIT <= start < end <= DAY_LIMIT):  # also NaN and ±inf
+            return WINDOW_ERROR
         NCAOptions(intervals=((start, end),))
-    except (TypeError, ValueError, NCAOptionError):
+    except (TypeError, ValueError, OverflowError, NCAOptionError):
         return WINDOW_ERROR
     state["start"], state["end"] = f"{start:g}", f"{end:g}"
     return None
@@ -78,11 +116,20 @@ def default_study_name(studies: pd.DataFrame) -> str | None:
     return str(studies.sort_values("imported_at")["name"].iloc[-1])
 
 
+#: Stored versions are positive database integers.
+MAX_VERSION = 2**31 - 1
+
+
 def parse_version(version: str | int | None) -> int | None:
+    """?version= -> a version number, None when not given, or -1 (never a stored version) when it is not a number
+    a version can be."""
+    if version in (None, ""):
+        return None
     try:
-        return int(version) if version not in (None, "") else None
+        number = int(version)
     except (TypeError, ValueError):
-        return -1  # never a stored version: reported as "no such version"
+        return -1
+    return number if 1 <= number <= MAX_VERSION else -1
 
 
 @dataclass
@@ -108,16 +155,22 @@ def resolve_selection(studies: pd.DataFrame, search: str | None, chosen_name: st
         name, version = params.get("study") or default_study_name(studies), parse_version(params.get("version"))
     versions = studies[studies["name"] == name].sort_values("version", ascending=False)
     newest = int(versions["version"].iloc[0]) if len(versions) else None
-    if version == newest:
+    unknown_version = version is not None and version not in set(versions["version"].astype(int))
+    if version == newest or unknown_version:  # an unknown version: the page shows the newest, and says so
         version = None
     params.pop("version", None)
     if name:
         params["study"] = name
     if version is not None:
         params["version"] = str(version)
+    repeated = any(len(values) > 1 for key, values in parse_qs((search or "").lstrip("?")).items()
+                   if key in STUDY_PARAMS)
+    # An address the page answers with a note (an unknown version, a repeated parameter) is left as it was asked:
+    # rewriting it would draw the page again without the note.
+    keep_address = not from_selector and (unknown_version or repeated)
     shown = versions[versions["version"] == (version or newest)]
     return Selection(
-        name=name, version=version, newest=newest, search=query_string(params),
+        name=name, version=version, newest=newest, search=(search or "") if keep_address else query_string(params),
         study_options=[{"label": n, "value": n} for n in sorted(studies["name"].unique())],
         version_options=[{"label": f"v{v}" + (" (newest)" if v == newest else ""), "value": int(v)}
                          for v in versions["version"]],
@@ -133,6 +186,7 @@ class PageContext:
 
     data: StudyData
     slide: str | None            # '16:9', '4:3' or None
+    notes: tuple[str, ...] = ()  # what the address asked for that does not exist, and what is shown instead
 
     @property
     def note(self) -> str:
@@ -177,27 +231,43 @@ class PageContext:
         return slide(self.slide or "16:9", chrome=chrome, height=height)
 
 
-def page_context(study: str | None, version: str | int | None, slide_value: str | None = None
-                 ) -> tuple[PageContext | None, html.Div | None]:
-    """The context a page was asked for, or a friendly notice saying why there is none."""
-    name = study or default_study_name(store.list_studies())
+def page_context(study, version, slide_value=None) -> tuple[PageContext | None, html.Div | None]:
+    """The context a page's URL parameters ask for (each as Dash passes it: a string, None, or a list when the
+    address repeats it), or a friendly notice saying why there is none. A version or slide mode that does not exist
+    falls back to the newest version or normal mode, and the context's notes say so."""
+    notes = [f"The address gives '{key}' {len(value)} times; using the first, '{quoted(value[0])}'."
+             for key, value in (("study", study), ("version", version), ("slide", slide_value))
+             if isinstance(value, list) and value]
+    study, version, slide_value = first(study), first(version), first(slide_value)
+    studies = store.list_studies()
+    name = study or default_study_name(studies)
     if name is None:
         return None, notice("No study stored yet", "Import one on the Data page or with "
                             "`python -m data_access import PATH --name NAME`.")
+    if name not in set(studies["name"]):
+        known = ", ".join(sorted(studies["name"].unique())) or "none"
+        return None, notice("No such study", f"There is no stored study '{quoted(name)}'. Stored studies: {known}.",
+                            kind="warning")
     record = store.find_study(name, parse_version(version))
     if record is None:
-        known = ", ".join(sorted(store.list_studies()["name"].unique())) or "none"
-        what = f"'{name}'" + (f" version {version}" if version else "")
-        return None, notice("No such study", f"There is no stored study {what}. Stored studies: {known}.",
-                            kind="warning")
-    data = study_data(record.name, record.version)
-    return PageContext(data, slide_aspect(slide_value)), None
+        record = store.find_study(name)
+        notes.append(f"The address asked for version {quoted(version)} of '{quoted(name)}', which does not exist; "
+                     f"showing the newest (version {record.version}).")
+    slide = slide_aspect(slide_value)
+    if slide_value and slide is None:
+        notes.append(f"The address asked for slide mode '{quoted(slide_value)}', which does not exist (16x9 or "
+                     "4x3); showing the page without it.")
+    return PageContext(study_data(record.name, record.version), slide, tuple(notes)), None
 
 
 def context_from_state(state: dict) -> PageContext:
-    """The context of a page state (what a page keeps in its state store: study, version, slide, ...)."""
-    data = study_data(state["study"], int(state["version"]))
-    return PageContext(data, slide_aspect(state.get("slide")))
+    """The context of a page state (what a page keeps in its state store: study, version, slide, ...). A state no
+    page makes (from a crafted callback request: not a dict, no such study or version) is refused with a 400."""
+    name = state.get("study") if isinstance(state, dict) else None
+    version = parse_version(state.get("version")) if isinstance(name, str) and name.isprintable() else None
+    if version in (None, -1) or store.find_study(name, version) is None:
+        raise BadRequest("The page state names no stored study version.")
+    return PageContext(study_data(name, version), slide_aspect(state.get("slide")))
 
 
 @lru_cache(maxsize=8)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import dash
 from dash import ALL, MATCH, Dash, Input, Output, State, clientside_callback, ctx, dcc
+from werkzeug.exceptions import BadRequest
 
 from components.deck import DeckFigure, DeckTable, build_deck, picture_pixels
 from components.exports import IMAGE_FORMATS, ImageExportError, figure_image
@@ -37,7 +38,10 @@ def page_state(page: str, data: dict) -> dcc.Store:
 
 
 def changed_state(previous: dict, **changes) -> dict:
-    """A page's state after the user changed its settings: the address bar follows it."""
+    """A page's state after the user changed its settings: the address bar follows it. (A state that is not a dict
+    comes from no page: a 400.)"""
+    if not isinstance(previous, dict):
+        raise BadRequest("The page state is missing.")
     return {**{k: v for k, v in previous.items() if k != FROM_URL}, **changes}
 
 
@@ -88,7 +92,8 @@ def deck_bytes(state: dict) -> tuple[bytes, str]:
 #: again with every setting kept. The address bar is read directly: pages update it without a page load.
 SLIDE_MODE_JS = """function(value) {
     const params = new URLSearchParams(window.location.search);
-    const current = params.get('slide') === '1' ? '16x9' : (params.get('slide') || '');
+    // an unknown ?slide= value is normal mode (the page says so); the address keeps it
+    const current = {'1': '16x9', '16x9': '16x9', '4x3': '4x3'}[params.get('slide')] || '';
     const wanted = value || '';
     if (current === wanted) { return window.dash_clientside.no_update; }
     if (wanted) { params.set('slide', wanted); } else { params.delete('slide'); }

@@ -39,7 +39,7 @@ dash.register_page(__name__, path="/data", name="Data", order=6, title="Data · 
 
 
 def layout(**_):
-    return data_layout(store.list_studies(), store.import_log())
+    return data_layout(store.list_studies(), store.import_log(), settings.max_file_bytes())
 
 
 def decode_uploads(contents: list[str], filenames: list[str]) -> list[SourceFile]:
@@ -54,8 +54,18 @@ def decode_uploads(contents: list[str], filenames: list[str]) -> list[SourceFile
 
 
 def uploader() -> str:
-    """Who imports through the web: the proxy's authenticated user if any, else the client address."""
-    return request.headers.get("X-Forwarded-User") or request.remote_user or f"web upload from {request.remote_addr}"
+    """Who imports through the web, for the import log: the user a trusted proxy names in its header
+    (CARTSCOPE_TRUSTED_PROXY_USER_HEADER), else only the client's address. Without a trusted proxy no header names
+    anyone: any client can send X-Forwarded-User, and a server's REMOTE_USER may come unchecked from the client's
+    Authorization header."""
+    header = settings.trusted_proxy_user_header()
+    user = request.headers.get(header, "").strip() if header else ""
+    return user[:200] or f"web upload from {request.remote_addr}"
+
+
+def typed_name(value) -> str:
+    """A name typed in a text field ('' for anything else a crafted request may send)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def outcome(result: ImportResult, name: str) -> tuple:
@@ -86,7 +96,7 @@ def run_import(_clicks, contents, filenames, name, pending):
     if pending and pending.get("required"):
         return message("These files need a mapping first: check it below, then use 'Import with this mapping'. "
                        "Nothing was stored."), dash.no_update, dash.no_update
-    name = (name or "").strip()
+    name = typed_name(name)
     if not name:
         return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
                        "was read or stored."), dash.no_update, dash.no_update
@@ -150,7 +160,7 @@ def preview_mapping(_clicks, columns, tests, values, state, contents, filenames)
           State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
           State("data-mapping-state", "data"), prevent_initial_call=True)
 def save_mapping(_clicks, name, columns, tests, values, state):
-    name = (name or "").strip()
+    name = typed_name(name)
     if not state:
         return dash.no_update, dash.no_update
     if not name:
@@ -170,7 +180,7 @@ def import_with_mapping(_clicks, columns, tests, values, state, contents, filena
     """The whole delivery through the edited mapping: stored as one new version, or nothing with every problem."""
     if not _clicks or not state or not filenames:
         return dash.no_update, dash.no_update, dash.no_update
-    name = (name or "").strip()
+    name = typed_name(name)
     if not name:
         return message("Give the study a name (above), then import again. Nothing was read or stored."), \
             dash.no_update, dash.no_update

@@ -21,7 +21,8 @@ from components.efficacy import (
 from components.figures import graph, graph_id
 from components.frame import on_screen
 from components.layout import card, page_header, page_root
-from pages._context import PageContext, context_from_state, page_context
+from components.text import patient_href
+from pages._context import PageContext, clicked_subject, context_from_state, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "efficacy"
@@ -61,7 +62,7 @@ def layout(study: str | None = None, version: str | None = None, sort: str = "du
             html.Span("Click a lane to open that patient.", className="cs-muted"),
         ]), html.Div(graph(PAGE, "swimmer", swimmer_figure(view.swimmer, context.note, context.canvas()),
                            context.canvas(), SWIMMER_TITLE), id=ID.SWIMMER)),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(Output(graph_id(PAGE, "swimmer"), "figure"), Output(page_state_id(PAGE), "data"),
@@ -77,10 +78,10 @@ def sort_swimmer(sort, state):
           State(page_state_id(PAGE), "data"), prevent_initial_call=True)
 def open_lane(click, state):
     """Clicking a lane (or a marker on it) opens that patient."""
-    subject = (click or {}).get("points", [{}])[0].get("customdata")
-    if not isinstance(subject, str):
+    subject = clicked_subject(click)
+    if subject is None:
         return dash.no_update
-    return f"/patients/{subject}" + context_from_state(state).query()
+    return patient_href(subject, context_from_state(state).query())
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:

@@ -27,8 +27,18 @@ from components.kinetics import (
     summary_frame,
 )
 from components.layout import card, page_header, page_root, simple_table
+from components.text import patient_href
 from data_access.catalogue import DEFAULT, specimen_label
-from pages._context import PageContext, cohort_nca, context_from_state, page_context, parse_window
+from pages._context import (
+    PageContext,
+    clicked_subject,
+    cohort_nca,
+    context_from_state,
+    one_of,
+    page_context,
+    parse_window,
+    single_values,
+)
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "kinetics"
@@ -78,11 +88,11 @@ def clean_state(raw: dict, profiles: dict[str, list[str]], kind_of=DEFAULT.kind)
     for key, allowed in (("analyte", profiles), ("group", GROUPINGS), ("display", ("colour", "facet")),
                          ("scale", ("log", "linear")), ("stat", STATISTICS), ("method", AUC_METHODS),
                          ("blq", BLQ_RULES)):
-        if raw.get(key) in allowed:
+        if one_of(raw.get(key), allowed):
             state[key] = raw[key]
     specimens = profiles.get(state["analyte"]) or [DEFAULTS["specimen"]]
-    state["specimen"] = raw["specimen"] if raw.get("specimen") in specimens else specimens[0]
-    if raw.get("scale") not in ("log", "linear"):
+    state["specimen"] = raw["specimen"] if one_of(raw.get("specimen"), specimens) else specimens[0]
+    if not one_of(raw.get("scale"), ("log", "linear")):
         state["scale"] = default_scale(kind_of(state["analyte"]))
     return state, parse_window(raw, state)
 
@@ -176,6 +186,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
     context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
+    query = single_values(query)
     state, error = clean_state(query, context.data.profiles, context.study.catalogue.kind)
     if error:
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
@@ -209,7 +220,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         ] + [_graph("flow", figures["flow"], half, FLOW_TITLE)]),
             loading(html.Div(exposure_table(view),
                              id="kinetics-exposure"))),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(
@@ -258,10 +269,10 @@ def specimens_for_analyte(analyte, specimen, state):
           State(page_state_id(PAGE), "data"), prevent_initial_call=True)
 def open_clicked_patient(click, state):
     """Clicking a patient's line opens that patient."""
-    subject = (click or {}).get("points", [{}])[0].get("customdata")
-    if not isinstance(subject, str):
+    subject = clicked_subject(click)
+    if subject is None:
         return dash.no_update
-    return f"/patients/{subject}" + context_from_state(state).query()
+    return patient_href(subject, context_from_state(state).query())
 
 
 @callback(Output(ID.DOWNLOAD, "data"), Input(ID.EXPORT_CSV, "n_clicks"), Input(ID.EXPORT_XLSX, "n_clicks"),

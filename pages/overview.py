@@ -51,7 +51,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         card("Follow-up", html.Div(graph(PAGE, "follow-up", follow_up_figure(view, context.note, context.canvas()),
                                          context.canvas(), FOLLOW_UP_TITLE), id=ID.FOLLOW_UP)),
         html.P(recorded_text(context.study), className="cs-muted"),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:

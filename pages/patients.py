@@ -2,6 +2,10 @@
 course on one time axis with NCA recomputed live (/patients/<id>)."""
 from __future__ import annotations
 
+import logging
+import re
+from urllib.parse import unquote
+
 import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
@@ -30,8 +34,19 @@ from components.patient import (
     summary_frames,
 )
 from components.report import patient_report_html
+from components.text import patient_href, shorten
 from data_access.catalogue import DEFAULT
-from pages._context import WINDOW_ERROR, PageContext, cohort_nca, context_from_state, page_context, parse_window
+from pages._context import (
+    WINDOW_ERROR,
+    PageContext,
+    cohort_nca,
+    context_from_state,
+    first,
+    one_of,
+    page_context,
+    parse_window,
+    single_values,
+)
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "patients"
@@ -54,6 +69,7 @@ class ID:
     FACTS = "patient-facts"
     FIGURE = "patient-kinetics"
     REPORT = "patient-report"
+    REPORT_STATUS = "patient-report-status"
     REPORT_DOWNLOAD = "patient-report-download"
     LOCATION = "patient-location"
     SELECT = "patient-select"
@@ -68,7 +84,7 @@ def clean_state(raw: dict) -> tuple[dict, str | None]:
     was not start < end (the default window is used instead)."""
     state = dict(DEFAULTS)
     for key, allowed in (("method", AUC_METHODS), ("blq", BLQ_RULES), ("days", DAY_RANGES)):
-        if raw.get(key) in allowed:
+        if one_of(raw.get(key), allowed):
             state[key] = raw[key]
     panels = raw.get("panels")
     if isinstance(panels, list):  # from the control; the URL keeps a comma-separated list
@@ -98,14 +114,17 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
     context, problem = page_context(study, version, slide)
     if problem is not None:
         return problem
+    subject_id, query = first(subject_id), single_values(query)
+    if subject_id is not None:
+        subject_id = unquote(subject_id)  # the path's segment, as patient_href encoded it
     if subject_id is None:
         return list_layout(context)
     ids = context.data.patients["subject_id"].tolist()
     if subject_id not in ids:
         return page_root([page_header("Patient"), notice(
-            "No such patient", [f"There is no patient '{subject_id}' in {context.label}. ",
+            "No such patient", [f"There is no patient '{shorten(subject_id)}' in {context.label}. ",
                                 dcc.Link("See the list of patients", href=f"/patients{context.query()}"),
-                                f" ({len(ids)} patients)."], kind="warning")], context.slide)
+                                f" ({len(ids)} patients)."], kind="warning")], context.slide, context.notes)
     state, error = clean_state(query)
     if error:
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
@@ -118,8 +137,8 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
         dcc.Download(id=ID.REPORT_DOWNLOAD),
         dcc.Location(id=ID.LOCATION, refresh="callback-nav"),
         html.Div(className="cs-page-top", children=[
-            page_header(f"Patient {subject_id}", f"{context.label} · {view.position + 1} of {len(ids)} patients",
-                        context.simulated),
+            page_header(f"Patient {shorten(subject_id)}",
+                        f"{context.label} · {view.position + 1} of {len(ids)} patients", context.simulated),
             patient_picker(view, context.query(), ID.SELECT, ID.PREVIOUS, ID.NEXT),
         ]),
         patient_header(view, ID.FACTS),
@@ -144,11 +163,12 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
                                                 options=[{"label": f"{p.label} ({p.unit})", "value": p.key}
                                                          for p in view.available_panels])]),
             html.Button("Download patient report (HTML)", id=ID.REPORT, className="cs-button cs-button-secondary"),
+            html.Span(id=ID.REPORT_STATUS, className="cs-error", role="status"),
         ]), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
             html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
                            kinetics_title(view)), id=ID.FIGURE),
             card_id="patient-kinetics-card"),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 def list_layout(context: PageContext) -> html.Div:
@@ -171,7 +191,7 @@ def list_layout(context: PageContext) -> html.Div:
                                         "paginationPageSizeSelector": [25, 50, 100],
                                         "rowStyle": {"cursor": "pointer"}, "domLayout": "autoHeight"},
                        style={"width": "100%"})),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(Output(ID.LIST, "dashGridOptions"), Input(ID.SEARCH, "value"), State(ID.LIST, "dashGridOptions"),
@@ -184,10 +204,10 @@ def search_patients(text, options):
           State(page_state_id(PAGE), "data"), prevent_initial_call=True)
 def open_from_list(cell, state):
     """A click on any cell of a row opens that patient (rows are identified by the patient)."""
-    subject = (cell or {}).get("rowId") if isinstance(cell, dict) else None
-    if not subject:
+    subject = cell.get("rowId") if isinstance(cell, dict) else None
+    if not isinstance(subject, str) or not subject:
         return dash.no_update
-    return f"/patients/{subject}" + context_from_state(state).query()
+    return patient_href(subject, context_from_state(state).query())
 
 
 @callback(
@@ -212,18 +232,31 @@ def update_kinetics(start, end, method, blq, days, panels, previous):
             kinetics_summary(view, ID.SUMMARY_TABLE), "", state)
 
 
-@callback(Output(ID.REPORT_DOWNLOAD, "data"), Input(ID.REPORT, "n_clicks"), State(page_state_id(PAGE), "data"),
-          running=[(Output(ID.REPORT, "disabled"), True, False)], prevent_initial_call=True)
+@callback(Output(ID.REPORT_DOWNLOAD, "data"), Output(ID.REPORT_STATUS, "children"), Input(ID.REPORT, "n_clicks"),
+          State(page_state_id(PAGE), "data"), running=[(Output(ID.REPORT, "disabled"), True, False)],
+          prevent_initial_call=True)
 def download_report(_clicks, state):
-    """One self-contained HTML file: header, kinetics summary and the interactive panels (works offline)."""
+    """One self-contained HTML file: header, kinetics summary and the interactive panels (works offline); or a
+    message saying it could not be made (never a download that silently does not come)."""
     context = context_from_state(state)
-    view = view_of(context, state)
-    report = patient_report_html(
-        f"Patient {view.subject_id}", f"{context.label} · {method_note(view)}",
-        patient_facts(view), [(view.catalogue.label(a), f) for a, f in summary_frames(view)],
-        kinetics_figure(view, context.note, screen(), state.get("days", "all")),
-        context.note if context.simulated else None)
-    return dcc.send_string(report, f"patient_{view.subject_id}_report.html", type="text/html")
+    try:
+        view = view_of(context, {**state, **clean_state(state)[0]})
+        report = patient_report_html(
+            f"Patient {view.subject_id}", f"{context.label} · {method_note(view)}",
+            patient_facts(view), [(view.catalogue.label(a), f) for a, f in summary_frames(view)],
+            kinetics_figure(view, context.note, screen(), state.get("days", "all")),
+            context.note if context.simulated else None)
+    except Exception:
+        logging.getLogger(__name__).exception("Patient report for %r failed", state.get("_subject"))
+        return dash.no_update, "The report could not be made (the error is in the server log)."
+    return dcc.send_string(report, report_file_name(view.subject_id), type="text/html"), ""
+
+
+def report_file_name(subject_id: str) -> str:
+    """'patient_DM-001_report.html': the id in ASCII letters, digits, '.', '_' and '-' (others become '_'), cut to
+    60 characters, so any browser and file system can save it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(subject_id)).strip("_.")[:60] or "unnamed"
+    return f"patient_{safe}_report.html"
 
 
 @callback(Output(ID.LOCATION, "href"), Input(ID.SELECT, "value"), State(page_state_id(PAGE), "data"),
@@ -231,7 +264,7 @@ def download_report(_clicks, state):
 def open_patient(subject_id, state):
     if not subject_id or subject_id == state.get("_subject"):
         return dash.no_update
-    return f"/patients/{subject_id}" + context_from_state(state).query()
+    return patient_href(subject_id, context_from_state(state).query())
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:

@@ -77,7 +77,7 @@ def layout(study: str | None = None, version: str | None = None, attribution: st
         card("CRS and ICANS treatment",
              simple_table(frame := treatment_frame(view), ID.TREATMENTS, frame.columns[1:]),
              html.P(TREATMENT_NOTE, className="cs-muted")) if view.treatments is not None else None,
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(Output(ID.TERM_PATIENTS, "children"), Input(ID.GRID, "selectedRows"), State(page_state_id(PAGE), "data"),

@@ -48,14 +48,15 @@ def layout(study: str | None = None, version: str | None = None, endpoint: str =
         ]), html.Div(graph(PAGE, "km", km_figure(view, context.note, context.canvas()), context.canvas(),
                            km_title(view)), id=ID.FIGURE),
             loading(html.Div(km_table(view), id=ID.SUMMARY))),
-    ], context.slide)
+    ], context.slide, context.notes)
 
 
 @callback(Output(graph_id(PAGE, "km"), "figure"), Output(ID.SUMMARY, "children"), Output(page_state_id(PAGE), "data"),
           Input(ID.ENDPOINT, "value"), Input(ID.STRATA, "value"), State(page_state_id(PAGE), "data"),
           prevent_initial_call=True)
 def update_survival(endpoint, strata, state):
-    state = changed_state(state, endpoint=endpoint, strata="dose" if "dose" in (strata or []) else "none")
+    state = changed_state(state, endpoint=endpoint, strata="dose" if isinstance(strata, list) and "dose" in strata
+                          else "none")
     context = context_from_state(state)
     view = survival_view(context.data, *parse(state))
     canvas = context.canvas()

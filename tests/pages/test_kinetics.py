@@ -1,4 +1,5 @@
 """Cohort kinetics page: state parsing as plain functions, and the page in headless Chromium."""
+import html
 import io
 import time
 
@@ -129,7 +130,7 @@ def test_exposure_boxes_draw_every_patient_the_table_counts(browser):
         "({x: t.x, y: t.y, xaxis: t.xaxis, name: t.name}));")
     table = pd.read_html(io.StringIO(browser.find("#kinetics-exposure-table").get_attribute("outerHTML")))[0]
     by_response = table[table["Comparison"].str.contains("best response") & table["Parameter"].str.startswith("Cmax")]
-    drawn = {t["name"]: len(t["y"]) for t in figure if t["xaxis"] == "x"}
+    drawn = {html.unescape(t["name"]): len(t["y"]) for t in figure if t["xaxis"] == "x"}  # names are plotly text
     assert drawn == dict(zip(by_response["Group"], by_response["n"], strict=True))
     zeros = dict(zip(by_response["Group"], by_response["n at 0 (all BLQ)"], strict=True))
     assert sum(zeros.values()) > 0  # the demo has all-BLQ marrow profiles: they are not dropped
