@@ -22,7 +22,7 @@ from components.data_import import (
 from components.data_mapping import mapping_panel, preview_view
 from data_access import store
 from data_access.cdisc import detect_kind
-from data_access.importer import ImportResult, import_files
+from data_access.importer import ImportResult, import_files, name_problem
 from data_access.mapping import (
     dump_mapping,
     from_rows,
@@ -74,7 +74,7 @@ def outcome(result: ImportResult, name: str) -> tuple:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
     return (report_view(result.report.to_records(errors_first=True), stored, name,
-                        (len(result.report.errors), len(result.report.warnings))), studies_grid(store.list_studies()),
+                        (result.report.n_errors, result.report.n_warnings)), studies_grid(store.list_studies()),
             import_log_grid(store.import_log()))
 
 
@@ -163,8 +163,8 @@ def save_mapping(_clicks, name, columns, tests, values, state):
     name = typed_name(name)
     if not state:
         return dash.no_update, dash.no_update
-    if not name:
-        return "Give the mapping a name first.", dash.no_update
+    if problem := name_problem(name, "mapping"):
+        return f"Not saved: {problem}.", dash.no_update
     store.save_mapping(name, dump_mapping(_edited(state, columns, tests, values)), user=uploader())
     return f"Saved as '{name}': pick it above for the next delivery.", mapping_options()
 

@@ -153,3 +153,26 @@ def test_a_large_upload_is_stored_whole(browser, tmp_path):
     record = list_studies().set_index("name").loc["large-upload"]
     assert record["n_subjects"] == 1_500 and record["n_rows"] > 170_000
     assert browser.find("#data-import").is_enabled() and browser.severe_logs() == []
+
+
+def test_data_page_outcome_counts_every_error_not_only_the_listed_ones(app):
+    """The report lists the first 50 errors of a column; the outcome line counts them all."""
+    from data_access.importer import import_files
+    from pages.data import outcome
+    from tests.conftest import VALID_TABLES, make_files
+
+    bad_rows = "".join(f"S1,car_copies,PB,day {i},15000,copies/µg gDNA,20,FALSE\n" for i in range(80))
+    result = import_files(make_files({"measurements.csv": VALID_TABLES["measurements.csv"] + bad_rows}),
+                          "counted", source="test")
+    assert len(result.report.errors) == 50 and result.report.n_errors == 80
+    report, _studies, _log = outcome(result, "counted")
+    assert "'counted' has 80 error(s)" in str(report)
+
+
+def test_a_mapping_name_the_store_cannot_take_is_refused_with_the_reason(app):
+    from pages.data import save_mapping
+
+    state = {"mapping": {}}
+    assert save_mapping(1, "", [], [], [], state)[0] == "Not saved: give the mapping a name."
+    assert save_mapping(1, "x" * 101, [], [], [], state)[0] == \
+        "Not saved: mapping name is 101 characters long; at most 100 are allowed."
