@@ -8,6 +8,7 @@ import binascii
 import dash
 from dash import Input, Output, State, callback
 from flask import request
+from werkzeug.exceptions import BadRequest
 
 import settings
 from components.data_import import (
@@ -139,8 +140,12 @@ def propose_for_upload(contents, picked, filenames):
 
 
 def _edited(state: dict, columns, tests, values) -> dict:
-    """The pending mapping with what the grids hold now."""
-    return from_rows(state["mapping"], columns, tests, values)
+    """The pending mapping with what the grids hold now; grids or a state the page could not have made (a crafted
+    request) answer 400."""
+    try:
+        return from_rows(state["mapping"], columns, tests, values)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BadRequest(f"the mapping grids hold rows this page does not make ({type(error).__name__})") from error
 
 
 @callback(Output("data-map-preview-out", "children"), Input("data-map-preview", "n_clicks"),

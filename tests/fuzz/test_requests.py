@@ -295,3 +295,16 @@ def test_every_callback_survives_values_of_the_wrong_type(client, dependencies):
                 if response.status_code not in (200, 204, 400):
                     failures.append((dep["output"][:80], value, properties, response.status_code))
     assert failures == []
+
+
+@pytest.mark.parametrize("rows", [[1, 2], [{"x": 1}], [{"file": None}], [["file", "column"]]], ids=str)
+@pytest.mark.parametrize("output", ["data-map-saved.children", "data-map-preview-out.children"])
+def test_mapping_grids_with_rows_the_page_does_not_make_answer_400(client, dependencies, rows, output):
+    """A valid-looking mapping state with grid rows the Data page never makes (not objects, without their keys)."""
+    state = {"mapping": {"files": {"labs.csv": {"table": "measurements", "columns": {}}}}}
+    body = callback_body(dependencies, output, {"data-map-save.n_clicks": 1, "data-map-preview.n_clicks": 1,
+                                                "data-map-name.value": "lab-x", "data-map-columns.rowData": rows,
+                                                "data-map-tests.rowData": rows, "data-map-values.rowData": rows,
+                                                "data-mapping-state.data": state, "data-upload.contents": ["x"],
+                                                "data-upload.filename": ["labs.csv"]})
+    assert client.post(CALLBACK, json=body).status_code == 400
