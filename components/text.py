@@ -11,8 +11,14 @@ DISPLAY_LIMIT = 60
 
 
 def plain(text) -> str:
-    """Text for plotly (titles, ticks, hover, annotations): < > & escaped, so it is shown as typed, not as markup."""
-    return html.escape(str(text), quote=False)
+    """Text for plotly (titles, ticks, hover, annotations): < > & escaped, so it is shown as typed, not as markup;
+    and a `%{` broken by a zero-width space, so that inside a hovertemplate it is not read as a placeholder."""
+    return html.escape(str(text), quote=False).replace("%{", "%\u200b{")
+
+
+def unplain(text: str) -> str:
+    """The text `plain` was given (for an id read back from a clicked point)."""
+    return html.unescape(text.replace("%\u200b{", "%{"))
 
 
 def shorten(text, limit: int = DISPLAY_LIMIT) -> str:

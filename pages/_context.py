@@ -4,7 +4,6 @@ pages share: a loaded study per version (in this process; versions never change)
 options (in this process and in the flask cache shared by all workers)."""
 from __future__ import annotations
 
-import html as html_text
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
@@ -19,7 +18,7 @@ from analysis.nca.engine import run_nca
 from analysis.views.common import StudyData
 from components.frame import HALF, Canvas, screen, slide
 from components.layout import notice
-from components.text import shorten
+from components.text import shorten, unplain
 from data_access import store
 from data_access.cache import cache, cached_study
 
@@ -79,7 +78,7 @@ def clicked_subject(click) -> str | None:
     points = click.get("points") if isinstance(click, dict) else None
     point = points[0] if isinstance(points, list) and points else None
     subject = point.get("customdata") if isinstance(point, dict) else None
-    return html_text.unescape(subject) if isinstance(subject, str) else None
+    return unplain(subject) if isinstance(subject, str) else None
 
 
 WINDOW_ERROR = "The AUC window needs a start day before its end day."

@@ -14,7 +14,7 @@ from tests.conftest import make_files, wait_until
 
 STUDY = "odd-ids"
 LONG = "long-" + "x" * 85
-IDS = ["B", "B?x=1", "A/B", "A#1", "Zoë", "%41", "S 1", "<b>bold</b>", LONG]
+IDS = ["B", "B?x=1", "A/B", "A#1", "Zoë", "%41", "S 1", "<b>bold</b>", "P%{y}", LONG]
 SUBJECTS = "".join(f'"{s}",150e6 CAR+ T cells,60,M,100,,4,TRUE\n' for s in IDS)
 FILES = {
     "subjects.csv": "subject_id,dose_level,age,sex,last_contact_day,death_day,prior_lines,high_risk_cytogenetics\n"
@@ -24,7 +24,8 @@ FILES = {
                                   for d, v in ((1, 100), (7, 15000), (28, 900))),
     "adverse_events.csv": "subject_id,term,grade,onset_day,resolution_day,serious,related\n"
                           '"<b>bold</b>",Rash <b>x</b><br>y,1,2,6,FALSE,TRUE\n'
-                          '"B",Rash <b>x</b><br>y,2,3,9,FALSE,TRUE\n',
+                          '"B",Rash <b>x</b><br>y,2,3,9,FALSE,TRUE\n'
+                          '"P%{y}",Rash %{x},2,3,9,FALSE,TRUE\n',
     "responses.csv": "subject_id,day,response,mrd_negative\n" + "".join(f'"{s}",28,PR,\n' for s in IDS),
 }
 
@@ -120,7 +121,8 @@ def test_the_browser_follows_next_to_unicode_and_query_like_ids(odd_study, brows
 
 # ---- text from the data is text in figures, and long ids are cut for display --------------------------------------
 
-MARKUP = ("<b>bold</b>", "<b>x</b>", "<br>y")
+#: Markup, and hover placeholders, that come from the data (plotly would read them instead of showing them).
+MARKUP = ("<b>bold</b>", "<b>x</b>", "<br>y", "P%{y}", "Rash %{x}")
 
 
 def _shown_strings(node, key=None, path=""):
@@ -144,7 +146,8 @@ def test_figures_show_ids_and_terms_as_text_not_markup(odd_study):
 
     context, _ = page_context(STUDY, None, None)
     shown = []
-    for module, state in ((patients, {"_subject": "<b>bold</b>"}), (patients, {"_subject": "B"}), (kinetics, {}),
+    for module, state in ((patients, {"_subject": "<b>bold</b>"}), (patients, {"_subject": "B"}),
+                          (patients, {"_subject": "P%{y}"}), (kinetics, {}),
                           (kinetics, {"display": "facet"}), (overview, {}), (safety, {}), (efficacy, {}),
                           (survival, {})):
         for figure in module.figures(context, state, context.canvas(), False):
