@@ -92,11 +92,17 @@ def image_timeout_seconds() -> float:
 
 
 def cache_config() -> dict:
-    """flask-caching settings: CARTSCOPE_CACHE_TYPE (default FileSystemCache) in CARTSCOPE_CACHE_DIR, entries
-    kept CARTSCOPE_CACHE_TIMEOUT seconds (default 86400)."""
+    """flask-caching settings. With CARTSCOPE_REDIS_URL (e.g. redis://127.0.0.1:6379/0) the cache is Redis, shared by
+    every worker on every host, its keys starting with CARTSCOPE_CACHE_PREFIX (default 'cartscope:'). Otherwise
+    CARTSCOPE_CACHE_TYPE (default FileSystemCache) in CARTSCOPE_CACHE_DIR. Entries are kept CARTSCOPE_CACHE_TIMEOUT
+    seconds (default 86400)."""
+    common = {"CACHE_DEFAULT_TIMEOUT": int(_number("CARTSCOPE_CACHE_TIMEOUT", "86400"))}
+    if redis_url := _get("CARTSCOPE_REDIS_URL", ""):
+        return {**common, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url,
+                "CACHE_KEY_PREFIX": _get("CARTSCOPE_CACHE_PREFIX", "cartscope:")}
     return {
+        **common,
         "CACHE_TYPE": _get("CARTSCOPE_CACHE_TYPE", "FileSystemCache"),
         "CACHE_DIR": _get("CARTSCOPE_CACHE_DIR", str(ROOT / "instance" / "cache")),
-        "CACHE_DEFAULT_TIMEOUT": int(_number("CARTSCOPE_CACHE_TIMEOUT", "86400")),
         "CACHE_THRESHOLD": 2000,
     }
