@@ -15,7 +15,7 @@ from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
 from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_selection, study_query
 from pages._exports import register_export_callbacks
-from pages._requests import configure_server
+from pages._requests import configure_server, security_headers
 
 
 def create_app() -> Dash:
@@ -31,6 +31,7 @@ def create_app() -> Dash:
     app.layout = app_shell(nav_pages, dash.page_container)
     register_export_callbacks(app)
     warm_up(app)
+    security_headers(app)
     return app
 
 
