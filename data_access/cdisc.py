@@ -202,10 +202,11 @@ def _read_sas(source: SourceFile, report: ValidationReport, name: str = "") -> p
                                                     disable_datetime_conversion=True,
                                                     usecols=_used_variables(name, list(meta.column_names)))
             shared: dict[str, dict] = {}
-            parts, limit = [], settings.max_rows()
+            parts, records, limit = [], 0, settings.max_rows()
             for chunk, _meta in chunks if meta.number_rows != 0 else ():
                 parts.append(_share_text(chunk, shared))
-                if sum(map(len, parts)) > limit:
+                records += len(chunk)
+                if records > limit:
                     report.error(source.name, f"the dataset has more than {limit:,} records, the most CARTscope "
                                  "reads from one dataset (CARTSCOPE_MAX_ROWS)")
                     return None

@@ -244,8 +244,8 @@ def read_csv(source: SourceFile, report: ValidationReport) -> tuple | None:
     if _is_plain(source.data):  # most files: read from the bytes, with no copy of the text held meanwhile
         del text
         rows = source.data.count(b"\n") + (not source.data.endswith(b"\n")) - 1  # no blank lines: exact
-        if rows > settings.max_rows():
-            _too_many_rows(source.name, report, settings.max_rows(), settings.max_rows() + 2)
+        if rows > (limit := settings.max_rows()):
+            _too_many_rows(source.name, report, limit, limit + 2)
             return None
         fast = _read_csv_plain(source.data, delimiter)
         if fast is not None:

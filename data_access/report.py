@@ -58,9 +58,9 @@ class ValidationReport:
     def _key(issue: Issue) -> tuple:
         return issue.severity, issue.file, issue.column, issue.table
 
-    def _add(self, issue: Issue, count: int = 1) -> None:
+    def _add(self, issue: Issue) -> None:
         key = self._key(issue)
-        self.counts[key] = self.counts.get(key, 0) + count
+        self.counts[key] = self.counts.get(key, 0) + 1
         rules, rule_, kept = self.rules.setdefault(key, set()), rule(issue.message), self.kept.get(key, 0)
         if kept < SHOWN_PER_COLUMN or rule_ not in rules and kept < SHOWN_PER_COLUMN + MORE_RULES_PER_COLUMN:
             self.issues.append(issue)
@@ -76,12 +76,10 @@ class ValidationReport:
         self._add(Issue(WARNING, file, _cut(message), row, column, table))
 
     def extend(self, other: ValidationReport) -> None:
-        kept: dict[tuple, int] = {}
         for issue in other.issues:
-            kept[self._key(issue)] = kept.get(self._key(issue), 0) + 1
             self._add(issue)
         for key, n in other.counts.items():  # the ones `other` only counted
-            self.counts[key] = self.counts.get(key, 0) + n - kept.get(key, 0)
+            self.counts[key] = self.counts.get(key, 0) + n - other.kept.get(key, 0)
 
     @property
     def errors(self) -> list[Issue]:

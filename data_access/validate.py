@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from data_access.catalogue import BUILTIN, KINDS, Catalogue, specimen_code
-from data_access.readers import RawStudy
+from data_access.readers import RESERVED_COLUMNS, RawStudy
 from data_access.report import ValidationReport
 from data_access.schema import (
     FALSE_WORDS,
@@ -219,7 +219,7 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
             parsed[table] = parse(tables[table])
     for table, t in tables.items():
         for column in t.frame.columns:
-            if column not in ("_file", "_row") and not column.startswith(SOURCE_PREFIX):
+            if column not in RESERVED_COLUMNS and not column.startswith(SOURCE_PREFIX):
                 t.characters(column)
         t.lengths(parsed[table])
     if "subjects" in parsed:
@@ -237,7 +237,7 @@ def validate(raw: RawStudy, name: str) -> tuple[Study | None, ValidationReport]:
 
 def _extras(table: _Table) -> pd.DataFrame:
     """Columns beyond the format's known ones, kept as covariates with an inferred type."""
-    known = set(TABLE_SPECS[table.name].known) | {"_file", "_row"}
+    known = set(TABLE_SPECS[table.name].known) | set(RESERVED_COLUMNS)
     extras = {}
     for column in [c for c in table.frame.columns if c not in known and not c.startswith(SOURCE_PREFIX)]:
         if table.name == "subjects" and is_computed_column(column):

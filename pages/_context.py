@@ -115,10 +115,6 @@ def default_study_name(studies: pd.DataFrame) -> str | None:
     return str(studies.sort_values("imported_at")["name"].iloc[-1])
 
 
-#: Stored versions are positive database integers.
-MAX_VERSION = 2**31 - 1
-
-
 def parse_version(version: str | int | None) -> int | None:
     """?version= -> a version number, None when not given, or -1 (never a stored version) when it is not a number
     a version can be."""
@@ -128,7 +124,7 @@ def parse_version(version: str | int | None) -> int | None:
         number = int(version)
     except (TypeError, ValueError):
         return -1
-    return number if 1 <= number <= MAX_VERSION else -1
+    return number if 1 <= number <= store.MAX_VERSION else -1
 
 
 @dataclass
