@@ -166,6 +166,8 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+    import data_access.accounts  # noqa: F401 - its tables (users, grants, audit trail) are in the same schema
+
     metadata.create_all(engine)
     _add_missing_columns(engine)
     # A process forked after this (gunicorn --preload workers, Celery's prefork pool) must not use the parent's
