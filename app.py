@@ -9,17 +9,21 @@ import dash
 from dash import ALL, Dash, Input, Output, State, callback, ctx
 
 import settings
-from components.layout import app_shell
+from components.layout import app_shell, user_menu
 from data_access import store
 from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
+from pages._auth import configure_sign_in, current_user, signing_in, startup_problem, visible_studies
 from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_selection, study_query
 from pages._exports import register_export_callbacks
 from pages._requests import configure_server, security_headers
 
 
-def create_app() -> Dash:
-    """Build the Dash app: pages, cache, database (seeded with the demo study on first start), shell."""
+def create_app(*, run_as_main: bool = False) -> Dash:
+    """Build the Dash app: pages, cache, database (seeded with the demo study on first start), shell, sign-in.
+    Refuses (SystemExit, saying why) to build an app that would serve without sign-in beyond this computer."""
+    if problem := startup_problem(run_as_main=run_as_main):
+        raise SystemExit(problem)
     app = Dash(__name__, use_pages=True, title="CARTscope", suppress_callback_exceptions=True,
                update_title=None)
     configure_server(app)
@@ -32,6 +36,7 @@ def create_app() -> Dash:
     register_export_callbacks(app)
     warm_up(app)
     security_headers(app)
+    configure_sign_in(app, single_user=settings.secret_key() is None)
     return app
 
 
@@ -53,13 +58,20 @@ def sync_study_selector(search, name, version):
     """The URL names the study; picking one in the selector rewrites the URL (so links and back work)."""
     trigger = ctx.triggered_id
     chosen_version = None if trigger == "study-select" else version
-    selection = resolve_selection(store.list_studies(), search, name, chosen_version,
+    selection = resolve_selection(visible_studies(store.list_studies()), search, name, chosen_version,
                                   from_selector=trigger in ("study-select", "study-version"))
     new_search = selection.search if selection.search != (search or "") else dash.no_update
     aspect = SLIDE_CODES.get(query_params(search).get("slide", ""))
     slide = SLIDE_PARAMS[aspect] if aspect else ""
     return (new_search, selection.study_options, selection.name, selection.version_options,
             selection.version or selection.newest, not selection.simulated, slide)
+
+
+@callback(Output("cs-user", "children"), Input("url", "pathname"))
+def show_user(_pathname):
+    """The header names the signed-in user (nobody in single-user mode)."""
+    user = current_user()
+    return user_menu(user.name, user.role) if signing_in() else []
 
 
 @callback(
@@ -76,7 +88,7 @@ def keep_study_in_nav(search, pathname, link_ids):
             ["cs-nav-link active" if p == current else "cs-nav-link" for p in paths])
 
 
-app = create_app()
+app = create_app(run_as_main=__name__ == "__main__")
 server = app.server
 
 if __name__ == "__main__":

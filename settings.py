@@ -106,3 +106,44 @@ def cache_config() -> dict:
         "CACHE_DIR": _get("CARTSCOPE_CACHE_DIR", str(ROOT / "instance" / "cache")),
         "CACHE_THRESHOLD": 2000,
     }
+
+
+# ---- sign-in -------------------------------------------------------------------------------------------------------
+
+def secret_key() -> str | None:
+    """CARTSCOPE_SECRET_KEY: signs session cookies and sign-in form tokens; setting it turns sign-in on (at least 32
+    characters, e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`; the same on every web host).
+    Unset, the app runs as a single local user, which only `python app.py` on a loopback address allows."""
+    return _get("CARTSCOPE_SECRET_KEY", "") or None
+
+
+def secure_cookies() -> bool:
+    """CARTSCOPE_SECURE_COOKIES (default 1): the session cookie is sent over HTTPS only. Set 0 only to sign in over
+    plain HTTP on a loopback address (a test or a benchmark); a deployment serves HTTPS through its TLS proxy."""
+    return _get("CARTSCOPE_SECURE_COOKIES", "1") != "0"
+
+
+def session_hours() -> float:
+    """CARTSCOPE_SESSION_HOURS: how long a sign-in lasts (default 12 hours)."""
+    return _number("CARTSCOPE_SESSION_HOURS", "12")
+
+
+def oidc() -> dict | None:
+    """Single sign-on by OpenID Connect: CARTSCOPE_OIDC_ISSUER (the provider's issuer URL; its
+    /.well-known/openid-configuration is read), CARTSCOPE_OIDC_CLIENT_ID, CARTSCOPE_OIDC_CLIENT_SECRET, and
+    CARTSCOPE_OIDC_NAME (the button's label, default 'single sign-on'). A signed-in person is the CARTscope account
+    whose e-mail is the token's `email` claim. None when CARTSCOPE_OIDC_ISSUER is unset."""
+    issuer = _get("CARTSCOPE_OIDC_ISSUER", "")
+    if not issuer:
+        return None
+    missing = [n for n in ("CARTSCOPE_OIDC_CLIENT_ID", "CARTSCOPE_OIDC_CLIENT_SECRET") if not _get(n, "")]
+    if missing:
+        raise ValueError(f"CARTSCOPE_OIDC_ISSUER is set but {' and '.join(missing)} not")
+    return {"issuer": issuer.rstrip("/"), "client_id": _get("CARTSCOPE_OIDC_CLIENT_ID", ""),
+            "client_secret": _get("CARTSCOPE_OIDC_CLIENT_SECRET", ""),
+            "name": _get("CARTSCOPE_OIDC_NAME", "single sign-on")}
+
+
+def served_by_gunicorn() -> bool:
+    """Whether this process is a gunicorn server (gunicorn sets SERVER_SOFTWARE before it loads the app)."""
+    return _get("SERVER_SOFTWARE", "").startswith("gunicorn")

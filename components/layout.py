@@ -41,10 +41,19 @@ def app_shell(nav_pages: Iterable[dict], page_container) -> html.Div:
                 html.Span(id="deck-status", className="cs-muted"),
                 dcc.Download(id="deck-download"),
             ]),
+            html.Div(id="cs-user", className="cs-user"),
         ]),
         html.Main(page_container, className="cs-main"),
         html.Span(id="page-state-sink", hidden=True),
     ])
+
+
+def user_menu(name: str | None, role: str | None) -> list:
+    """The header's signed-in user and a sign-out link (nothing in single-user mode: name None)."""
+    if name is None:
+        return []
+    return [html.Span(name, className="cs-user-name", title=f"Signed in as {name} ({role})"),
+            html.Span(role, className="cs-user-role"), html.A("Sign out", href="/logout", className="cs-user-out")]
 
 
 def page_header(title: str, subtitle: str | None = None, simulated: bool = False) -> html.Div:

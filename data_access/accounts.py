@@ -45,9 +45,11 @@ PERMISSIONS = {"view": "viewer", "export": "analyst", "save settings": "analyst"
                "map": "data-manager", "administer": "admin"}
 NAME_LENGTH = 100
 MIN_PASSWORD_LENGTH = 12
-#: Sign-in lock-out: after this many failed attempts in a row (for one account, or from one client address), each
-#: further attempt waits LOCKOUT_BASE_SECONDS, doubling per failure, at most LOCKOUT_MAX_SECONDS.
+#: Sign-in lock-out: after LOCKOUT_AFTER failed attempts in a row for one account (LOCKOUT_AFTER_PER_ADDRESS from one
+#: client address: many people may share one, behind a proxy), each further attempt waits LOCKOUT_BASE_SECONDS,
+#: doubling per failure, at most LOCKOUT_MAX_SECONDS.
 LOCKOUT_AFTER = 5
+LOCKOUT_AFTER_PER_ADDRESS = 20
 LOCKOUT_BASE_SECONDS = 30
 LOCKOUT_MAX_SECONDS = 15 * 60
 #: Failures older than this are forgotten by the lock-out.
@@ -323,11 +325,11 @@ def lockout_wait(user_name: str, client: str, *, now: datetime | None = None, en
     now = now or datetime.now(UTC)
     wait = 0
     with engine.connect() as conn:
-        for column, value in ((func.lower(audit_table.c.user_name), user_name.strip().lower()),
-                              (audit_table.c.client, client)):
+        for column, value, after in ((func.lower(audit_table.c.user_name), user_name.strip().lower(), LOCKOUT_AFTER),
+                                     (audit_table.c.client, client, LOCKOUT_AFTER_PER_ADDRESS)):
             failures = _failures(conn, column, value, now)
-            if len(failures) >= LOCKOUT_AFTER:
-                delay = min(LOCKOUT_MAX_SECONDS, LOCKOUT_BASE_SECONDS * 2 ** (len(failures) - LOCKOUT_AFTER))
+            if len(failures) >= after:
+                delay = min(LOCKOUT_MAX_SECONDS, LOCKOUT_BASE_SECONDS * 2 ** (len(failures) - after))
                 wait = max(wait, math.ceil((failures[-1] + timedelta(seconds=delay) - now).total_seconds()))
     return max(wait, 0)
 

@@ -21,6 +21,7 @@ from components.layout import notice
 from components.text import shorten, unplain
 from data_access import store
 from data_access.cache import cache, cached_study
+from pages._auth import audit, require_study, visible_studies
 
 #: URL parameters that choose the study and the medium; links to other pages carry them along.
 STUDY_PARAMS = ("study", "version", "slide")
@@ -234,7 +235,7 @@ def page_context(study, version, slide_value=None) -> tuple[PageContext | None, 
              for key, value in (("study", study), ("version", version), ("slide", slide_value))
              if isinstance(value, list) and value]
     study, version, slide_value = first(study), first(version), first(slide_value)
-    studies = store.list_studies()
+    studies = visible_studies(store.list_studies())
     name = study or default_study_name(studies)
     if name is None:
         return None, notice("No study stored yet", "Import one on the Data page or with "
@@ -252,7 +253,9 @@ def page_context(study, version, slide_value=None) -> tuple[PageContext | None, 
     if slide_value and slide is None:
         notes.append(f"The address asked for slide mode '{quoted(slide_value)}', which does not exist (16x9 or "
                      "4x3); showing the page without it.")
-    return PageContext(study_data(record.name, record.version), slide, tuple(notes)), None
+    context = PageContext(study_data(record.name, record.version), slide, tuple(notes))
+    audit("study view", study=record.name, version=record.version)
+    return context, None
 
 
 def context_from_state(state: dict) -> PageContext:
@@ -271,7 +274,9 @@ def _study_data(database_url: str, name: str, version: int) -> StudyData:
 
 
 def study_data(name: str, version: int) -> StudyData:
-    """A stored version's data, built once per process (versions never change)."""
+    """A stored version's data, built once per process (versions never change); 403 for a study the signed-in user
+    may not see."""
+    require_study(name)
     return _study_data(settings.database_url(), name, int(version))
 
 

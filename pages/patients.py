@@ -36,6 +36,7 @@ from components.patient import (
 from components.report import patient_report_html
 from components.text import patient_href, shorten
 from data_access.catalogue import DEFAULT
+from pages._auth import audit
 from pages._context import (
     WINDOW_ERROR,
     PageContext,
@@ -130,6 +131,7 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
                  f"its end day; showing day {state['start']} to {state['end']}.")
     state["_subject"] = subject_id
+    audit("patient view", study=context.name, subject_id=subject_id, version=context.version)
     view = view_of(context, state)
     canvas = context.canvas()
     return page_root([

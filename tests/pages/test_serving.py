@@ -1,31 +1,10 @@
 """`python app.py` (HOST/PORT) and the Procfile's gunicorn command both serve the app."""
 import os
-import shlex
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
+from tests.servers import Client, add_users, free_port, procfile_server, wait_for  # noqa: F401 - other tests import
 
 
 def serve(command: list[str], port: int, tmp_path, timeout: float = 60) -> tuple[str, str]:
@@ -53,14 +32,15 @@ def test_readme_first_command_installs_and_serves(tmp_path):
     assert "<title>" in page and "CARTscope" in layout
 
 
-def test_procfile_gunicorn_serves_app_server(tmp_path):
-    line = (REPO / "Procfile").read_text().strip()
-    assert line.startswith("web: gunicorn app:server")
-    port = free_port()
-    command = shlex.split(line.removeprefix("web: ").replace("${PORT:-8050}", str(port)))
-    command = [sys.executable, "-m", *command]
-    page, layout = serve(command, port, tmp_path)
-    assert "CARTscope" in layout
+def test_procfile_gunicorn_serves_app_server_to_a_signed_in_user(tmp_path):
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    add_users(url, {"admin": ("admin", [])})
+    with procfile_server(url, tmp_path) as base:
+        browser = Client(base)
+        assert browser.http.get(f"{base}/_dash-layout", timeout=30).status_code == 401
+        assert browser.sign_in("admin").status_code == 302
+        layout = browser.http.get(f"{base}/_dash-layout", timeout=30)
+        assert layout.status_code == 200 and "study-select" in layout.text
 
 
 def test_readme_quotes_the_procfile_as_it_is_and_starts_with_the_two_commands():

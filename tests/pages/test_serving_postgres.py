@@ -4,17 +4,13 @@ connections (one query's rows read as another's, requests hanging), and a fresh 
 first-request set-up ("Callback function not found")."""
 import concurrent.futures
 import json
-import os
-import shlex
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 from data_access import store
 from data_access.importer import import_files
-from tests.conftest import REPO, fresh_database, make_files
-from tests.pages.test_serving import free_port, wait_for
+from tests.conftest import fresh_database, make_files
+from tests.servers import Client, add_users, procfile_server
 
 PARALLEL = 80
 
@@ -30,10 +26,10 @@ def selector_request(dependencies: list[dict], study: str) -> dict:
             "changedPropIds": ["url.search"], "state": []}
 
 
-def ask(base: str, payload: dict) -> tuple[object, str | None]:
+def ask(base: str, payload: dict, cookie: str) -> tuple[object, str | None]:
     """(HTTP status or error name, the study the answer selected)."""
     request = urllib.request.Request(f"{base}/_dash-update-component", data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "Cookie": cookie})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.load(response)["response"]["study-select"]["value"]
@@ -47,24 +43,15 @@ def test_procfile_command_on_postgresql_answers_parallel_requests_correctly(tmp_
     with fresh_database("postgresql", tmp_path) as url:
         result = import_files(make_files(), "second", source="test", engine=store.get_engine(url))
         assert result.stored
-        port = free_port()
-        line = (REPO / "Procfile").read_text().strip().removeprefix("web: ").replace("${PORT:-8050}", str(port))
-        env = {**os.environ, "CARTSCOPE_DATABASE_URL": url, "CARTSCOPE_CACHE_DIR": str(tmp_path / "cache")}
-        server = subprocess.Popen([sys.executable, "-m", *shlex.split(line)], cwd=REPO, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(f"{base}/_dash-layout", server, timeout=120)
-            dependencies = json.loads(wait_for(f"{base}/_dash-dependencies", server))
+        add_users(url, {"admin": ("admin", [])})
+        with procfile_server(url, tmp_path) as base:
+            browser = Client(base)
+            assert browser.sign_in("admin").status_code == 302
+            cookie = "; ".join(f"{c.name}={c.value}" for c in browser.http.cookies)
+            dependencies = browser.dependencies
             asked = ["demo" if i % 2 else "second" for i in range(PARALLEL)]
             with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
-                answers = list(pool.map(lambda study: ask(base, selector_request(dependencies, study)), asked))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a worker stuck on a shared connection does not stop by itself
-                server.kill()
-                server.wait()
+                answers = list(pool.map(lambda study: ask(base, selector_request(dependencies, study), cookie),
+                                        asked))
         wrong = [(study, answer) for study, answer in zip(asked, answers, strict=True) if answer != (200, study)]
         assert not wrong, f"{len(wrong)} of {PARALLEL} wrong: {wrong[:5]}"
