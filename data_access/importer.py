@@ -57,14 +57,16 @@ def name_problem(name: str, what: str) -> str | None:
 def import_files(files: list[SourceFile], name: str, *, source: str, user: str | None = None,
                  simulated: bool = False, engine: Engine | None = None,
                  progress: Callable[[str], None] | None = None, mapping: dict | None = None,
-                 mapping_name: str | None = None) -> ImportResult:
+                 mapping_name: str | None = None, client: str | None = None) -> ImportResult:
     """Validate `files` as study `name` and store them as its next version if there is no error. `progress` is
     told each stage as it starts (reading, validating, storing), in plain words.
 
     The files are CARTscope tables (CSV files or one workbook) or a CDISC delivery (SDTM or ADaM datasets as .xpt or
     .sas7bdat, see docs/cdisc.md), told apart by their names; with a `mapping` (docs/mapping.md) they are anything
     the mapping describes. The mapping (and `mapping_name`, when it was saved under one) goes into the import log,
-    and its checksum into the files' checksum: the same files read with another mapping are a new version."""
+    and its checksum into the files' checksum: the same files read with another mapping are a new version. The
+    stored version's audit-trail event names `user` and `client` (where the request came from; default 'command
+    line')."""
     say = progress or (lambda _text: None)
     kind = detect_kind(files)
     what = "" if kind == "cartscope" else f" ({kind.upper()} datasets)"
@@ -93,7 +95,8 @@ def import_files(files: list[SourceFile], name: str, *, source: str, user: str |
     say(f"storing {sum(len(study.table(t)) for t in store.study_tables):,} rows")
     logged = json.dumps({"name": mapping_name, "mapping": mapping}, ensure_ascii=False) if mapping else None
     try:
-        record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine, mapping=logged)
+        record = store.save_study(study, files=raw.files, source=source, user=user, engine=engine, mapping=logged,
+                                  client=client)
     except store.VersionConflict as conflict:
         report.error("(study name)", str(conflict))
         return ImportResult(report, None)

@@ -219,9 +219,9 @@ def _plain(value):
 
 
 def save_study(study: Study, *, files: list[dict], source: str, user: str | None = None,
-               engine: Engine | None = None, mapping: str | None = None) -> StudyRecord:
+               engine: Engine | None = None, mapping: str | None = None, client: str | None = None) -> StudyRecord:
     """Store a validated study as the next version of its name, with its import-log entry (and the mapping's JSON
-    when the files were read through one), atomically."""
+    when the files were read through one) and its audit-trail event (by `user` from `client`), atomically."""
     engine = engine or get_engine()
     user = user or _current_user()
     now = datetime.now(UTC)
@@ -240,6 +240,8 @@ def save_study(study: Study, *, files: list[dict], source: str, user: str | None
             study_id=study_id, imported_at=now, imported_by=user, source=source,
             files=json.dumps(files), row_counts=json.dumps(counts), checksum=checksum(files), mapping=mapping,
         ))
+        _audit(conn, "import", user, client, study=study.name,
+               detail={"version": version, "source": source, "files": [f["name"] for f in files], "rows": n_rows})
     return StudyRecord(study_id, study.name, version, study.simulated, now, user, counts["subjects"], n_rows)
 
 
@@ -372,12 +374,26 @@ def import_log(engine: Engine | None = None) -> pd.DataFrame:
         return pd.read_sql(query, conn)
 
 
-def save_mapping(name: str, mapping_json: str, *, user: str | None = None, engine: Engine | None = None) -> None:
-    """Keep a mapping under `name` (a newer save of the same name is the one used from then on)."""
+def save_mapping(name: str, mapping_json: str, *, user: str | None = None, engine: Engine | None = None,
+                 client: str | None = None) -> None:
+    """Keep a mapping under `name` (a newer save of the same name is the one used from then on), with its
+    audit-trail event."""
     engine = engine or get_engine()
+    user = user or _current_user()
     with engine.begin() as conn:
         conn.execute(mappings_table.insert().values(name=name.strip(), created_at=datetime.now(UTC),
-                                                    created_by=user or _current_user(), mapping=mapping_json))
+                                                    created_by=user, mapping=mapping_json))
+        _audit(conn, "mapping saved", user, client, detail={"mapping": name.strip()})
+
+
+def _audit(conn, action: str, user: str, client: str | None, *, study: str | None = None, detail: dict) -> None:
+    """The audit-trail event of a change this module makes, in the change's own transaction (data_access/accounts.py
+    holds the trail; a change from the command line has the client 'command line')."""
+    from data_access.accounts import audit_table
+
+    conn.execute(audit_table.insert().values(at=datetime.now(UTC), user_name=user[:200],
+                                             client=(client or "command line")[:100], action=action, study=study,
+                                             detail=json.dumps(detail, sort_keys=True, default=str)))
 
 
 def load_mapping_json(name: str, engine: Engine | None = None) -> str | None:

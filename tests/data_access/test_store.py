@@ -81,6 +81,19 @@ def test_import_log_records_who_when_what(engine):
     assert record.imported_by == "alice"
 
 
+def test_an_import_and_a_saved_mapping_are_in_the_audit_trail_with_who_and_from_where(engine):
+    from data_access.accounts import audit_events
+
+    import_files(make_files(), "audited", source="web", user="dan", client="192.0.2.4", engine=engine)
+    store.save_mapping("lab export", "{}", user="dan", client="192.0.2.4", engine=engine)
+    import_files(make_files({"subjects.csv": None}), "audited", source="cli", user="eve", engine=engine)  # refused
+    events = audit_events(engine=engine)
+    assert list(events["action"]) == ["mapping saved", "import"]
+    imported = events.iloc[1]
+    assert (imported["user_name"], imported["client"], imported["study"]) == ("dan", "192.0.2.4", "audited")
+    assert json.loads(imported["detail"])["version"] == 1 and "subjects.csv" in imported["detail"]
+
+
 def test_failed_validation_stores_nothing(engine):
     before = row_counts(engine)
     bad = make_files({"responses.csv": "subject_id,day,response\nS1,28,XX\n"})
@@ -105,6 +118,9 @@ def test_failure_half_way_through_the_write_leaves_the_database_unchanged(engine
         import_files(make_files({"subjects.csv": corrected}), "kept", source="test", engine=engine)
     assert row_counts(engine) == before
     assert store.find_study("kept", engine=engine).version == 1
+    from data_access.accounts import audit_events
+
+    assert len(audit_events(action="import", engine=engine)) == 1  # the first import's; the failed one left none
 
 
 def test_process_killed_half_way_leaves_the_database_unchanged(tmp_path):
