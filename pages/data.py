@@ -21,6 +21,7 @@ from components.data_import import (
     studies_grid,
 )
 from components.data_mapping import mapping_panel, preview_view
+from components.layout import notice, page_header, page_root
 from data_access import store
 from data_access.cdisc import detect_kind
 from data_access.importer import ImportResult, import_files, name_problem
@@ -35,12 +36,18 @@ from data_access.mapping import (
     read_sources,
 )
 from data_access.readers import SourceFile
+from pages._auth import current_user, signing_in, visible_studies
 
 dash.register_page(__name__, path="/data", name="Data", order=6, title="Data · CARTscope")
 
 
 def layout(**_):
-    return data_layout(store.list_studies(), store.import_log(), settings.max_file_bytes())
+    if not current_user().may("import"):
+        return page_root([page_header("Data"), notice(
+            "Importing needs the data-manager role", "Ask an administrator if you need to import studies or edit "
+            "mappings.", kind="warning")], None)
+    return data_layout(visible_studies(store.list_studies()), visible_studies(store.import_log()),
+                       settings.max_file_bytes())
 
 
 def decode_uploads(contents: list[str], filenames: list[str]) -> list[SourceFile]:
@@ -55,10 +62,12 @@ def decode_uploads(contents: list[str], filenames: list[str]) -> list[SourceFile
 
 
 def uploader() -> str:
-    """Who imports through the web, for the import log: the user a trusted proxy names in its header
-    (CARTSCOPE_TRUSTED_PROXY_USER_HEADER), else only the client's address. Without a trusted proxy no header names
-    anyone: any client can send X-Forwarded-User, and a server's REMOTE_USER may come unchecked from the client's
-    Authorization header."""
+    """Who imports through the web, for the import log: the signed-in user; in single-user mode, the user a trusted
+    proxy names in its header (CARTSCOPE_TRUSTED_PROXY_USER_HEADER), else only the client's address. Without a
+    trusted proxy no header names anyone: any client can send X-Forwarded-User, and a server's REMOTE_USER may come
+    unchecked from the client's Authorization header."""
+    if signing_in():
+        return current_user().name
     header = settings.trusted_proxy_user_header()
     user = request.headers.get(header, "").strip() if header else ""
     return user[:200] or f"web upload from {request.remote_addr}"
@@ -75,8 +84,8 @@ def outcome(result: ImportResult, name: str) -> tuple:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
     stored = result.record.__dict__ if result.record else None
     return (report_view(result.report.to_records(errors_first=True), stored, name,
-                        (result.report.n_errors, result.report.n_warnings)), studies_grid(store.list_studies()),
-            import_log_grid(store.import_log()))
+                        (result.report.n_errors, result.report.n_warnings)),
+            studies_grid(visible_studies(store.list_studies())), import_log_grid(visible_studies(store.import_log())))
 
 
 @callback(Output("data-selected-files", "children"), Input("data-upload", "filename"))

@@ -168,6 +168,13 @@ def test_imports_need_the_data_manager_role(site):
         assert answer.status_code == status, user
 
 
+def test_the_data_page_lists_granted_studies_to_a_data_manager_and_nothing_to_others(site):
+    dan = client(site, "dan").page("/data").text
+    assert "demo" in dan and "alpha" not in dan
+    ana = client(site, "ana").page("/data").text
+    assert "Importing needs the data-manager role" in ana and "import_log" not in ana and "demo" not in ana
+
+
 def test_views_are_recorded_with_user_time_and_address(site):
     ana = client(site, "ana")
     ana.page("/patients/DM-001", "?study=demo")
