@@ -9,7 +9,7 @@ import dash
 from dash import ALL, Dash, Input, Output, State, callback, ctx
 
 import settings
-from components.layout import app_shell, user_menu
+from components.layout import NO_EXPORTS, app_shell, user_menu
 from data_access import store
 from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
@@ -67,11 +67,12 @@ def sync_study_selector(search, name, version):
             selection.version or selection.newest, not selection.simulated, slide)
 
 
-@callback(Output("cs-user", "children"), Input("url", "pathname"))
+@callback(Output("cs-user", "children"), Output("cs-shell", "className"), Input("url", "pathname"))
 def show_user(_pathname):
-    """The header names the signed-in user (nobody in single-user mode)."""
+    """The header names the signed-in user (nobody in single-user mode); export controls show to those who may
+    export."""
     user = current_user()
-    return user_menu(user.name, user.role) if signing_in() else []
+    return user_menu(user.name, user.role) if signing_in() else [], "" if user.may("export") else NO_EXPORTS
 
 
 @callback(

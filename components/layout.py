@@ -16,7 +16,7 @@ def app_shell(nav_pages: Iterable[dict], page_container) -> html.Div:
     """Header (brand, navigation, study selector, simulated-data badge) above the page container."""
     nav = [dcc.Link(p["name"], href=p["path"], id={"type": "nav-link", "index": p["path"]}, className="cs-nav-link")
            for p in nav_pages]
-    return html.Div([
+    return html.Div(id="cs-shell", children=[
         dcc.Location(id="url", refresh="callback-nav"),
         html.Header(className="cs-header", children=[
             html.Div(className="cs-brand", children=[
@@ -46,6 +46,10 @@ def app_shell(nav_pages: Iterable[dict], page_container) -> html.Div:
         html.Main(page_container, className="cs-main"),
         html.Span(id="page-state-sink", hidden=True),
     ])
+
+
+#: The shell's class for a user who may not export: the export controls are hidden (the server refuses them anyway).
+NO_EXPORTS = "cs-no-exports"
 
 
 def user_menu(name: str | None, role: str | None) -> list:

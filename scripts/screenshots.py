@@ -64,6 +64,20 @@ def full_page(browser, path: Path, width: int, height: int) -> None:
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def sign_in(browser, base: str, name: str, password: str, shot: Path) -> None:
+    """Shoot the sign-in page, then sign in through it."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(base + "/login")
+    time.sleep(0.5)
+    browser.save_screenshot(str(shot))
+    print(shot)
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    time.sleep(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
@@ -73,20 +87,24 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8061)
     parser.add_argument("--database-url", help="show the studies of this database (default: a fresh one with the "
                         "demo); pages take ?study=NAME")
+    parser.add_argument("--sign-in", metavar="NAME:PASSWORD", help="serve with sign-in (an account of "
+                        "--database-url) and sign in as NAME first; the sign-in page is shot too")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="cartscope-shots-"))
     env = {**os.environ, "PORT": str(args.port),
            "CARTSCOPE_DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite'}",
-           "CARTSCOPE_CACHE_DIR": str(work / "cache")}
+           "CARTSCOPE_CACHE_DIR": str(work / "cache"),
+           **({"CARTSCOPE_SECRET_KEY": "screenshots-" + "x" * 40, "CARTSCOPE_SECURE_COOKIES": "0"} if args.sign_in
+              else {})}
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{args.port}"
     try:
         for _ in range(120):
             try:
-                urllib.request.urlopen(base + "/_dash-layout", timeout=2)
+                urllib.request.urlopen(base + ("/login" if args.sign_in else "/_dash-layout"), timeout=2)
                 break
             except OSError:
                 time.sleep(0.5)
@@ -94,6 +112,8 @@ def main() -> None:
             width, height = (int(x) for x in size.split("x"))
             browser = driver(width, height)
             try:
+                if args.sign_in:
+                    sign_in(browser, base, *args.sign_in.split(":", 1), out / f"login_{size}.png")
                 for page in args.pages.split(","):
                     for mode in args.modes.split(","):
                         browser.set_window_size(width, height)
