@@ -416,3 +416,10 @@ def test_migrate_command_and_its_status(backend, tmp_path):
 def test_migrate_command_on_an_empty_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert migrate_cli(url=url) == f"database {url}: revision none (empty database) -> {HEAD}\n"
+
+
+def test_the_next_revision_is_numbered_after_the_head():
+    from data_access.migrations.__main__ import next_revision_id
+
+    assert next_revision_id("Add sample site to measurements!") == "0003_add_sample_site_to_measurements"
+    assert next_revision_id("???") == "0003_change"
