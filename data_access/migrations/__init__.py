@@ -45,9 +45,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 @cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head() -> str:
     """The newest revision: the schema of the code."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _scripts().get_current_head()
+
+
+def known(revision: str) -> bool:
+    """Whether the revision is one of this code's (a database upgraded by a newer release is at one it lacks)."""
+    return revision in {script.revision for script in _scripts().walk_revisions()}
 
 
 def current(connection: Connection) -> str | None:
@@ -99,7 +108,10 @@ class Upgrade:
 
 
 def status(engine: Engine) -> Status:
-    """The database's revision and the head, changing nothing."""
+    """The database's revision and the head, changing nothing (an SQLite file that does not exist is not made)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and not _in_memory(engine) and not Path(database).exists():
+        return Status(describe(engine), None, head(), False)
     with engine.connect() as connection:
         return Status(describe(engine), current(connection), head(), made_before_migrations(connection))
 
@@ -109,6 +121,10 @@ def upgrade(engine: Engine) -> Upgrade:
     the database at the head and does nothing)."""
     with _locked_transaction(engine) as connection:
         before = Status(describe(engine), current(connection), head(), made_before_migrations(connection))
+        if before.current is not None and not known(before.current):
+            raise RuntimeError(f"database {before.database} is at revision {before.current}, which this code does "
+                               f"not know (its newest is {before.head}): a newer release upgraded it; run that "
+                               "release, or restore the backup made before its upgrade")
         if not before.at_head:
             command.upgrade(alembic_config(connection), "head")
         after = current(connection)
@@ -152,16 +168,21 @@ def _locked_transaction(engine: Engine) -> Iterator[Connection]:
 def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     """An exclusive fcntl lock on <database>.migrate-lock, waited for as long as another process's upgrade takes (an
     SQLite busy timeout would give up). An in-memory database is this process's alone: no lock."""
-    database = engine.url.database
-    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+    if _in_memory(engine):
         yield
         return
-    with open(f"{database}{SQLITE_LOCK_SUFFIX}", "a") as handle:  # left in place: removing it would race a waiter
+    # The file is left in place: removing it would race a process waiting on it.
+    with open(f"{engine.url.database}{SQLITE_LOCK_SUFFIX}", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _in_memory(engine: Engine) -> bool:
+    database = engine.url.database
+    return not database or database == ":memory:" or engine.url.query.get("mode") == "memory"
 
 
 def _sqlite_transaction(connection: Connection) -> Iterator[Connection]:

@@ -415,7 +415,25 @@ def test_migrate_command_and_its_status(backend, tmp_path):
 
 def test_migrate_command_on_an_empty_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert migrate_cli("--status", url=url) == (
+        f"database {url}\ncurrent: none (empty database)\n"
+        f"head:    {HEAD} (`python -m data_access migrate` upgrades it)\n")
+    assert not (tmp_path / "new.db").exists()  # --status made no database file
     assert migrate_cli(url=url) == f"database {url}: revision none (empty database) -> {HEAD}\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_upgraded_by_a_newer_release_is_not_touched(backend, tmp_path):
+    with fresh_database(backend, tmp_path) as url, engine_on(url) as engine:
+        migrations.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+        with pytest.raises(RuntimeError, match="is at revision 0099_from_the_future, which this code does not know "
+                           f"\\(its newest is {HEAD}\\): a newer release upgraded it"):
+            migrations.upgrade(engine)
+        assert migrations.status(engine).current == "0099_from_the_future"
+        with engine.begin() as conn:  # back at head, so the fixture's teardown may use get_engine
+            conn.execute(text(f"UPDATE alembic_version SET version_num = '{HEAD}'"))
 
 
 def test_the_next_revision_is_numbered_after_the_head():
