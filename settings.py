@@ -46,6 +46,16 @@ def database_url() -> str:
     return _get("CARTSCOPE_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'cartscope.db'}")
 
 
+def auto_migrate() -> bool:
+    """CARTSCOPE_AUTO_MIGRATE: 1 (the default) upgrades the database to the code's schema (data_access/migrations)
+    when a process first uses it; 0 leaves that to `python -m data_access migrate` and refuses a database that is not
+    at the newest revision (a deployment on several hosts migrates once, in its release step: docs/migrations.md)."""
+    value = _get("CARTSCOPE_AUTO_MIGRATE", "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"environment variable CARTSCOPE_AUTO_MIGRATE={value!r} is not 0 or 1")
+    return value == "1"
+
+
 def max_file_bytes() -> int:
     """CARTSCOPE_MAX_FILE_MB: the largest input file accepted, in MB (default 100: a million measurement rows as
     CSV are about 55 MB, and the largest dataset of the same study as SDTM XPT about 60 MB)."""

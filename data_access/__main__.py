@@ -1,5 +1,6 @@
 """Command line: `python -m data_access import PATH --name NAME [--mapping FILE | --mapping-name NAME]
-[--save-mapping NAME]`, `mapping PATH --out FILE`, `mappings`, `list`, `log`, `demo [--format csv|sdtm|adam]`."""
+[--save-mapping NAME]`, `mapping PATH --out FILE`, `mappings`, `list`, `log`, `demo [--format csv|sdtm|adam]`,
+`migrate [--status]`."""
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,23 @@ def main(argv: list[str] | None = None) -> int:
                       "and adam)")
     demo.add_argument("--format", choices=("csv", "sdtm", "adam"), default="csv",
                       help="csv (default): the bundled CSV files; sdtm or adam: the same study as CDISC datasets")
+    migrate = commands.add_parser("migrate", help="upgrade the database's schema to this code's newest revision "
+                                  "(see docs/migrations.md)")
+    migrate.add_argument("--status", action="store_true", help="print the database's revision and the newest, "
+                         "changing nothing")
     args = parser.parse_args(argv)
 
+    if args.command == "migrate":
+        from data_access import migrations
+
+        engine = store.new_engine()  # not get_engine: it would upgrade, or refuse, before the command could report
+        if args.status:
+            found = migrations.status(engine)
+            advice = "up to date" if found.at_head else f"`{migrations.MIGRATE_COMMAND}` upgrades it"
+            print(f"database {found.database}\ncurrent: {found.current_text()}\nhead:    {found.head} ({advice})")
+            return 0
+        print(migrations.upgrade(engine).describe())
+        return 0
     if args.command == "import":
         started = time.perf_counter()
 

@@ -96,7 +96,7 @@ data_tables: dict[str, Table] = {
         "subjects", Column("dose_level", String(200)), Column("age", Float), Column("sex", String(1)),
         Column("last_contact_day", Float), Column("death_day", Float)),
     "measurements": _data_table(
-        "measurements", Column("analyte", String(40)), Column("specimen", String(10)), Column("day", Float),
+        "measurements", Column("analyte", String(40)), Column("specimen", String(40)), Column("day", Float),
         Column("value", Float), Column("unit", String(40)), Column("lloq", Float), Column("blq", Boolean)),
     "adverse_events": _data_table(
         "adverse_events", Column("term", String(300)), Column("grade", Integer), Column("onset_day", Float),
@@ -153,23 +153,16 @@ class StudyRecord:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per database URL; creates the SQLite folder and the schema on first use."""
-    url = url or settings.database_url()
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-    import data_access.accounts  # noqa: F401 - its tables (users, grants, audit trail) are in the same schema
+    """One engine per database URL, its schema at the code's revision: on first use the database is upgraded
+    (data_access/migrations, under a lock other processes wait on), or with CARTSCOPE_AUTO_MIGRATE=0 one that is not
+    at the newest revision is refused with a RuntimeError naming `python -m data_access migrate`."""
+    from data_access import migrations
 
-    metadata.create_all(engine)
-    _add_missing_columns(engine)
+    engine = new_engine(url)
+    if settings.auto_migrate():
+        migrations.upgrade(engine)
+    else:
+        migrations.require_head(engine)
     # A process forked after this (gunicorn --preload workers, Celery's prefork pool) must not use the parent's
     # connections: two processes on one socket read each other's results. The child starts with an empty pool
     # and leaves the parent's connections to the parent (SQLAlchemy's "Using Connection Pools with
@@ -178,14 +171,22 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added to an existing table since a database was made (create_all makes only missing tables)."""
-    from sqlalchemy import inspect, text
-
-    have = {c["name"] for c in inspect(engine).get_columns("import_log")}
-    if "mapping" not in have:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE import_log ADD COLUMN mapping TEXT"))
+def new_engine(url: str | None = None) -> Engine:
+    """An engine on the database (default CARTSCOPE_DATABASE_URL), the SQLite folder made, the schema left as it is:
+    what `python -m data_access migrate` works on. Everything else uses get_engine."""
+    url = url or settings.database_url()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")  # first: the journal mode change below may wait for a lock
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+    return engine
 
 
 #: Rows per executemany when storing a study (one transaction for all of them).
