@@ -7,7 +7,8 @@ Roles, each with everything the one before it may do:
 - admin: every study, plus users and grants.
 
 Passwords are kept as argon2id hashes (argon2-cffi). The audit trail is append-only: this module only inserts into
-it, and the database refuses UPDATE and DELETE on it (a trigger, made with the table).
+it, and the database refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) on it: triggers made with the table by
+the baseline migration (data_access/migrations/versions/0001_baseline.py).
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
-    DDL,
     Boolean,
     Column,
     DateTime,
@@ -32,7 +32,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
     func,
     select,
 )
@@ -97,25 +96,6 @@ audit_table = Table(
 
 AUDIT_ACTIONS = ("sign-in", "sign-in failed", "sign-out", "study view", "patient view", "export", "import",
                  "mapping saved", "user added", "user changed", "grant", "revoke", "access refused")
-
-#: The database refuses to change or delete audit rows, whoever asks (the app never does).
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
-        "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_events "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()",
-    ],
-}
-for _dialect, _statements in _APPEND_ONLY.items():
-    for _statement in _statements:
-        event.listen(audit_table, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 
 _hasher = PasswordHasher()
 #: Verified against when the account does not exist, so a wrong name costs as long as a wrong password.
