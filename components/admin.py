@@ -9,21 +9,23 @@ from analysis.views.admin import AUDIT_COLUMNS, USER_COLUMNS
 from components.issues import SCROLL_STYLE, WHOLE_ROWS
 from components.layout import notice
 
-WRAP = {"wrapText": True, "autoHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "6px",
-                                                            "paddingBottom": "6px"}}
+#: Every cell wraps, top-aligned alike (long names, e-mails, study lists, details); headers wrap too.
+DEFAULT_COLUMN = {"resizable": True, "wrapText": True, "autoHeight": True, "wrapHeaderText": True,
+                  "autoHeaderHeight": True, "cellStyle": {"lineHeight": "1.35", "paddingTop": "8px",
+                                                          "paddingBottom": "8px"}}
 #: Column widths (minimum, flex) of the two tables.
-USER_WIDTHS = {"name": (130, 2), "role": (110, 1), "email": (170, 2), "active": (80, 1), "password": (135, 1),
+USER_WIDTHS = {"name": (130, 2), "role": (130, 1), "email": (170, 2), "active": (80, 1), "password": (135, 1),
                "studies": (170, 3), "created": (170, 2)}
 AUDIT_WIDTHS = {"at": (165, 0), "user_name": (110, 1), "client": (110, 1), "action": (120, 1), "study": (110, 1),
                 "subject_id": (90, 1), "detail": (220, 3)}
 AUDIT_TABLE_HEIGHT = "460px"
 
 
-def _columns(columns: list[tuple[str, str]], widths: dict, wrapped: set[str]) -> list[dict]:
+def _columns(columns: list[tuple[str, str]], widths: dict) -> list[dict]:
     out = []
     for field, header in columns:
         minimum, flex = widths[field]
-        column = {"field": field, "headerName": header, "minWidth": minimum, **(WRAP if field in wrapped else {})}
+        column = {"field": field, "headerName": header, "minWidth": minimum}
         column.update({"flex": flex} if flex else {"width": minimum})
         out.append(column)
     return out
@@ -36,11 +38,11 @@ def users_grid(grid_id: str, rows: list[dict]) -> html.Div | dag.AgGrid:
     if not rows:
         return html.Div([html.P("No user accounts yet: everyone using this server is the local user. Add the first "
                                 "account below.", className="cs-muted", id="admin-users-empty"),
-                         dag.AgGrid(id=grid_id, rowData=[], columnDefs=_columns(USER_COLUMNS, USER_WIDTHS, set()),
+                         dag.AgGrid(id=grid_id, rowData=[], columnDefs=_columns(USER_COLUMNS, USER_WIDTHS),
                                     style={"display": "none"})])
     return dag.AgGrid(
-        id=grid_id, rowData=rows, columnDefs=_columns(USER_COLUMNS, USER_WIDTHS, {"studies", "email"}),
-        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        id=grid_id, rowData=rows, columnDefs=_columns(USER_COLUMNS, USER_WIDTHS),
+        defaultColDef={**DEFAULT_COLUMN, "sortable": True, "filter": True},
         dashGridOptions={"domLayout": "autoHeight" if whole else "normal"},
         style={"width": "100%"} if whole else SCROLL_STYLE,
     )
@@ -50,8 +52,8 @@ def audit_grid(grid_id: str, rows: list[dict]) -> dag.AgGrid:
     """The audit events, newest first (sortable; the filters above narrow what the server sends)."""
     whole = len(rows) <= WHOLE_ROWS
     return dag.AgGrid(
-        id=grid_id, rowData=rows, columnDefs=_columns(AUDIT_COLUMNS, AUDIT_WIDTHS, {"detail"}),
-        defaultColDef={"sortable": True, "resizable": True},
+        id=grid_id, rowData=rows, columnDefs=_columns(AUDIT_COLUMNS, AUDIT_WIDTHS),
+        defaultColDef={**DEFAULT_COLUMN, "sortable": True},
         dashGridOptions={"domLayout": "autoHeight" if whole else "normal"},
         style={"width": "100%"} if whole else {"width": "100%", "height": AUDIT_TABLE_HEIGHT},
     )

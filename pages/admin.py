@@ -24,7 +24,6 @@ from components.admin import audit_grid, field, forbidden_notice, form_row, outc
 from components.layout import card, page_header, page_root
 from data_access import accounts, store
 from pages._auth import client_address, current_user
-from pages._context import first, slide_aspect
 
 dash.register_page(__name__, path="/admin", name="Admin", order=99, title="Admin · CARTscope")
 
@@ -99,7 +98,7 @@ def _text(value) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def layout(slide: str | None = None, **_):
+def layout(**_):
     user = current_user()
     if not user.may("administer"):
         return page_root([page_header("Admin"), forbidden_notice(user.name, user.role)], None)
@@ -115,8 +114,7 @@ def layout(slide: str | None = None, **_):
              html.P("Viewers see the studies granted to them; analysts may also export and save settings; data "
                     "managers may also import and map; admins see every study and manage users.",
                     className="cs-muted"), card_id="admin-users-card"),
-        html.Div(className="cs-grid-2", style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "16px"},
-                 children=[
+        html.Div(className="cs-grid-2-even", children=[
             card("Add a user",
                  form_row(field("Name", dcc.Input(id=ID.ADD_NAME, type="text", maxLength=accounts.NAME_LENGTH,
                                                   className="cs-input", style={"width": "100%"}), ID.ADD_NAME, "48%"),
@@ -176,7 +174,7 @@ def layout(slide: str | None = None, **_):
              html.P("The audit trail is append-only: the database refuses to change or delete its rows. The CSV holds "
                     "every event the filters match.", className="cs-muted"),
              card_id="admin-audit-card"),
-    ], slide_aspect(first(slide)))
+    ], None)  # no figures: slide mode changes nothing here
 
 
 # ---- users ----------------------------------------------------------------------------------------------------------

@@ -100,7 +100,19 @@ def _detail_text(detail) -> str:
         return detail
     if not isinstance(values, dict):
         return str(values)
-    return "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items())
+    return "; ".join(f"{k}: {_value_text(v)}" for k, v in values.items())
+
+
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(map(_value_text, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value_text(v)}" for k, v in value.items())
+    return str(value)
 
 
 def audit_rows(events: pd.DataFrame) -> list[dict]:

@@ -47,6 +47,8 @@ def test_rows_summary_and_csv():
     assert rows[0] == {"at": "2026-11-26 10:00:05", "user_name": "ada", "client": "10.0.0.1", "action": "grant",
                        "study": "S1", "subject_id": "", "detail": "user: vic"}
     assert rows[1]["detail"] == ""
+    detail = events(1).assign(detail='{"active": false, "email": null, "pages": ["overview", "kinetics"]}')
+    assert audit_rows(detail)[0]["detail"] == "active: no; email: –; pages: overview, kinetics"
     assert len(audit_rows(events(SHOWN_EVENTS + 1))) == SHOWN_EVENTS
     assert audit_summary(0, AuditFilter()) == "No events match (no filter)."
     assert audit_summary(2, AuditFilter(action="grant")) == "2 event(s) match (action 'grant'), newest first."
