@@ -211,7 +211,11 @@ def read_password(stdin=None) -> str:
 
     stdin = stdin or sys.stdin
     if not stdin.isatty():
-        return stdin.readline().rstrip("\r\n")
+        password = stdin.readline().rstrip("\r\n")
+        if not password:
+            raise AccountError("standard input gave no password (its first line is read; `users add --no-password` "
+                               "adds an account without one)")
+        return password
     first = getpass.getpass("Password: ")
     if getpass.getpass("The same password again: ") != first:
         raise AccountError("the two passwords differ")

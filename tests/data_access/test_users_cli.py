@@ -33,6 +33,9 @@ def test_users_add_set_list_grant_revoke_and_the_audit_trail(tmp_path):
     # refusals: a short password, a name taken, an unknown role (argparse), the last admin
     done = cli("users", "add", "shorty", "--role", "viewer", db=db, stdin="short\n")
     assert done.returncode == 1 and "Not done: a password needs at least 12 characters" in done.stderr
+    done = cli("users", "add", "nopass", "--role", "viewer", db=db)
+    assert done.returncode == 1 and "Not done: standard input gave no password" in done.stderr
+    assert accounts.find_user("nopass", engine=engine) is None
     assert cli("users", "add", "VIC", "--role", "viewer", "--no-password", db=db).returncode == 1
     assert cli("users", "add", "x", "--role", "root", "--no-password", db=db).returncode == 2
     done = cli("users", "set", "boss", "--active", "no", db=db)

@@ -152,6 +152,7 @@ def test_non_admins_see_a_notice_and_their_callbacks_are_refused(browser, app, m
     browser.open("/admin", "Admins only")
     assert "signed in as vera (data-manager)" in browser.text("#_pages_content")
     assert not browser.find_all("#admin-users-grid") and not browser.find_all("#admin-audit-grid")
+    browser.screenshot("admin-refused")
     with app.server.test_request_context("/"), pytest.raises(Forbidden):
         admin_page.download_audit(1, None, None, None, None, None)
     with app.server.test_request_context("/"), pytest.raises(Forbidden):
