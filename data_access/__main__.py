@@ -1,12 +1,16 @@
 """Command line: `python -m data_access import PATH --name NAME [--mapping FILE | --mapping-name NAME]
 [--save-mapping NAME]`, `mapping PATH --out FILE`, `mappings`, `list`, `log`, `demo [--format csv|sdtm|adam]`,
-`migrate [--status]`."""
+`migrate [--status]`; user accounts: `users add|list|set|grant|revoke ...` and `audit [--user U] [--action A]
+[--study S] [--since DATE] [--csv FILE]` (see add_account_commands)."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import time
+from datetime import UTC, date, datetime
+from datetime import time as day_start
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +25,7 @@ from data_access.readers import files_from_path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_access", description="CARTscope study data.")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_account_commands(commands)
     do_import = commands.add_parser("import", help="validate and store a study (folder of CSVs, .xlsx, or CDISC "
                                     ".xpt/.sas7bdat datasets)")
     do_import.add_argument("path")
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate.add_argument("--status", action="store_true", help="print the database's revision and the newest, "
                          "changing nothing")
     args = parser.parse_args(argv)
+    if args.command in ACCOUNT_COMMANDS:
+        return run_account_command(args, parser)
 
     if args.command == "migrate":
         from data_access import migrations
@@ -161,6 +168,166 @@ def main(argv: list[str] | None = None) -> int:
 
     for path in write_demo_study(args.out or str(settings.DEMO_DIR)):
         print(path)
+    return 0
+
+
+# ---- user accounts and the audit trail -------------------------------------------------------------------------
+
+ACCOUNT_COMMANDS = ("users", "audit")
+#: The client the audit trail names for what the command line does.
+COMMAND_LINE = "command line"
+
+
+def add_account_commands(commands) -> None:
+    """`users add|list|set|grant|revoke` and `audit` (data_access/accounts.py)."""
+    from data_access.accounts import AUDIT_ACTIONS, ROLES
+
+    users = commands.add_parser("users", help="user accounts: add, list, set (role, active, password), grant and "
+                                "revoke studies")
+    actions = users.add_subparsers(dest="users_command", required=True)
+    add = actions.add_parser("add", help="add an account; its password is read from the first line of standard "
+                             "input when that is not a terminal, else asked for twice")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--email")
+    add.add_argument("--no-password", action="store_true", help="no password: the account signs in only by single "
+                     "sign-on or through a trusted proxy")
+    actions.add_parser("list", help="every account with its role and studies")
+    change = actions.add_parser("set", help="change an account's role, whether it may sign in, or its password")
+    change.add_argument("name")
+    change.add_argument("--role", choices=ROLES)
+    change.add_argument("--active", choices=("yes", "no"))
+    change.add_argument("--password", action="store_true", help="set a new password (read like `users add`'s)")
+    for verb, what in (("grant", "let the user see every version of a stored study"),
+                       ("revoke", "take a study grant away")):
+        grant = actions.add_parser(verb, help=what)
+        grant.add_argument("name")
+        grant.add_argument("study")
+    audit = commands.add_parser("audit", help="the audit trail, newest first (filtered), or as CSV")
+    audit.add_argument("--user")
+    audit.add_argument("--action", choices=AUDIT_ACTIONS)
+    audit.add_argument("--study")
+    audit.add_argument("--since", metavar="DATE", type=_iso_date, help="from this day on (YYYY-MM-DD, UTC)")
+    audit.add_argument("--csv", metavar="FILE", help="write every matching event to FILE as CSV (text that could run "
+                       "as a spreadsheet formula is neutralised)")
+    audit.add_argument("--limit", type=int, default=200, help="events shown on screen (default 200; the CSV has all)")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def read_password(stdin=None) -> str:
+    """The first line of standard input when it is not a terminal (a script, a pipe), else asked for twice."""
+    from data_access.accounts import AccountError
+
+    stdin = stdin or sys.stdin
+    if not stdin.isatty():
+        password = stdin.readline().rstrip("\r\n")
+        if not password:
+            raise AccountError("standard input gave no password (its first line is read; `users add --no-password` "
+                               "adds an account without one)")
+        return password
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("The same password again: ") != first:
+        raise AccountError("the two passwords differ")
+    return first
+
+
+def run_account_command(args, parser: argparse.ArgumentParser) -> int:
+    from data_access import accounts
+
+    operator = store._current_user()
+    try:
+        if args.command == "audit":
+            return _audit(args, operator)
+        command = args.users_command
+        if command == "list":
+            frame = accounts.list_users()
+            if frame.empty:
+                print("No user accounts.")
+                return 0
+            frame["email"] = frame["email"].fillna("")
+            frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+            for column in ("active", "password"):
+                frame[column] = frame[column].map({True: "yes", False: "no"})
+            print(frame.to_string(index=False))
+            return 0
+        if command == "add":
+            password = None if args.no_password else read_password()
+            user = accounts.add_user(args.name, args.role, email=args.email, password=password, by=operator)
+            accounts.record("user added", operator, COMMAND_LINE, detail={
+                "user": user.name, "role": user.role, "email": user.email,
+                "password": "set" if user.has_password else "none"})
+            print(f"Added {user.name} ({user.role}){' with a password' if user.has_password else ', no password'}.")
+            return 0
+        if command == "set":
+            changes = {}
+            if args.role:
+                changes["role"] = args.role
+            if args.active:
+                changes["active"] = args.active == "yes"
+            if not changes and not args.password:
+                parser.error("users set needs --role, --active or --password")
+            if accounts.find_user(args.name) is None:
+                raise accounts.AccountError(f"there is no user '{args.name}'")
+            if args.password:
+                changes["password"] = read_password()
+            user = accounts.change_user_keeping_an_admin(args.name, by=operator, **changes)
+            said = {**changes, **({"password": "changed"} if "password" in changes else {})}
+            accounts.record("user changed", operator, COMMAND_LINE, detail={"user": user.name, **said})
+            print(f"Changed {user.name}: role {user.role}, {'may sign in' if user.active else 'deactivated'}"
+                  f"{', new password set' if args.password else ''}.")
+            return 0
+        user = accounts.find_user(args.name)
+        if user is None:
+            raise accounts.AccountError(f"there is no user '{args.name}'")
+        if command == "grant":
+            stored = set(store.list_studies()["name"])
+            if args.study not in stored:
+                raise accounts.AccountError(f"there is no stored study '{args.study}' (stored: "
+                                            f"{', '.join(sorted(stored)) or 'none'})")
+            if not accounts.grant(user.name, args.study, by=operator):
+                print(f"{user.name} already has {args.study}; nothing changed.")
+                return 0
+            accounts.record("grant", operator, COMMAND_LINE, study=args.study, detail={"user": user.name})
+            print(f"Granted {args.study} to {user.name}.")
+            return 0
+        if not accounts.revoke(user.name, args.study):
+            print(f"{user.name} had no grant for {args.study}; nothing changed.")
+            return 0
+        accounts.record("revoke", operator, COMMAND_LINE, study=args.study, detail={"user": user.name})
+        print(f"Revoked {args.study} from {user.name}.")
+        return 0
+    except accounts.AccountError as error:
+        print(f"Not done: {error}.", file=sys.stderr)
+        return 1
+
+
+def _audit(args, operator: str) -> int:
+    from analysis.spreadsheet import write_csv
+    from analysis.views.admin import audit_csv_frame
+    from data_access import accounts
+
+    since = datetime.combine(args.since, day_start(), UTC) if args.since else None
+    events = accounts.audit_events(user_name=args.user, action=args.action, study=args.study, since=since,
+                                   limit=None if args.csv else max(args.limit, 1))
+    if args.csv:
+        write_csv(audit_csv_frame(events), args.csv)
+        accounts.record("export", operator, COMMAND_LINE, detail={
+            "what": "audit trail", "format": "csv", "events": len(events),
+            "filter": {k: str(v) for k, v in (("user", args.user), ("action", args.action), ("study", args.study),
+                                              ("since", args.since)) if v}})
+        print(f"Wrote {len(events):,} event(s) to {args.csv}.")
+        return 0
+    if events.empty:
+        print("No events match.")
+        return 0
+    frame = audit_csv_frame(events).fillna("")
+    print(frame.rename(columns={"user_name": "user", "subject_id": "patient"}).to_string(index=False))
     return 0
 
 

@@ -383,3 +383,79 @@ def audit_events(*, user_name: str | None = None, action: str | None = None, stu
         frame = pd.read_sql(query, conn)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame
+
+
+# ---- keeping an admin --------------------------------------------------------------------------------------------
+
+class LastAdminError(AccountError):
+    """A change that would leave no active admin (nobody could manage users any more)."""
+
+
+def _active_admin_ids(conn, *, lock: bool = False) -> set[int]:
+    query = select(users_table.c.id).where(users_table.c.role == "admin", users_table.c.active.is_(True))
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return set(conn.execute(query).scalars())
+
+
+def _last_admin_problem(conn, user: User, role: str | None, active: bool | None) -> str | None:
+    stays_admin = (role or user.role) == "admin" and (user.active if active is None else active)
+    if not (user.role == "admin" and user.active) or stays_admin:
+        return None
+    if _active_admin_ids(conn) - {user.user_id}:
+        return None
+    return _last_admin_message(user, role, active)
+
+
+def _last_admin_message(user: User, role: str | None, active: bool | None) -> str:
+    change = "deactivated" if active is False else f"made {role}"
+    return (f"'{user.name}' is the last active admin and cannot be {change}: make another user an admin first, "
+            "or nobody could manage users any more")
+
+
+def last_admin_problem(name: str, *, role: str | None = None, active: bool | None = None,
+                       engine: Engine | None = None) -> str | None:
+    """Why giving `name` this role or active state would leave no active admin, or None when it would not (also
+    when there is no active admin to begin with: single-user mode has none in the database)."""
+    engine = engine or get_engine()
+    user = _require(name, engine)
+    with engine.connect() as conn:
+        return _last_admin_problem(conn, user, role, active)
+
+
+def change_user_keeping_an_admin(name: str, *, by: str, role: str | None = None, password: str | None = None,
+                                 active: bool | None = None, email: str | None = None,
+                                 engine: Engine | None = None) -> User:
+    """change_user, refused with LastAdminError when the change would demote or deactivate the last active admin.
+    The check and the change are one transaction that holds the active admins' rows (PostgreSQL: FOR UPDATE; SQLite
+    writes one transaction at a time), so two admins demoting each other at once cannot both succeed."""
+    engine = engine or get_engine()
+    user = _require(name, engine)
+    values = {}
+    if role is not None:
+        values["role"] = _check_role(role)
+    if password is not None:
+        values["password_hash"] = _hasher.hash(_check_password(password))
+    if active is not None:
+        values["active"] = active
+    if email is not None:
+        values["email"] = email or None
+    if values:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                _active_admin_ids(conn, lock=True)  # a second change waits here until this one is committed
+            conn.execute(users_table.update().where(users_table.c.id == user.user_id).values(**values))
+            # Counted after the change, in its transaction: on SQLite the update holds the one write lock.
+            if user.role == "admin" and user.active and not _active_admin_ids(conn):
+                raise LastAdminError(_last_admin_message(user, role, active))
+    return _require(name, engine)
+
+
+def audit_choices(*, engine: Engine | None = None) -> dict[str, list[str]]:
+    """The user names and studies the audit trail mentions (for its filters), each sorted."""
+    engine = engine or get_engine()
+    with engine.connect() as conn:
+        users = conn.execute(select(audit_table.c.user_name).distinct()).scalars()
+        studies = conn.execute(select(audit_table.c.study).where(audit_table.c.study.is_not(None)).distinct()
+                               ).scalars()
+        return {"user_name": sorted(users, key=str.lower), "study": sorted(studies, key=str.lower)}

@@ -17,6 +17,7 @@ PAGES = {
     "/efficacy": "Swimmer plot",
     "/survival": "Kaplan-Meier",
     "/data": "Import a study",
+    "/admin": "Audit trail",
 }
 
 
@@ -25,7 +26,7 @@ def test_every_page_opens_without_errors(browser):
         browser.open(path, text)
         assert browser.severe_logs() == [], path
     nav = [a.text for a in browser.find_all(".cs-nav-link")]
-    assert nav == ["Overview", "Patients", "Kinetics", "Safety", "Efficacy", "Survival", "Data"]
+    assert nav == ["Overview", "Patients", "Kinetics", "Safety", "Efficacy", "Survival", "Data", "Admin"]
 
 
 def test_overview_summarises_the_demo_study_and_says_it_is_simulated(browser):
