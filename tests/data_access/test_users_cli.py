@@ -63,7 +63,7 @@ def test_users_add_set_list_grant_revoke_and_the_audit_trail(tmp_path):
     # every change is in the audit trail, by the operating-system user, from the command line
     events = accounts.audit_events(engine=engine)
     events = events[events["action"] != "sign-in"]  # the test's own password checks
-    assert events["action"].tolist() == ["revoke", "grant", "user changed", "user added", "user added"]
+    assert events["action"].tolist() == ["revoke", "grant", "import", "user changed", "user added", "user added"]
     assert set(events["user_name"]) == {_current_user()} and set(events["client"]) == {"command line"}
     assert "another long secret" not in "".join(events["detail"]) and PASSWORD not in "".join(events["detail"])
     # audit: on screen, filtered, and as CSV
@@ -75,9 +75,9 @@ def test_users_add_set_list_grant_revoke_and_the_audit_trail(tmp_path):
     out = tmp_path / "audit.csv"
     done = cli("audit", "--user", _current_user(), "--since", f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d}", "--csv",
                str(out), db=db)
-    assert done.stdout.strip() == f"Wrote 5 event(s) to {out}."
+    assert done.stdout.strip() == f"Wrote 6 event(s) to {out}."
     csv = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert csv["action"].tolist() == ["revoke", "grant", "user changed", "user added", "user added"]
+    assert csv["action"].tolist() == ["revoke", "grant", "import", "user changed", "user added", "user added"]
     assert list(csv.columns) == ["at", "user_name", "client", "action", "study", "subject_id", "detail"]
     # the export itself is recorded
     assert accounts.audit_events(action="export", limit=1, engine=engine)["detail"].iloc[0].count("audit trail") == 1

@@ -128,7 +128,7 @@ def test_a_viewer_sees_only_the_studies_granted(site):
     assert page.status_code == 200 and "No such study" in page.text and "DM-0" not in page.text
     assert "alpha" in page.text  # the notice lists what they may see
     shell = vic.callback("cs-user.children", {"url.pathname": "/"}).json()["response"]["cs-shell"]
-    assert shell["className"] == "cs-no-exports"  # export controls hidden; the server refuses them anyway
+    assert shell["className"] == "cs-no-exports cs-not-admin"  # hidden controls; the server refuses them anyway
 
 
 def test_a_crafted_callback_for_a_study_not_granted_answers_403(site):
