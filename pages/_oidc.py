@@ -63,6 +63,13 @@ def register(server: Flask) -> None:
     server.add_url_rule("/login/sso/callback", "login_sso_callback", sso_callback)
 
 
+def forget_pending(client) -> None:
+    """Drop the state of sign-ins started and not finished (one pending sign-in at a time: each abandoned one would
+    otherwise stay in the session cookie for an hour, until it outgrows what a browser keeps)."""
+    for key in [k for k in session if k.startswith(f"_state_{client.name}_")]:
+        session.pop(key)
+
+
 def redirect_uri() -> str:
     """https://HOST/login/sso/callback (http:// only where cookies go over plain HTTP: CARTSCOPE_SECURE_COOKIES=0,
     a test on a loopback address). HOST is the request's Host, which the TLS proxy must pass on."""
@@ -85,6 +92,7 @@ def provider_metadata(client) -> dict:
 def start(client, config: dict):
     """/login/sso: off to the provider, remembering where to come back to."""
     target = safe_next(request.args.get("next"))
+    forget_pending(client)
     try:
         provider_metadata(client)
         answer = client.authorize_redirect(redirect_uri())
@@ -102,6 +110,7 @@ def finish(client, config: dict):
     if error := request.args.get("error"):
         current_app.logger.info("Single sign-on: the provider answered %r (%r)", error[:100],
                                 request.args.get("error_description", "")[:300])
+        forget_pending(client)
         why = PROVIDER_ERRORS.get(error, "it answered with an error")
         return refused(target, 401, f"You were not signed in: {name} says {why}.")
     try:
