@@ -303,6 +303,32 @@ def test_a_provider_that_cannot_be_reached_gives_a_clear_page(tmp_path):
         assert not signed_in(base, browser)
 
 
+def test_abandoned_sign_ins_do_not_pile_up_in_the_session_cookie(site, provider):
+    provider.behaviour = {"error": "access_denied"}
+    browser = requests.Session()
+    sizes = []
+    for _ in range(6):
+        assert browser.get(f"{site[0]}/login/sso", timeout=30).status_code == 401
+        sizes.append(len(browser.cookies.get("cartscope_session", "")))
+    assert max(sizes) - min(sizes) < 40, sizes  # a pending sign-in's state is some 500 bytes
+    provider.behaviour = {}
+    answer = browser.get(f"{site[0]}/login/sso", timeout=30)
+    assert answer.status_code == 200 and signed_in(site[0], browser)
+
+
+def test_the_redirect_uri_is_https_behind_the_tls_proxy(monkeypatch):
+    from pages import _oidc
+
+    monkeypatch.setenv("CARTSCOPE_OIDC_ISSUER", "https://idp.example")
+    monkeypatch.setenv("CARTSCOPE_OIDC_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("CARTSCOPE_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.delenv("CARTSCOPE_SECURE_COOKIES", raising=False)
+    server = Flask("behind_a_proxy")
+    _oidc.register(server)
+    with server.test_request_context("/login/sso", base_url="http://cartscope.hospital.example"):
+        assert _oidc.redirect_uri() == "https://cartscope.hospital.example/login/sso/callback"
+
+
 def test_the_provider_failing_gives_a_clear_page(site, provider):
     provider.behaviour = {"token_endpoint_down": True}
     browser, answer = sign_in_by_sso(site[0])
