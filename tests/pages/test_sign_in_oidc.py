@@ -243,6 +243,24 @@ def test_an_email_the_provider_has_not_verified_is_refused(site, provider):
     assert events(site, "sign-in failed", PEOPLE["ivan"][1])[1][0]["reason"] == "e-mail not verified"
 
 
+def test_an_id_token_without_an_email_is_refused(site, provider):
+    provider.person = {"sub": "olga-1", "name": "Olga"}
+    browser, answer = sign_in_by_sso(site[0])
+    assert answer.status_code == 403 and "did not give CARTscope your e-mail address" in answer.text
+    assert not signed_in(site[0], browser)
+
+
+def test_an_email_two_accounts_share_signs_neither_in(site, provider):
+    for name in ("twin-a", "twin-b"):
+        accounts.add_user(name, "viewer", email="twins@hospital.example", by="test", engine=site[1])
+    provider.person = {"sub": "twin", "email": "twins@hospital.example", "email_verified": True}
+    browser, answer = sign_in_by_sso(site[0])
+    assert answer.status_code == 403 and "More than one CARTscope account has the e-mail address" in answer.text
+    assert not signed_in(site[0], browser)
+    assert events(site, "sign-in failed", "twins@hospital.example")[1][0]["reason"] == (
+        "more than one account has the e-mail")
+
+
 @pytest.mark.parametrize("fault", [
     {"claims": {"aud": "another-client"}},
     {"claims": {"aud": ["another-client", "a-third"], "azp": "another-client"}},
