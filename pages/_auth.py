@@ -46,8 +46,9 @@ def permissions_needed(output_ids: list[str]) -> set[str]:
 #: Callbacks that only route and list (the pages router, the header's study selector and navigation): they may be
 #: asked about any study name and answer from the user's visible studies alone, so they are not refused for a name.
 ROUTING_OUTPUTS = ("_pages_content", "_pages_store", "url", "study-select", "nav-link")
-#: Routes answered without a session: the sign-in pages.
-OPEN_PATHS = ("/login", "/login/sso", "/login/sso/callback")
+#: Routes answered without a session: the sign-in page, and with single sign-on configured its two routes.
+OPEN_PATHS = ("/login",)
+SSO_PATHS = ("/login/sso", "/login/sso/callback")
 
 
 # ---- the current user ------------------------------------------------------------------------------------------------
@@ -144,7 +145,10 @@ def startup_problem(*, run_as_main: bool) -> str | None:
         return None
     if len(key) < MIN_SECRET_LENGTH:
         return f"CARTSCOPE_SECRET_KEY has {len(key)} characters; it needs at least {MIN_SECRET_LENGTH}."
-    someone = settings.oidc() or settings.trusted_proxy_user_header()
+    try:
+        someone = settings.oidc() or settings.trusted_proxy_user_header()
+    except ValueError as error:  # single sign-on half configured
+        return str(error)
     if not (someone or accounts.has_admin(engine=store.get_engine(settings.database_url()))):
         return ("Sign-in is on (CARTSCOPE_SECRET_KEY) but no one can sign in: add an admin with `python -m "
                 "data_access users add NAME --role admin`, or configure single sign-on (CARTSCOPE_OIDC_ISSUER, see "
@@ -186,9 +190,10 @@ def configure_sign_in(app, *, single_user: bool) -> None:
         return _SessionUser(account) if account and account.active else None
 
     proxy_header = settings.trusted_proxy_user_header()
+    open_paths = OPEN_PATHS + (SSO_PATHS if settings.oidc() else ())
 
     def require_a_signed_in_user():
-        if request.path in OPEN_PATHS:
+        if request.path in open_paths:
             return None
         account = _proxy_user(proxy_header) if proxy_header else (
             session_user.account if session_user.is_authenticated else None)

@@ -73,7 +73,8 @@ def page_state(layout: dict, page: str) -> dict:
 
 def test_without_a_session_every_route_is_refused(site):
     http = Client(site[0]).http
-    for path in ("/", "/patients/S1?study=alpha", "/kinetics?study=demo", "/data", "/assets/cartscope.css"):
+    for path in ("/", "/patients/S1?study=alpha", "/kinetics?study=demo", "/data", "/assets/cartscope.css",
+                 "/login/sso/callback"):  # single sign-on is not configured here: not an open route
         answer = http.get(site[0] + path, allow_redirects=False, timeout=30)
         assert answer.status_code == 302 and answer.headers["Location"].startswith("/login?next="), path
     for path in ("/_dash-layout", "/_dash-dependencies", "/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.js"):
@@ -214,6 +215,8 @@ def test_every_download_in_the_app_needs_the_export_permission(app):
     ({"CARTSCOPE_SECRET_KEY": "short"}, False, "needs at least 32"),
     ({"CARTSCOPE_SECRET_KEY": SECRET_KEY}, False, "no one can sign in"),
     ({"CARTSCOPE_DEBUG": "1", "HOST": "0.0.0.0"}, True, "CARTSCOPE_DEBUG=1 is for one developer"),
+    ({"CARTSCOPE_SECRET_KEY": SECRET_KEY, "CARTSCOPE_OIDC_ISSUER": "https://idp.example"}, False,
+     "CARTSCOPE_OIDC_ISSUER is set but CARTSCOPE_OIDC_CLIENT_ID and CARTSCOPE_OIDC_CLIENT_SECRET not"),
 ])
 def test_the_app_refuses_to_start_open_beyond_this_computer(monkeypatch, tmp_path, env, main, problem):
     for name in ("HOST", "SERVER_SOFTWARE", "CARTSCOPE_SECRET_KEY", "CARTSCOPE_DEBUG", "CARTSCOPE_OIDC_ISSUER",
