@@ -113,7 +113,8 @@ class Client:
         """The body the Dash renderer posts for the callback whose output names `output_part`, with `values` by
         'id.property' (a pattern id as `pattern_id` writes it) and None for the rest."""
         values = values or {}
-        dep = next(d for d in self.dependencies if output_part in d["output"])
+        dep = next((d for d in self.dependencies if d["output"] == output_part), None) or next(
+            d for d in self.dependencies if output_part in d["output"])
 
         def prop(spec: str) -> dict:
             component, name = spec.rsplit(".", 1)

@@ -13,7 +13,7 @@ import pytest
 
 from data_access import accounts, store
 from data_access.importer import ensure_demo_study, import_files
-from pages._auth import LOCAL_USER, permissions_needed, startup_problem
+from pages._auth import LOCAL_USER, ROUTING_OUTPUTS, permissions_needed, startup_problem
 from tests.conftest import make_files
 from tests.servers import (
     PASSWORD,
@@ -81,6 +81,13 @@ def test_without_a_session_every_route_is_refused(site):
         assert http.get(site[0] + path, timeout=30).status_code == 401, path
     answer = http.post(site[0] + "/_dash-update-component", json={"output": "x"}, timeout=30)
     assert answer.status_code == 401 and "alpha" not in answer.text
+    ada = client(site, "ada")
+    stranger = Client(site[0])
+    stranger._dependencies = ada.dependencies  # the requests a signed-in browser would send, without its session
+    servers = [d["output"] for d in ada.dependencies if not d.get("clientside_function")]
+    assert len(servers) > 30
+    for output in servers:
+        assert stranger.callback(output, {"url.search": "?study=demo"}).status_code == 401, output
 
 
 def test_sign_in_sets_a_protected_session_cookie_and_goes_where_the_user_was_going(site):
@@ -142,6 +149,31 @@ def test_a_crafted_callback_for_a_study_not_granted_answers_403(site):
     assert answer.status_code == 403 and "DM-0" not in answer.text
     refused = accounts.audit_events(user_name="vic", action="access refused", engine=site[1])
     assert "demo" in set(refused["study"])
+
+
+def test_no_callback_answers_a_viewer_about_a_study_not_granted(site):
+    """Every server callback that can be asked about a study (the address's ?study=, the selector, a page's
+    state), asked about one the user may not see: 403, whatever else the request holds."""
+    vic = client(site, "vic")
+    answered, asked = [], 0
+    for dep in vic.dependencies:
+        if dep.get("clientside_function") or any(kind in dep["output"] for kind in ROUTING_OUTPUTS):
+            continue
+        values = {}
+        for item in dep["inputs"] + dep["state"]:
+            key = f"{item['id']}.{item['property']}"
+            if item["property"] == "search":
+                values[key] = "?study=demo"
+            elif item["property"] == "data" and "cs-page-state" in item["id"]:
+                values[key] = {"page": json.loads(item["id"])["page"], "study": "demo", "version": 1}
+            elif item["id"] == "study-select":
+                values[key] = "demo"
+        if values:
+            asked += 1
+            answer = vic.callback(dep["output"], values)
+            if answer.status_code != 403 or "DM-0" in answer.text:
+                answered.append((dep["output"], answer.status_code))
+    assert asked >= 15 and answered == []
 
 
 def test_exports_need_the_analyst_role_and_are_recorded(site):
