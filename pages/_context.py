@@ -235,8 +235,12 @@ def page_context(study, version, slide_value=None) -> tuple[PageContext | None, 
              for key, value in (("study", study), ("version", version), ("slide", slide_value))
              if isinstance(value, list) and value]
     study, version, slide_value = first(study), first(version), first(slide_value)
-    studies = visible_studies(store.list_studies())
+    stored = store.list_studies()
+    studies = visible_studies(stored)
     name = study or default_study_name(studies)
+    if name is None and not stored.empty:
+        return None, notice("No study shared with you yet", "Ask an administrator to grant you the studies you "
+                            "work on.")
     if name is None:
         return None, notice("No study stored yet", "Import one on the Data page or with "
                             "`python -m data_access import PATH --name NAME`.")

@@ -28,7 +28,7 @@ from tests.servers import (
 )
 
 USERS = {"ada": ("admin", []), "vic": ("viewer", ["alpha"]), "ana": ("analyst", ["demo"]),
-         "dan": ("data-manager", ["demo"]), "lee": ("viewer", ["alpha"])}
+         "dan": ("data-manager", ["demo"]), "lee": ("viewer", ["alpha"]), "nia": ("viewer", [])}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,11 @@ def test_a_viewer_sees_only_the_studies_granted(site):
     assert "alpha" in page.text  # the notice lists what they may see
     shell = vic.callback("cs-user.children", {"url.pathname": "/"}).json()["response"]["cs-shell"]
     assert shell["className"] == "cs-no-exports cs-not-admin"  # hidden controls; the server refuses them anyway
+
+
+def test_a_user_granted_nothing_is_told_so(site):
+    page = client(site, "nia").page("/kinetics").text
+    assert "No study shared with you yet" in page and "DM-0" not in page and "alpha" not in page
 
 
 def test_a_crafted_callback_for_a_study_not_granted_answers_403(site):
