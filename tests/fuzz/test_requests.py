@@ -122,7 +122,7 @@ def test_oversize_callback_request_is_refused_unread(client):
 
     stream = CountingStream()
     environ = EnvironBuilder(path=CALLBACK, method="POST", content_type="application/json").get_environ()
-    environ.update({"wsgi.input": stream, "CONTENT_LENGTH": "400000000"})
+    environ.update({"wsgi.input": stream, "CONTENT_LENGTH": "400000000", "REMOTE_ADDR": "127.0.0.1"})
     started = time.monotonic()
     _body, status, _headers = run_wsgi_app(client.application, environ)
     assert status.startswith("413")
