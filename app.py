@@ -15,13 +15,14 @@ from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
 from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_selection, study_query
 from pages._exports import register_export_callbacks
+from pages._jobs import job_manager
 from pages._requests import configure_server, security_headers
 
 
 def create_app() -> Dash:
     """Build the Dash app: pages, cache, database (seeded with the demo study on first start), shell."""
     app = Dash(__name__, use_pages=True, title="CARTscope", suppress_callback_exceptions=True,
-               update_title=None)
+               update_title=None, background_callback_manager=job_manager())
     configure_server(app)
     init_cache(app.server)
     ensure_demo_study()
@@ -78,6 +79,7 @@ def keep_study_in_nav(search, pathname, link_ids):
 
 app = create_app()
 server = app.server
+celery_app = app._background_manager.celery_app  # the jobs' Celery app (`celery -A app:celery_app worker`), or None
 
 if __name__ == "__main__":
     app.run(host=settings.host(), port=settings.port(), debug=settings.debug())

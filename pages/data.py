@@ -21,6 +21,8 @@ from components.data_import import (
     studies_grid,
 )
 from components.data_mapping import mapping_panel, preview_view
+from components.jobs import HIDDEN as JOB_HIDDEN
+from components.jobs import SHOWN as JOB_SHOWN
 from data_access import store
 from data_access.cdisc import detect_kind
 from data_access.importer import ImportResult, import_files, name_problem
@@ -35,6 +37,7 @@ from data_access.mapping import (
     read_sources,
 )
 from data_access.readers import SourceFile
+from pages._jobs import job_error_text, settle_in_request, settled
 
 dash.register_page(__name__, path="/data", name="Data", order=6, title="Data · CARTscope")
 
@@ -64,6 +67,32 @@ def uploader() -> str:
     return user[:200] or f"web upload from {request.remote_addr}"
 
 
+settle_in_request("uploader", uploader)  # an import job runs without a request: who imports is settled when queued
+
+#: The stages data_access.importer.import_files reports, in order (its progress texts start with these words).
+IMPORT_STAGES = ("reading", "validating", "storing")
+
+
+def import_progress(stage_text: str) -> tuple[str, str, str]:
+    """(bar value, bar max, text) for an import stage's text."""
+    step = next((i + 1 for i, word in enumerate(IMPORT_STAGES) if stage_text.startswith(word)), 0)
+    return str(step), str(len(IMPORT_STAGES)), f"Step {step} of {len(IMPORT_STAGES)}: {stage_text}…"
+
+
+def background_import(block: str, button: str, cancel: str) -> dict:
+    """An import runs as a background job (pages/_jobs.py): its button is disabled and its progress block shown
+    while it runs, the bar follows the stages (reading, validating, storing), and Cancel stops it; a cancelled
+    import's transaction never commits, so it stores nothing. A job that fails or is lost says so in the report."""
+    return {"background": True, "prevent_initial_call": True,
+            "running": [(Output(button, "disabled"), True, False), (Output(block, "style"), JOB_SHOWN, JOB_HIDDEN)],
+            "progress": [Output(f"{block}-bar", "value"), Output(f"{block}-bar", "max"),
+                         Output(f"{block}-text", "children")],
+            "progress_default": ["0", str(len(IMPORT_STAGES)), "Starting the import…"],
+            "cancel": [Input(cancel, "n_clicks")],
+            "on_error": lambda error: (message(f"The import did not finish: {job_error_text(error)} Nothing was "
+                                               "stored."), dash.no_update, dash.no_update)}
+
+
 def typed_name(value) -> str:
     """A name typed in a text field ('' for anything else a crafted request may send)."""
     return value.strip() if isinstance(value, str) else ""
@@ -89,9 +118,9 @@ def show_selected(filenames):
     Input("data-import", "n_clicks"),
     State("data-upload", "contents"), State("data-upload", "filename"), State("data-name", "value"),
     State("data-mapping-state", "data"),
-    running=[(Output("data-import", "disabled"), True, False)], prevent_initial_call=True,
+    **background_import("data-progress", "data-import", "data-cancel"),
 )
-def run_import(_clicks, contents, filenames, name, pending):
+def run_import(set_progress, _clicks, contents, filenames, name, pending):
     if not filenames:
         return message("Choose the study's files first."), dash.no_update, dash.no_update
     if pending and pending.get("required"):
@@ -101,7 +130,8 @@ def run_import(_clicks, contents, filenames, name, pending):
     if not name:
         return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
                        "was read or stored."), dash.no_update, dash.no_update
-    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader())
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=settled("uploader"),
+                          progress=lambda stage: set_progress(import_progress(stage)))
     return outcome(result, name)
 
 
@@ -179,9 +209,8 @@ def save_mapping(_clicks, name, columns, tests, values, state):
           Output("data-log", "children", allow_duplicate=True), Input("data-map-import", "n_clicks"),
           State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
           State("data-mapping-state", "data"), State("data-upload", "contents"), State("data-upload", "filename"),
-          State("data-name", "value"), running=[(Output("data-map-import", "disabled"), True, False)],
-          prevent_initial_call=True)
-def import_with_mapping(_clicks, columns, tests, values, state, contents, filenames, name):
+          State("data-name", "value"), **background_import("data-map-progress", "data-map-import", "data-map-cancel"))
+def import_with_mapping(set_progress, _clicks, columns, tests, values, state, contents, filenames, name):
     """The whole delivery through the edited mapping: stored as one new version, or nothing with every problem."""
     if not _clicks or not state or not filenames:
         return dash.no_update, dash.no_update, dash.no_update
@@ -193,6 +222,7 @@ def import_with_mapping(_clicks, columns, tests, values, state, contents, filena
     saved = state.get("name")
     saved_text = store.load_mapping_json(saved) if saved else None
     unchanged = saved_text is not None and mapping_checksum(load_mapping(saved_text)) == mapping_checksum(mapping)
-    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader(),
-                          mapping=mapping, mapping_name=saved if unchanged else None)
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=settled("uploader"),
+                          mapping=mapping, mapping_name=saved if unchanged else None,
+                          progress=lambda stage: set_progress(import_progress(stage)))
     return outcome(result, name)
