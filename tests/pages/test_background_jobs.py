@@ -342,3 +342,26 @@ def test_a_worker_killed_during_an_export_is_an_error_and_a_restarted_worker_ser
     assert target.read_bytes().startswith(b"%PDF")
     assert "succeeded in" in celery_stack.worker_log()
     assert not (Path(remote.download_path) / "cartscope_efficacy.pptx").exists()
+
+
+def test_a_pool_process_killed_during_an_import_is_an_error_and_stores_nothing(remote, celery_stack, tmp_path):
+    """The worker lives on but the process running the import dies (as the kernel's out-of-memory killer would do):
+    the page says so, the study is not stored, and the worker goes on serving."""
+    import psutil
+
+    driver = remote.driver
+    paths = big_study(tmp_path / "big")
+    remote.open_page("/data", "Import a study")
+    upload(driver, paths, "celery-pool-killed")
+    driver.find_element("css selector", "#data-import").click()
+    wait_until(lambda: "Step" in text_of(driver, "#data-progress-text"), timeout=60)
+    [pool] = psutil.Process(celery_stack.worker.pid).children()
+    pool.kill()
+    killed_at = time.monotonic()
+    wait_until(lambda: "did not finish" in text_of(driver, "#data-result"), timeout=LOST_AFTER + 20)
+    assert time.monotonic() - killed_at < LOST_AFTER + 10
+    assert "Nothing was stored" in text_of(driver, "#data-result") and not shown(driver, "#data-progress")
+    time.sleep(3)
+    assert "celery-pool-killed" not in stored_names(celery_stack.db_url)
+    driver.find_element("css selector", "#data-import").click()  # the worker's new pool process takes the next
+    wait_until(lambda: "Stored 'celery-pool-killed' version 1" in text_of(driver, "#data-result"), timeout=120)
