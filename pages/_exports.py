@@ -1,6 +1,7 @@
 """Exports shared by every page: a figure as PNG/SVG/PDF and the page as PowerPoint, both rebuilt on the server
 from the page's state (its `cs-page-state` store) by the same view functions and builders the page uses, at the
-slide size; the slide-mode switch; and the state -> address bar link.
+slide size; the slide-mode switch; and the state -> address bar link. Both exports run as background jobs
+(pages/_jobs.py, docs/jobs.md): their progress and Cancel button are in the shell (components/layout.export_jobs).
 
 Each page registers what it exports with `register_exports(page, ...)`: a function giving its figures for a
 context, a state and a canvas, and one giving its tables."""
