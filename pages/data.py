@@ -89,8 +89,14 @@ def background_import(block: str, button: str, cancel: str) -> dict:
                          Output(f"{block}-text", "children")],
             "progress_default": ["0", str(len(IMPORT_STAGES)), "Starting the import…"],
             "cancel": [Input(cancel, "n_clicks")],
-            "on_error": lambda error: (message(f"The import did not finish: {job_error_text(error)} Nothing was "
-                                               "stored."), dash.no_update, dash.no_update)}
+            "on_error": import_failed}
+
+
+def import_failed(error: Exception) -> tuple:
+    """The report when an import job failed or was lost (its transaction never committed: nothing was stored)."""
+    text = job_error_text(error)
+    return (message(f"The import did not finish: {text}" + ("" if "stored" in text else " Nothing was stored.")),
+            dash.no_update, dash.no_update)
 
 
 def typed_name(value) -> str:
