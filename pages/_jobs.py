@@ -229,7 +229,7 @@ def run_job(board, job: str, fn, has_progress: bool, result_key: str, progress_k
     try:
         result = copy_context().run(run)
         if result is not None:
-            board.set(result_key, result)
+            board.set(f"{job}:result", result)  # by job, not by Dash's key: two identical jobs share that
     finally:
         beating.set()
         board.set(f"{job}:done", "1")
@@ -265,7 +265,6 @@ class JobBoardMixin:
     def _queue(self, key: str) -> str:
         job = uuid.uuid4().hex
         self.board.set(f"{job}:queued", str(time.time()))
-        self.board.set(f"{job}:key", key)
         return job
 
     def lost_reason(self, job: str) -> str | None:
@@ -292,8 +291,7 @@ class JobBoardMixin:
         if job is None:
             return False
         if self.board.get(f"{job}:done"):
-            key = self.board.get(f"{job}:key")
-            return key is not None and self.board.get(key) is not None  # a result the next poll collects
+            return self.board.get(f"{job}:result") is not None  # a result the next poll collects
         return not self.board.get(f"{job}:cancelled") and self.lost_reason(job) is None
 
     def get_progress(self, key):
@@ -304,17 +302,14 @@ class JobBoardMixin:
         self.board.delete(progress_key)
         return json.loads(value)
 
-    def result_ready(self, key) -> bool:
-        return self.board.get(key) is not None
-
     def get_result(self, key, job):
-        value = self.board.get(key)
-        if value is not None:
-            self.board.delete(key)
-            self.board.delete(self._make_progress_key(key))
-            return json.loads(value)
         if job is None:
             return self.UNDEFINED
+        value = self.board.get(f"{job}:result")
+        if value is not None:
+            self.board.delete(f"{job}:result")
+            self.board.delete(self._make_progress_key(key))
+            return json.loads(value)
         reason = self.lost_reason(job)
         if reason is None:
             return self.UNDEFINED

@@ -157,6 +157,21 @@ def test_a_job_that_no_process_runs_any_more_is_reported_lost(tmp_path, monkeypa
     assert jobs.get_result("key-c", cancelled) is jobs.UNDEFINED and not jobs.job_running(cancelled)
 
 
+def test_two_identical_jobs_each_get_their_result(app, tmp_path):
+    """Dash keys a job by its callback and arguments: two users exporting the same figure share the key, yet each
+    job's result goes to the page that queued it (results are kept by job)."""
+    from pages._jobs import ThreadJobs
+
+    jobs = ThreadJobs(tmp_path)
+    job_fn = jobs.make_job_fn(lambda set_progress, x: (set_progress(["half"]), x * 2)[1], True, "double")
+    with app.server.test_request_context("/"):
+        first, second = (jobs.call_job_fn("same-key", job_fn, [21], {}) for _ in range(2))
+    wait_until(lambda: not jobs.job_running(first) and not jobs.job_running(second) or
+               jobs.board.get(f"{first}:result") and jobs.board.get(f"{second}:result"), timeout=10)
+    assert jobs.get_result("same-key", first) == 42 and jobs.get_result("same-key", second) == 42
+    assert jobs.get_result("same-key", first) is jobs.UNDEFINED and not jobs.job_running(first)
+
+
 def test_the_test_process_exits_when_a_local_job_is_still_running(tmp_path):
     """A job thread never keeps the server (or a test run) from exiting, and nothing is forked."""
     script = tmp_path / "run.py"
