@@ -253,8 +253,15 @@ def settled(name: str):
     return (context_value.get().get(FACTS_KEY) or {}).get(name)
 
 
+#: Parts of Dash's callback context a job does not get: the request's cookies (the session's among them) and headers
+#: would otherwise travel through Redis with every job.
+WITHHELD = ("cookies", "headers")
+
+
 def _with_facts(context):
-    return {**(context or {}), FACTS_KEY: {name: fact() for name, fact in REQUEST_FACTS.items()}}
+    """The Dash context a job gets: without WITHHELD, with the request facts settled now."""
+    kept = {key: value for key, value in (context or {}).items() if key not in WITHHELD}
+    return {**kept, FACTS_KEY: {name: fact() for name, fact in REQUEST_FACTS.items()}}
 
 
 class JobBoardMixin:

@@ -172,6 +172,19 @@ def test_two_identical_jobs_each_get_their_result(app, tmp_path):
     assert jobs.get_result("same-key", first) is jobs.UNDEFINED and not jobs.job_running(first)
 
 
+def test_a_job_gets_who_imports_from_its_request_but_not_the_requests_cookies(app, tmp_path):
+    from dash import ctx
+
+    from pages._jobs import ThreadJobs, settled
+
+    jobs = ThreadJobs(tmp_path)
+    job_fn = jobs.make_job_fn(lambda: [settled("uploader"), ctx.cookies, ctx.headers], False, "who")
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "198.51.100.4"}):
+        job = jobs.call_job_fn("who", job_fn, [], {"cookies": {"session": "secret"}, "headers": {"Cookie": "x"}})
+    wait_until(lambda: jobs.board.get(f"{job}:result"), timeout=10)
+    assert jobs.get_result("who", job) == ["web upload from 198.51.100.4", {}, {}]
+
+
 def test_the_test_process_exits_when_a_local_job_is_still_running(tmp_path):
     """A job thread never keeps the server (or a test run) from exiting, and nothing is forked."""
     script = tmp_path / "run.py"
