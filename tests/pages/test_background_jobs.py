@@ -403,3 +403,35 @@ def test_a_pool_process_killed_during_an_import_is_an_error_and_stores_nothing(r
     assert "celery-pool-killed" not in stored_names(celery_stack.db_url)
     driver.find_element("css selector", "#data-import").click()  # the worker's new pool process takes the next
     wait_until(lambda: "Stored 'celery-pool-killed' version 1" in text_of(driver, "#data-result"), timeout=120)
+
+
+def test_an_import_cancelled_while_storing_is_rolled_back(app, tmp_path):
+    """Cancel reaches a job between its SQL statements too: an import cancelled once it has begun storing stops at
+    its next statement and its transaction is rolled back."""
+    from data_access.importer import import_files
+    from pages._jobs import ThreadJobs
+    from tests.conftest import make_files
+
+    jobs = ThreadJobs(tmp_path)
+    holder = {}
+
+    def cancel_when_storing(stage: str) -> None:
+        if stage.startswith("storing"):
+            jobs.terminate_job(holder["job"])  # as the Cancel button does, once the job is past its last report
+
+    def job(set_progress):
+        return import_files(make_files(), "cancelled-while-storing", source="test", progress=cancel_when_storing)
+
+    job_fn = jobs.make_job_fn(job, True, "storing")
+    with app.server.test_request_context("/"):
+        holder["job"] = jobs.call_job_fn("storing", job_fn, [], {})
+    wait_until(lambda: jobs.board.get(f"{holder['job']}:done"), timeout=30)
+    assert jobs.board.get(f"{holder['job']}:result") is None
+    assert "cancelled-while-storing" not in stored_names()
+
+    job_fn = jobs.make_job_fn(lambda set_progress: import_files(make_files(), "stored-whole", source="test").record
+                              is not None, True, "whole")
+    with app.server.test_request_context("/"):
+        whole = jobs.call_job_fn("whole", job_fn, [], {})
+    wait_until(lambda: jobs.board.get(f"{whole}:done"), timeout=30)
+    assert jobs.get_result("whole", whole) is True and "stored-whole" in stored_names()
