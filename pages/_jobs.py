@@ -63,8 +63,7 @@ HEARTBEAT_SECONDS = 1.0
 #: How long a finished job's result, and a job's marks, are kept (a page that stopped polling leaves them).
 KEEP_SECONDS = 24 * 3600
 KEY_PREFIX = "cartscope-job:"
-LOST = ("the process running it was lost (killed or restarted) before it finished. Nothing from it was stored; try "
-        "again.")
+LOST = "the process running it was lost (killed or restarted). Nothing from it was stored; try again."
 NOT_STARTED = "no job worker took it within {seconds:g} s (is a worker running?). Nothing was done; try again."
 ERROR_KEY = "background_callback_error"
 
