@@ -16,6 +16,7 @@ from data_access.importer import ensure_demo_study
 from pages._auth import configure_sign_in, current_user, signing_in, startup_problem, visible_studies
 from pages._context import SLIDE_CODES, SLIDE_PARAMS, query_params, resolve_selection, study_query
 from pages._exports import register_export_callbacks
+from pages._jobs import job_manager
 from pages._requests import configure_server, security_headers
 
 
@@ -25,7 +26,7 @@ def create_app(*, run_as_main: bool = False) -> Dash:
     if problem := startup_problem(run_as_main=run_as_main):
         raise SystemExit(problem)
     app = Dash(__name__, use_pages=True, title="CARTscope", suppress_callback_exceptions=True,
-               update_title=None)
+               update_title=None, background_callback_manager=job_manager())
     configure_server(app)
     init_cache(app.server)
     ensure_demo_study()
@@ -93,6 +94,7 @@ def keep_study_in_nav(search, pathname, link_ids):
 
 app = create_app(run_as_main=__name__ == "__main__")
 server = app.server
+celery_app = app._background_manager.celery_app  # the jobs' Celery app (`celery -A app:celery_app worker`), or None
 
 if __name__ == "__main__":
     app.run(host=settings.host(), port=settings.port(), debug=settings.debug())

@@ -157,3 +157,28 @@ def oidc() -> dict | None:
 def served_by_gunicorn() -> bool:
     """Whether this process is a gunicorn server (gunicorn sets SERVER_SOFTWARE before it loads the app)."""
     return _get("SERVER_SOFTWARE", "").startswith("gunicorn")
+
+
+def jobs_redis_url() -> str | None:
+    """CARTSCOPE_JOBS_REDIS_URL (e.g. redis://127.0.0.1:6379/1): long jobs (imports, exports, decks) run in Celery
+    workers (`celery -A app:celery_app worker`, the Procfile's `worker:` line), Celery's broker and result backend
+    on this Redis. Unset (the default), they run in threads of the web process (docs/jobs.md)."""
+    return _get("CARTSCOPE_JOBS_REDIS_URL", "") or None
+
+
+def jobs_dir() -> Path:
+    """CARTSCOPE_JOBS_DIR: where the local job manager keeps its jobs' state, progress and results (default
+    instance/jobs)."""
+    return Path(_get("CARTSCOPE_JOBS_DIR", str(ROOT / "instance" / "jobs")))
+
+
+def jobs_lost_after() -> float:
+    """CARTSCOPE_JOBS_LOST_AFTER: seconds without a heartbeat (a running job writes one every second) after which
+    the job's process is taken for dead and the page says so (default 15)."""
+    return _number("CARTSCOPE_JOBS_LOST_AFTER", "15")
+
+
+def jobs_start_timeout() -> float:
+    """CARTSCOPE_JOBS_START_TIMEOUT: seconds a queued job may wait for a worker before the page says none took it
+    (default 120)."""
+    return _number("CARTSCOPE_JOBS_START_TIMEOUT", "120")

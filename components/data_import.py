@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from components.data_mapping import mapping_section
 from components.issues import SCROLL_STYLE, issues_grid
+from components.jobs import job_progress
 from components.layout import card, page_header
 from components.text import study_href
 from data_access.schema import TABLES
@@ -49,6 +50,7 @@ def upload_form(max_file_bytes: int) -> html.Section:
                       className="cs-input", maxLength=100),
             html.Button("Validate and import", id="data-import", n_clicks=0, className="cs-button"),
         ]),
+        job_progress("data-progress", "data-cancel", "Cancel import"),
         html.P(["Command line: ", html.Code("python -m data_access import PATH --name NAME"), "; for other shapes ",
                 html.Code("python -m data_access mapping PATH --out mapping.json"), " then ",
                 html.Code("import PATH --name NAME --mapping mapping.json")], className="cs-muted"),

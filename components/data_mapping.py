@@ -10,6 +10,7 @@ import pandas as pd
 from dash import dcc, html
 
 from components.issues import issues_grid
+from components.jobs import job_progress
 from components.layout import card
 from data_access.catalogue import KINDS, SPECIMENS
 from data_access.mapping import (
@@ -131,6 +132,7 @@ def mapping_panel(mapping: dict, frames: dict[str, pd.DataFrame] | None, saved_n
             html.Button("Save mapping", id="data-map-save", n_clicks=0, className="cs-button cs-button-secondary"),
             html.Span(id="data-map-saved", className="cs-muted"),
         ]),
+        job_progress("data-map-progress", "data-map-cancel", "Cancel import"),
         html.Div(id="data-map-preview-out"),
     ]
     return html.Div(parts)

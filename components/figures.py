@@ -41,9 +41,7 @@ def graph(page: str, name: str, figure: dict, canvas: Canvas, title: str) -> htm
         *[html.Button(fmt.upper(), id={"type": "cs-export", "page": page, "name": name, "format": fmt},
                       className="cs-link-button", title=f"{fmt.upper()} drawn on the server at slide size")
           for fmt in EXPORT_FORMATS],
-        html.Span(id={"type": "cs-export-status", "page": page, "name": name}, className="cs-muted"),
-        dcc.Download(id={"type": "cs-export-download", "page": page, "name": name}),
-    ])
+    ])  # drawn by a background job (pages/_exports.py); its progress and download are in the shell
     # On screen the width follows the card; in slide mode the height does too (CSS keeps the aspect ratio).
     graph_component = dcc.Graph(id=graph_id(page, name), figure=on_screen(figure, canvas), config=config,
                                 responsive=True if aspect else "auto",

@@ -95,6 +95,14 @@ def visible_studies(studies: pd.DataFrame) -> pd.DataFrame:
     return studies[studies["name"].isin(_granted())].reset_index(drop=True)
 
 
+def access_snapshot() -> dict:
+    """What a background job needs to know of the request that queued it (it runs with none): the user, the client,
+    and the study names they may see (None: every study)."""
+    granted = _granted() if signing_in() else None
+    return {"user": current_user().name, "client": client_address(), "signing_in": signing_in(),
+            "visible": sorted(granted) if granted is not None else None}
+
+
 def require_study(study_name: str) -> None:
     """Refuse (403) a study the current user may not see."""
     if not may_see(study_name):

@@ -21,8 +21,10 @@ from components.data_import import (
     studies_grid,
 )
 from components.data_mapping import mapping_panel, preview_view
+from components.jobs import HIDDEN as JOB_HIDDEN
+from components.jobs import SHOWN as JOB_SHOWN
 from components.layout import notice, page_header, page_root
-from data_access import store
+from data_access import accounts, store
 from data_access.cdisc import detect_kind
 from data_access.importer import ImportResult, import_files, name_problem
 from data_access.mapping import (
@@ -36,7 +38,8 @@ from data_access.mapping import (
     read_sources,
 )
 from data_access.readers import SourceFile
-from pages._auth import current_user, signing_in, visible_studies
+from pages._auth import access_snapshot, client_address, current_user, signing_in, visible_studies
+from pages._jobs import job_error_text, settle_in_request, settled
 
 dash.register_page(__name__, path="/data", name="Data", order=6, title="Data · CARTscope")
 
@@ -73,19 +76,79 @@ def uploader() -> str:
     return user[:200] or f"web upload from {request.remote_addr}"
 
 
+# An import job runs without a request: who imports, from where and what they may see are settled when it is queued.
+settle_in_request("uploader", uploader)
+settle_in_request("access", access_snapshot)
+
+
+def name_taken(name: str) -> str | None:
+    """Why the job's user may not import as `name`: a stored study of that name they may not see (names are unique,
+    so its existence shows; its data does not)."""
+    visible = (settled("access") or {}).get("visible")
+    if visible is not None and name not in visible and store.find_study(name) is not None:
+        return (f"The name '{name}' belongs to a study you have no access to. Choose another name, or ask an "
+                "administrator to grant you that study. Nothing was read or stored.")
+    return None
+
+
+def imported(result: ImportResult, name: str) -> tuple:
+    """After an import job: a new study is granted to the data manager who imported it (admins see every study
+    anyway); then the outcome, listing what they may see."""
+    access = settled("access") or {}
+    visible = access.get("visible")
+    if result.record is not None and visible is not None and name not in visible:
+        accounts.grant(access["user"], name, by=access["user"])
+        visible = [*visible, name]
+    return outcome(result, name, visible)
+
+#: The stages data_access.importer.import_files reports, in order (its progress texts start with these words).
+IMPORT_STAGES = ("reading", "validating", "storing")
+
+
+def import_progress(stage_text: str) -> tuple[str, str, str]:
+    """(bar value, bar max, text) for an import stage's text."""
+    step = next((i + 1 for i, word in enumerate(IMPORT_STAGES) if stage_text.startswith(word)), 0)
+    return str(step), str(len(IMPORT_STAGES)), f"Step {step} of {len(IMPORT_STAGES)}: {stage_text}…"
+
+
+def background_import(block: str, button: str, cancel: str) -> dict:
+    """An import runs as a background job (pages/_jobs.py): its button is disabled and its progress block shown
+    while it runs, the bar follows the stages (reading, validating, storing), and Cancel stops it; a cancelled
+    import's transaction never commits, so it stores nothing. A job that fails or is lost says so in the report."""
+    return {"background": True, "prevent_initial_call": True,
+            "running": [(Output(button, "disabled"), True, False), (Output(block, "style"), JOB_SHOWN, JOB_HIDDEN)],
+            "progress": [Output(f"{block}-bar", "value"), Output(f"{block}-bar", "max"),
+                         Output(f"{block}-text", "children")],
+            "progress_default": ["0", str(len(IMPORT_STAGES)), "Starting the import…"],
+            "cancel": [Input(cancel, "n_clicks")],
+            "on_error": import_failed}
+
+
+def import_failed(error: Exception) -> tuple:
+    """The report when an import job failed or was lost (its transaction never committed: nothing was stored)."""
+    text = job_error_text(error)
+    return (message(f"The import did not finish: {text}" + ("" if "stored" in text else " Nothing was stored.")),
+            dash.no_update, dash.no_update)
+
+
 def typed_name(value) -> str:
     """A name typed in a text field ('' for anything else a crafted request may send)."""
     return value.strip() if isinstance(value, str) else ""
 
 
-def outcome(result: ImportResult, name: str) -> tuple:
-    """The report, stored studies and import log after an import (the report alone when nothing changed)."""
+def outcome(result: ImportResult, name: str, visible: list[str] | None) -> tuple:
+    """The report, stored studies and import log after an import (the report alone when nothing changed), listing
+    the `visible` study names only (None: every study)."""
     if result.identical_to is not None:
         return identical_view(result.identical_to.__dict__), dash.no_update, dash.no_update
+
+    def shown(frame):
+        return frame if visible is None else frame[frame["name"].isin(visible)].reset_index(drop=True)
+
     stored = result.record.__dict__ if result.record else None
     return (report_view(result.report.to_records(errors_first=True), stored, name,
                         (result.report.n_errors, result.report.n_warnings)),
-            studies_grid(visible_studies(store.list_studies())), import_log_grid(visible_studies(store.import_log())))
+            studies_grid(shown(store.list_studies())), import_log_grid(shown(store.import_log())))
 
 
 @callback(Output("data-selected-files", "children"), Input("data-upload", "filename"))
@@ -98,9 +161,9 @@ def show_selected(filenames):
     Input("data-import", "n_clicks"),
     State("data-upload", "contents"), State("data-upload", "filename"), State("data-name", "value"),
     State("data-mapping-state", "data"),
-    running=[(Output("data-import", "disabled"), True, False)], prevent_initial_call=True,
+    **background_import("data-progress", "data-import", "data-cancel"),
 )
-def run_import(_clicks, contents, filenames, name, pending):
+def run_import(set_progress, _clicks, contents, filenames, name, pending):
     if not filenames:
         return message("Choose the study's files first."), dash.no_update, dash.no_update
     if pending and pending.get("required"):
@@ -110,8 +173,12 @@ def run_import(_clicks, contents, filenames, name, pending):
     if not name:
         return message("Give the study a name (for example BCMA-01 cut-off 2026-06), then import again. Nothing "
                        "was read or stored."), dash.no_update, dash.no_update
-    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader())
-    return outcome(result, name)
+    if problem := name_taken(name):
+        return message(problem), dash.no_update, dash.no_update
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=settled("uploader"),
+                          client=(settled("access") or {}).get("client"),
+                          progress=lambda stage: set_progress(import_progress(stage)))
+    return imported(result, name)
 
 
 # -- the mapping step (files not in CARTscope format; docs/mapping.md) ------------------------------------------------
@@ -179,7 +246,8 @@ def save_mapping(_clicks, name, columns, tests, values, state):
         return dash.no_update, dash.no_update
     if problem := name_problem(name, "mapping"):
         return f"Not saved: {problem}.", dash.no_update
-    store.save_mapping(name, dump_mapping(_edited(state, columns, tests, values)), user=uploader())
+    store.save_mapping(name, dump_mapping(_edited(state, columns, tests, values)), user=uploader(),
+                       client=client_address())
     return f"Saved as '{name}': pick it above for the next delivery.", mapping_options()
 
 
@@ -188,9 +256,8 @@ def save_mapping(_clicks, name, columns, tests, values, state):
           Output("data-log", "children", allow_duplicate=True), Input("data-map-import", "n_clicks"),
           State("data-map-columns", "rowData"), State("data-map-tests", "rowData"), State("data-map-values", "rowData"),
           State("data-mapping-state", "data"), State("data-upload", "contents"), State("data-upload", "filename"),
-          State("data-name", "value"), running=[(Output("data-map-import", "disabled"), True, False)],
-          prevent_initial_call=True)
-def import_with_mapping(_clicks, columns, tests, values, state, contents, filenames, name):
+          State("data-name", "value"), **background_import("data-map-progress", "data-map-import", "data-map-cancel"))
+def import_with_mapping(set_progress, _clicks, columns, tests, values, state, contents, filenames, name):
     """The whole delivery through the edited mapping: stored as one new version, or nothing with every problem."""
     if not _clicks or not state or not filenames:
         return dash.no_update, dash.no_update, dash.no_update
@@ -198,10 +265,14 @@ def import_with_mapping(_clicks, columns, tests, values, state, contents, filena
     if not name:
         return message("Give the study a name (above), then import again. Nothing was read or stored."), \
             dash.no_update, dash.no_update
+    if problem := name_taken(name):
+        return message(problem), dash.no_update, dash.no_update
     mapping = _edited(state, columns, tests, values)
     saved = state.get("name")
     saved_text = store.load_mapping_json(saved) if saved else None
     unchanged = saved_text is not None and mapping_checksum(load_mapping(saved_text)) == mapping_checksum(mapping)
-    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=uploader(),
-                          mapping=mapping, mapping_name=saved if unchanged else None)
-    return outcome(result, name)
+    result = import_files(decode_uploads(contents, filenames), name, source="upload", user=settled("uploader"),
+                          mapping=mapping, mapping_name=saved if unchanged else None,
+                          client=(settled("access") or {}).get("client"),
+                          progress=lambda stage: set_progress(import_progress(stage)))
+    return imported(result, name)

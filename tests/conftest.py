@@ -12,6 +12,7 @@ _RUN_DIR = Path(tempfile.mkdtemp(prefix="cartscope-tests-"))
 # Set before the app or the store is imported anywhere, so no test touches instance/cartscope.db.
 os.environ["CARTSCOPE_DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'app.db'}"
 os.environ["CARTSCOPE_CACHE_DIR"] = str(_RUN_DIR / "cache")
+os.environ["CARTSCOPE_JOBS_DIR"] = str(_RUN_DIR / "jobs")
 
 import pytest  # noqa: E402
 

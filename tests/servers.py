@@ -136,6 +136,23 @@ class Client:
     def callback(self, output_part: str, values: dict | None = None, changed: str | None = None) -> requests.Response:
         return self.http.post(f"{self.base}{CALLBACK}", json=self.body(output_part, values, changed), timeout=60)
 
+    def job(self, output_part: str, values: dict | None = None, changed: str | None = None,
+            timeout: float = 120) -> dict:
+        """A background callback's final answer (pages/_jobs.py): asked once, then polled as the renderer does
+        (the same request with ?cacheKey=&job=) until it gives its response."""
+        body, query = self.body(output_part, values, changed), ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.http.post(f"{self.base}{CALLBACK}{query}", json=body, timeout=60)
+            answer.raise_for_status()
+            data = answer.json() if answer.content else {}
+            if "response" in data:
+                return data["response"]
+            if "cacheKey" in data:
+                query = f"?cacheKey={data['cacheKey']}&job={data['job']}"
+            time.sleep(0.3)
+        raise AssertionError(f"the job for {output_part} gave no answer in {timeout} s")
+
     def page(self, path: str, search: str = "") -> requests.Response:
         """The pages router's answer for an address (what the browser draws)."""
         return self.callback("_pages_content", {"_pages_location.pathname": path, "_pages_location.search": search},

@@ -215,6 +215,25 @@ def test_the_data_page_lists_granted_studies_to_a_data_manager_and_nothing_to_ot
     assert "Importing needs the data-manager role" in ana and "import_log" not in ana and "demo" not in ana
 
 
+def upload_values(name: str) -> dict:
+    files = make_files()
+    return {"data-import.n_clicks": 1, "data-name.value": name, "data-upload.filename": [f.name for f in files],
+            "data-upload.contents": [f"data:text/csv;base64,{base64.b64encode(f.data).decode()}" for f in files]}
+
+
+def test_a_data_manager_imports_a_new_study_sees_it_and_cannot_take_a_name_they_may_not_see(site):
+    dan = client(site, "dan")
+    answer = dan.job("data-report.children", upload_values("beta"), "data-import.n_clicks")
+    assert "beta" in json.dumps(answer["data-studies"]) and "alpha" not in json.dumps(answer["data-studies"])
+    assert store.find_study("beta", engine=site[1]).imported_by == "dan"
+    assert accounts.granted_studies(accounts.find_user("dan", engine=site[1]), engine=site[1]) == {"demo", "beta"}
+    event = accounts.audit_events(action="import", study="beta", engine=site[1]).iloc[0]
+    assert (event["user_name"], event["client"]) == ("dan", "127.0.0.1")
+    refused = dan.job("data-report.children", upload_values("alpha"), "data-import.n_clicks")
+    assert "belongs to a study you have no access to" in json.dumps(refused)
+    assert store.find_study("alpha", engine=site[1]).version == 1
+
+
 def test_views_are_recorded_with_user_time_and_address(site):
     ana = client(site, "ana")
     ana.page("/patients/DM-001", "?study=demo")
