@@ -166,7 +166,7 @@ def test_data_page_outcome_counts_every_error_not_only_the_listed_ones(app):
     result = import_files(make_files({"measurements.csv": VALID_TABLES["measurements.csv"] + bad_rows}),
                           "counted", source="test")
     assert len(result.report.errors) == 50 and result.report.n_errors == 80
-    report, _studies, _log = outcome(result, "counted")
+    report, _studies, _log = outcome(result, "counted", None)
     assert "'counted' has 80 error(s)" in str(report)
 
 

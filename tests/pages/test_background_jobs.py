@@ -334,7 +334,8 @@ def test_celery_worker_runs_an_export_and_an_import_with_progress(remote, celery
     stages = set()
     wait_until(lambda: stages.add(text_of(driver, "#data-progress-text")[:11])
                or "Stored 'celery-import' version 1" in text_of(driver, "#data-result"), timeout=120)
-    assert len({s for s in stages if s.startswith("Step")}) >= 2, stages  # the page polls once a second
+    # the page polls once a second: a loaded machine may read a worker's fast stages at the last one only
+    assert {s for s in stages if s.startswith("Step")}, stages
     assert "celery-import" in stored_names(celery_stack.db_url)
     log = celery_stack.worker_log()
     assert log.count("succeeded in") >= 2  # both jobs ran in the worker, not in the web process
