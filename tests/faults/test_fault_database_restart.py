@@ -1,0 +1,66 @@
+"""The database restarted under the Procfile's gunicorn (a PostgreSQL cluster of the test's own, pg_ctl stop and
+start), four times: while it is down, callback requests that need it answer 503 with a plain message (no
+traceback, in the answer or the log); when it is back, every request succeeds again by itself, also after a
+restart no request saw (the pool's connections from before it are dead: they are checked before use)."""
+import concurrent.futures
+
+from sqlalchemy import create_engine, text
+
+from bench.dash_client import DashClient, cohort_update, page_state
+from bench.services import gunicorn, postgres_cluster
+from data_access.importer import import_path
+from data_access.store import get_engine
+from pages._requests import DATABASE_UNAVAILABLE
+from tests.conftest import DEMO_DIR, wait_until
+
+PARALLEL = 8
+
+
+def accepts_connections(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+    finally:
+        engine.dispose()
+
+
+def test_requests_fail_clearly_while_the_database_restarts_and_recover_by_themselves(tmp_path):
+    with postgres_cluster() as cluster:
+        import_path(DEMO_DIR, "demo", source="test", simulated=True, engine=get_engine(cluster.url))
+        get_engine(cluster.url).dispose()
+        env = {"CARTSCOPE_DATABASE_URL": cluster.url, "CARTSCOPE_CACHE_DIR": str(tmp_path / "cache")}
+        with gunicorn(env, tmp_path / "gunicorn.log") as server:
+            clients = [DashClient(server.base) for _ in range(PARALLEL)]
+            state = page_state(clients[0].navigate("/kinetics", "?study=demo")[0], "kinetics")
+            windows = iter(range(5, 10_000))
+
+            def one_each() -> list:
+                """A page and a new cohort window from each client at once: both workers, most of their threads."""
+                def ask(client):
+                    return [*client.navigate("/kinetics", "?study=demo"),
+                            cohort_update(client, state, end=next(windows))]
+                with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+                    return [a for answers in pool.map(ask, clients) for a in answers]
+
+            assert all(a.ok for a in one_each())
+            for restart in range(4):
+                cluster.stop()
+                if restart % 2 == 0:  # requests while it is down
+                    answers = one_each()
+                    failed = [a for a in answers if not a.ok]
+                    assert {a.name for a in failed} == {"page", "study selector", "cohort update"}, \
+                        [(a.name, a.status) for a in answers]
+                    for answer in failed:
+                        assert answer.status == 503, (answer.name, answer.status, answer.text[:500])
+                        assert DATABASE_UNAVAILABLE in answer.text and "Traceback" not in answer.text
+                cluster.start()
+                wait_until(lambda: accepts_connections(cluster.url), timeout=60)
+                answers = one_each()
+                assert [(a.name, a.status) for a in answers if not a.ok] == [], f"after restart {restart + 1}"
+            log = server.output()
+    assert "Traceback" not in log, log[-3000:]
+    assert "The database is not answering" in log
