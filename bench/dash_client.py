@@ -64,6 +64,12 @@ def find_ids(tree, kind: str) -> list[dict]:
     return found
 
 
+def _closed_before_answering(error: requests.ConnectionError) -> bool:
+    """Whether the connection was reset or closed with no answer begun (the keep-alive race), not refused."""
+    text = str(error)
+    return "Connection aborted" in text and ("reset by peer" in text or "RemoteDisconnected" in text)
+
+
 @dataclass
 class Answer:
     """One request: what it was, its HTTP status (or the name of the error when none came), seconds, the body."""
@@ -86,8 +92,20 @@ class DashClient:
         self.base = base
         self.session = requests.Session()
         self.timeout = timeout
-        self.dependencies = dependencies if dependencies is not None else self.get_json("/_dash-dependencies")
+        self._dependencies = dependencies
         self._nav_ids: list[dict] | None = None
+        self.retries = 0  # requests sent again because the server had closed the kept-alive connection
+
+    @property
+    def dependencies(self) -> list[dict]:
+        """The app's callbacks (/_dash-dependencies), asked for once (after signing in, when the app needs it)."""
+        if self._dependencies is None:
+            self._dependencies = self.get_json("/_dash-dependencies")
+        return self._dependencies
+
+    @dependencies.setter
+    def dependencies(self, value: list[dict]) -> None:
+        self._dependencies = value
 
     def get_json(self, path: str):
         response = self.session.get(self.base + path, timeout=self.timeout)
@@ -134,9 +152,17 @@ class DashClient:
         body = self.body(fragment, values, changed)
         started = time.perf_counter()
         try:
-            response = self.session.post(self.base + CALLBACK_PATH, json=body, timeout=self.timeout)
+            try:
+                response = self.session.post(self.base + CALLBACK_PATH, json=body, timeout=self.timeout)
+            except requests.ConnectionError as error:
+                if not _closed_before_answering(error):
+                    raise
+                # The server closed the kept-alive connection (its keep-alive timeout) as the request went out on
+                # it: a browser sends the request again on a new connection, and so does this client, once.
+                self.retries += 1
+                response = self.session.post(self.base + CALLBACK_PATH, json=body, timeout=self.timeout)
         except requests.RequestException as error:
-            return Answer(name, type(error).__name__, time.perf_counter() - started)
+            return Answer(name, type(error).__name__, time.perf_counter() - started, text=str(error))
         elapsed = time.perf_counter() - started
         try:
             parsed = response.json() if response.status_code == 200 else None

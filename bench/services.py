@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shlex
 import shutil
 import socket
@@ -12,12 +13,43 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path(os.environ.get("CARTSCOPE_PG_BIN", "/usr/local/bin"))
+
+
+def sign_in_available() -> bool:
+    """Whether this code has sign-in (CARTSCOPE_SECRET_KEY turns it on; gunicorn then refuses to start without it)."""
+    import settings
+
+    return hasattr(settings, "secret_key")
+
+
+def sign_in_env() -> dict:
+    """The environment that turns sign-in on, over plain HTTP on loopback (a fresh secret key)."""
+    return {"CARTSCOPE_SECRET_KEY": secrets.token_hex(32), "CARTSCOPE_SECURE_COOKIES": "0"}
+
+
+def add_analysts(database_url: str, names: list[str], study: str) -> dict[str, str]:
+    """Accounts with the analyst role, each granted `study`, through data_access.accounts (what `python -m
+    data_access users add/grant` does); their passwords by name. Also an admin account (sign-in refuses to start
+    without one), which does not sign in."""
+    from data_access import accounts
+    from data_access.store import get_engine
+
+    engine = get_engine(database_url)
+    if not accounts.has_admin(engine=engine):
+        accounts.add_user("bench-admin", "admin", password=secrets.token_urlsafe(18), by="bench", engine=engine)
+    passwords = {}
+    for name in names:
+        passwords[name] = secrets.token_urlsafe(18)
+        accounts.add_user(name, "analyst", password=passwords[name], by="bench", engine=engine)
+        accounts.grant(name, study, by="bench", engine=engine)
+    return passwords
 
 
 def free_port() -> int:
@@ -51,9 +83,10 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.output()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{self.base}/_dash-layout", timeout=5) as response:
-                    if response.status == 200:
-                        return
+                with urllib.request.urlopen(f"{self.base}/_dash-layout", timeout=5):
+                    return
+            except urllib.error.HTTPError:  # an answer (401 without a session): it is up
+                return
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{self.output()[-3000:]}")

@@ -4,7 +4,7 @@ request, and when Redis is back the app uses it again by itself (new results are
 import time
 
 from bench.dash_client import DashClient, cohort_update, page_state
-from bench.services import RedisServer, gunicorn
+from bench.services import RedisServer, add_analysts, gunicorn, sign_in_available, sign_in_env
 from data_access.cache import TolerantRedisCache
 from tests.conftest import wait_until
 
@@ -15,11 +15,15 @@ WORKERS = 2
 def test_pages_answer_from_the_database_while_redis_is_down_and_use_it_again_when_it_is_back(tmp_path):
     redis = RedisServer()
     redis.start()
-    env = {"CARTSCOPE_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "CARTSCOPE_REDIS_URL": redis.url,
-           "CARTSCOPE_CACHE_PREFIX": "faults:"}
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {"CARTSCOPE_DATABASE_URL": url, "CARTSCOPE_REDIS_URL": redis.url, "CARTSCOPE_CACHE_PREFIX": "faults:"}
+    passwords = add_analysts(url, ["fault-user"], "demo") if sign_in_available() else {}
+    env.update(sign_in_env() if passwords else {})
     try:
         with gunicorn(env, tmp_path / "gunicorn.log") as server:
             client = DashClient(server.base)
+            for name, password in passwords.items():
+                client.sign_in(name, password)
             state = page_state(client.navigate("/kinetics", "?study=demo")[0], "kinetics")
             assert state is not None
             end = 10
