@@ -1,6 +1,6 @@
 """Load benchmark: concurrent signed-in users replaying realistic flows against the deployment's own stack.
 
-    python -m bench.load [--users 50] [--seconds 60] [--think 1.0] [--no-sign-in] [--patients N]
+    python -m bench.load [--users 50] [--seconds 60] [--think 5] [--no-sign-in] [--patients N]
 
 Starts, on loopback only, a fresh PostgreSQL database (on --postgres's server), the real Redis (--redis, a database
 number of its own, keys under a prefix of the run's own, deleted afterwards), and the Procfile's command (gunicorn,
@@ -8,7 +8,8 @@ number of its own, keys under a prefix of the run's own, deleted afterwards), an
 then --users simulated users, each a thread with its own session (cookie, kept-alive connection), sign in
 (--sign-in, the default: an analyst account each, granted the study, signed in through the app's form with its
 CSRF token; --no-sign-in for code without sign-in) and replay, until --seconds have
-passed, flows chosen at random with --think seconds (on average) between them:
+passed, flows chosen at random with --think seconds (on average; a reviewer reads what a click showed before
+the next) between them:
 
 - open a patient: a link to /patients/<id> (the page router, then the study selector and the navigation links,
   the three callbacks the browser sends on a navigation);
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60, help="how long the users replay flows (default 60)")
-    parser.add_argument("--think", type=float, default=1.0, help="average seconds between a user's flows "
+    parser.add_argument("--think", type=float, default=5.0, help="average seconds between a user's flows "
                         "(uniform from 0 to twice this; 0: no pause)")
     parser.add_argument("--sign-in", action=argparse.BooleanOptionalAction, default=True,
                         help="sign each user in with an account of its own (default); --no-sign-in for code "
