@@ -1,7 +1,9 @@
 """A client that speaks Dash's HTTP protocol the way the browser does: POST /_dash-update-component with the
-callback's output, outputs, inputs, state and changedPropIds (built from /_dash-dependencies, as the renderer
-builds them), and a navigation as the renderer does it (the page router and the shell's two callbacks that follow
-the address). Used by bench/load.py and the fault tests (tests/faults)."""
+callback's output, outputs, inputs, state, changedPropIds and parsedChangedPropsIds (built from
+/_dash-dependencies, as the renderer builds them; Dash 4.4's renderer also adds an `endId` query parameter, which
+only background callbacks read), and a navigation as the renderer sends it (the page router and the shell's
+callbacks that follow the address; compared against Chromium's network log of the app). Used by bench/load.py
+and the fault tests (tests/faults)."""
 from __future__ import annotations
 
 import json
@@ -95,6 +97,7 @@ class DashClient:
         self._dependencies = dependencies
         self._nav_ids: list[dict] | None = None
         self.retries = 0  # requests sent again because the server had closed the kept-alive connection
+        self.location: tuple[str, str] | None = None  # the address bar (pathname, search) after the last navigation
 
     @property
     def dependencies(self) -> list[dict]:
@@ -146,7 +149,7 @@ class DashClient:
 
         return {"output": dependency["output"], "outputs": _outputs(dependency["output"]),
                 "inputs": [item(d) for d in dependency["inputs"]], "state": [item(d) for d in dependency["state"]],
-                "changedPropIds": changed}
+                "changedPropIds": changed, "parsedChangedPropsIds": changed}
 
     def post(self, name: str, fragment: str, values: dict, changed: list[str]) -> Answer:
         body = self.body(fragment, values, changed)
@@ -175,26 +178,46 @@ class DashClient:
             self._nav_ids = find_ids(self.get_json("/_dash-layout"), "nav-link")
         return self._nav_ids
 
-    def navigate(self, pathname: str, search: str) -> list[Answer]:
-        """What the renderer sends when the address becomes pathname + search (a link in the app): the page
-        router, the study selector following the address, the navigation links following it."""
+    def navigate(self, pathname: str, search: str, full_load: bool = False) -> list[Answer]:
+        """What the renderer sends when the address becomes pathname + search, as recorded from Chromium's network
+        log: on a page load (the first address of a session, or `full_load`) the study selector, the page router
+        and the navigation links; on a link within the app, the router and the navigation links for what
+        changed, and the selector only when the query changed."""
+        first = full_load or self.location is None
+        old_path, old_search = self.location or (None, None)
+        self.location = (pathname, search)
+        changed = [part for part, new, old in (("pathname", pathname, old_path), ("search", search, old_search))
+                   if first or new != old]
+        if not changed:
+            return []
         nav = [{"id": i, "property": "id", "value": i} for i in self.nav_ids()]
-        return [
-            self.post("page", "_pages_content.children", {"_pages_location.pathname": pathname,
-                                                          "_pages_location.search": search},
-                      ["_pages_location.pathname", "_pages_location.search"]),
-            self.post("study selector", "study-select.options", {"url.search": search}, ["url.search"]),
-            self.post("navigation", '"nav-link"}.href', {
-                "url.search": search, "url.pathname": pathname,
-                '{"index":["ALL"],"type":"nav-link"}.id': nav}, ["url.pathname"]),
-        ]
+        answers = []
+        if "search" in changed:
+            answers.append(self.post("study selector", "study-select.options", {"url.search": search}, ["url.search"]))
+        answers.append(self.post("page", "_pages_content.children", {"_pages_location.pathname": pathname,
+                                                                     "_pages_location.search": search},
+                                 [f"_pages_location.{part}" for part in changed]))
+        answers.append(self.post("navigation", '"nav-link"}.href', {
+            "url.search": search, "url.pathname": pathname, '{"index":["ALL"],"type":"nav-link"}.id': nav},
+            [f"url.{part}" for part in changed]))
+        return answers
+
+
+def router(answers: list[Answer]) -> Answer:
+    """The page router's answer among a navigation's."""
+    return next(a for a in answers if a.name == "page")
 
 
 def page_state(answer: Answer, page: str):
-    """The state store a page's layout (the router's answer) starts with, or None."""
+    """The page's state store after `answer`: the one a page's layout (the router's answer) starts with, or the
+    one an update callback wrote; None when the answer has neither."""
     if not answer.ok or not isinstance(answer.body, dict):
         return None
-    content = answer.body.get("response", {}).get("_pages_content", {}).get("children")
+    response = answer.body.get("response", {})
+    written = response.get(json.dumps({"page": page, "type": "cs-page-state"}, separators=(",", ":")), {})
+    if isinstance(written, dict) and isinstance(written.get("data"), dict):
+        return written["data"]
+    content = response.get("_pages_content", {}).get("children")
     return find_prop(content, {"page": page, "type": "cs-page-state"}, "data")
 
 

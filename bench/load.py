@@ -11,16 +11,19 @@ CSRF token; --no-sign-in for code without sign-in) and replay, until --seconds h
 passed, flows chosen at random with --think seconds (on average; a reviewer reads what a click showed before
 the next) between them:
 
-- open a patient: a link to /patients/<id> (the page router, then the study selector and the navigation links,
-  the three callbacks the browser sends on a navigation);
-- change the AUC window: the patient page's NCA for a new window (sometimes a new AUC method);
-- cohort update: the kinetics page's update for new controls (grouping, display, scale, statistic, window);
-- efficacy page: a link to /efficacy, then the swimmer plot sorted another way.
+- open a patient: a link to /patients/<id> (the page router and the navigation links, what the browser sends
+  for a link within the app; on a user's first page, a page load, also the study selector);
+- change the AUC window: the patient page's NCA for a new window (sometimes a new AUC method), after following a
+  link to a patient when the user is on another page;
+- cohort update: the kinetics page's update for new controls (grouping, display, scale, statistic, window), after
+  a link to /kinetics when the user is elsewhere;
+- efficacy page: a link to /efficacy (when elsewhere), then the swimmer plot sorted the other way.
 
-The requests are the ones the browser sends (bench/dash_client.py builds them from /_dash-dependencies, and the
-page states from the router's answers). Prints, per flow, the 50th/95th/99th percentile latency of its requests and
-of the whole flow, the throughput, and every error (any answer but 200). The target is p95 under 500 ms per
-request with no error. Exit status: 0 when it was met, 3 when it was not, 1 when the benchmark itself failed.
+The requests are the ones the browser sends (bench/dash_client.py builds them from /_dash-dependencies; which
+callbacks a navigation sends was read from Chromium's network log of the app), with each page's state store as
+the router's answer or the last update wrote it. Prints, per flow, the 50th/95th/99th percentile latency of its
+requests and of the whole flow, the throughput, and every error (any answer but 200). The target is p95 under
+500 ms per request with no error. Exit status: 0 when it was met, 3 when it was not, 1 when the benchmark itself failed.
 """
 from __future__ import annotations
 
@@ -77,7 +80,8 @@ class User:
         self.client = DashClient(base, dependencies)
         self.patients, self.study, self.rng = patients, study, rng
         self.search = f"?study={study}"
-        self.states: dict[str, dict] = {}
+        self.states: dict[str, dict | None] = {}  # each page's state store as the user last saw it
+        self.page: str | None = None  # the page the user is on
 
     def window(self) -> tuple[float, float]:
         if self.rng.random() < 0.2:  # a window of the user's own: computed, not cached
@@ -85,39 +89,49 @@ class User:
         return self.rng.choice(WINDOWS)
 
     def go(self, path: str, page: str) -> list[Answer]:
+        """Follow a link to `path` (nothing is sent when the user is already there)."""
         answers = self.client.navigate(path, self.search)
-        state = page_state(answers[0], page)
-        if state is not None:
-            self.states[page] = state
+        router = next((a for a in answers if a.name == "page"), None)
+        if router is not None:
+            self.states[page] = page_state(router, page)
+            self.page = page
         return answers
+
+    def update(self, answer: Answer, page: str) -> list[Answer]:
+        """An update on the current page; the page's state follows what the update wrote."""
+        self.states[page] = page_state(answer, page) or self.states[page]
+        return [answer]
 
     def open_patient(self) -> list[Answer]:
         return self.go(f"/patients/{self.rng.choice(self.patients)}", "patients")
 
     def change_window(self) -> list[Answer]:
-        answers = [] if "patients" in self.states else self.open_patient()
-        if "patients" not in self.states:
+        answers = [] if self.page == "patients" else self.open_patient()
+        if not self.states.get("patients"):
             return answers
         start, end = self.window()
         method = "linear" if self.rng.random() < 0.2 else None
-        return [*answers, patient_window(self.client, self.states["patients"], start, end, method)]
+        return [*answers, *self.update(patient_window(self.client, self.states["patients"], start, end, method),
+                                       "patients")]
 
     def cohort(self) -> list[Answer]:
-        answers = [] if "kinetics" in self.states else self.go("/kinetics", "kinetics")
-        if "kinetics" not in self.states:
+        answers = [] if self.page == "kinetics" else self.go("/kinetics", "kinetics")
+        if not self.states.get("kinetics"):
             return answers
         start, end = self.window()
         changes = {"group": self.rng.choice(["dose_level", "response_group", "crs_group", "none"]),
                    "display": self.rng.choice(["colour", "facet"]), "scale": self.rng.choice(["log", "linear"]),
                    "stat": self.rng.choice(["median", "geomean"]), "start": start, "end": end}
         changed = self.rng.choice(["group", "display", "scale", "stat", "end"])
-        return [*answers, cohort_update(self.client, self.states["kinetics"], changed=changed, **changes)]
+        return [*answers, *self.update(cohort_update(self.client, self.states["kinetics"], changed=changed,
+                                                     **changes), "kinetics")]
 
     def efficacy(self) -> list[Answer]:
-        answers = self.go("/efficacy", "efficacy")
-        if "efficacy" not in self.states:
+        answers = [] if self.page == "efficacy" else self.go("/efficacy", "efficacy")
+        if not self.states.get("efficacy"):
             return answers
-        return [*answers, swimmer_sort(self.client, self.states["efficacy"], self.rng.choice(["duration", "dose"]))]
+        sort = "dose" if self.states["efficacy"].get("sort") == "duration" else "duration"
+        return [*answers, *self.update(swimmer_sort(self.client, self.states["efficacy"], sort), "efficacy")]
 
     def run(self, flow: str) -> list[Answer]:
         return {"open a patient": self.open_patient, "change the AUC window": self.change_window,

@@ -6,7 +6,7 @@ import concurrent.futures
 
 from sqlalchemy import create_engine, text
 
-from bench.dash_client import DashClient, cohort_update, page_state
+from bench.dash_client import DashClient, cohort_update, page_state, router
 from bench.services import add_analysts, gunicorn, postgres_cluster, sign_in_available, sign_in_env
 from data_access.importer import import_path
 from data_access.store import get_engine
@@ -40,13 +40,13 @@ def test_requests_fail_clearly_while_the_database_restarts_and_recover_by_themse
             for client in clients:
                 for name, password in passwords.items():
                     client.sign_in(name, password)
-            state = page_state(clients[0].navigate("/kinetics", "?study=demo")[0], "kinetics")
+            state = page_state(router(clients[0].navigate("/kinetics", "?study=demo")), "kinetics")
             windows = iter(range(5, 10_000))
 
             def one_each() -> list:
                 """A page and a new cohort window from each client at once: both workers, most of their threads."""
                 def ask(client):
-                    return [*client.navigate("/kinetics", "?study=demo"),
+                    return [*client.navigate("/kinetics", "?study=demo", full_load=True),
                             cohort_update(client, state, end=next(windows))]
                 with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
                     return [a for answers in pool.map(ask, clients) for a in answers]

@@ -3,7 +3,7 @@ answering 200 (computed from the database), the log warns once per outage and wo
 request, and when Redis is back the app uses it again by itself (new results are stored in it)."""
 import time
 
-from bench.dash_client import DashClient, cohort_update, page_state
+from bench.dash_client import DashClient, cohort_update, page_state, router
 from bench.services import RedisServer, add_analysts, gunicorn, sign_in_available, sign_in_env
 from data_access.cache import TolerantRedisCache
 from tests.conftest import wait_until
@@ -24,7 +24,7 @@ def test_pages_answer_from_the_database_while_redis_is_down_and_use_it_again_whe
             client = DashClient(server.base)
             for name, password in passwords.items():
                 client.sign_in(name, password)
-            state = page_state(client.navigate("/kinetics", "?study=demo")[0], "kinetics")
+            state = page_state(router(client.navigate("/kinetics", "?study=demo")), "kinetics")
             assert state is not None
             end = 10
             assert cohort_update(client, state, end=end).ok
