@@ -65,6 +65,7 @@ class Record:
     requests: list[tuple[str, Answer]] = field(default_factory=list)
     flows: list[tuple[str, float]] = field(default_factory=list)
     retries: int = 0  # requests sent again on a new connection (the server had closed the kept-alive one)
+    cpu: tuple[float, float] = (0.0, 0.0)  # CPU seconds of gunicorn's workers and of this load generator
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, flow: str, answers: list[Answer], seconds: float) -> None:
@@ -197,6 +198,20 @@ def simulate(base: str, users: int, seconds: float, think: float, patients: list
     return record, time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the process `pid`'s children so far (gunicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def report(record: Record, elapsed: float, args) -> bool:
     """Print the figures; whether the target was met."""
     by_flow: dict[str, list[Answer]] = defaultdict(list)
@@ -233,6 +248,9 @@ def report(record: Record, elapsed: float, args) -> bool:
     print(f"throughput: {total / elapsed:.1f} requests/s, {len(record.flows) / elapsed:.1f} flows/s "
           f"({total:,} requests, {len(record.flows):,} flows); {record.retries} request(s) sent again on a new "
           "connection after the server closed a kept-alive one, as browsers do")
+    print(f"CPU: gunicorn's workers {record.cpu[0]:.0f} s ({record.cpu[0] / elapsed:.2f} cores, "
+          f"{record.cpu[0] / max(total, 1) * 1e3:.0f} ms a request), this load generator {record.cpu[1]:.0f} s "
+          f"({record.cpu[1] / elapsed:.2f} cores); load average {os.getloadavg()[0]:.1f}")
     if all_times:
         print(f"all requests: p50 {statistics.median(all_times) * 1e3:.0f} ms, "
               f"p95 {percentile(all_times, 95) * 1e3:.0f} ms, p99 {percentile(all_times, 99) * 1e3:.0f} ms")
@@ -299,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             get_engine(url).dispose()
             print(f"{args.users} analyst accounts made and granted '{name}' in {time.perf_counter() - started:.1f} s")
         with gunicorn(env, work / "gunicorn.log") as server:
+            server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
             record, elapsed = simulate(server.base, args.users, args.seconds, args.think, patients, name, passwords,
                                        args.seed)
+            record.cpu = (cpu_seconds(server.process.pid) - server_cpu, time.process_time() - client_cpu)
             log = server.output()
     met = report(record, elapsed, args)
     if "Traceback" in log:
