@@ -4,6 +4,7 @@ traceback, in the answer or the log); when it is back, every request succeeds ag
 restart no request saw (the pool's connections from before it are dead: they are checked before use)."""
 import concurrent.futures
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from bench.dash_client import DashClient, cohort_update, page_state, router
@@ -70,3 +71,28 @@ def test_requests_fail_clearly_while_the_database_restarts_and_recover_by_themse
             log = server.output()
     assert "Traceback" not in log, log[-3000:]
     assert "The database is not answering" in log
+
+
+def test_only_errors_of_reaching_the_database_answer_503(tmp_path):
+    """Real errors from SQLite: a file locked by another writer past the busy timeout is 'not answering' (503); a
+    missing table is a mistake in the app (500, as before), though SQLite calls both OperationalError."""
+    from sqlalchemy.exc import OperationalError
+
+    from pages._requests import database_unavailable
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    writer, reader = create_engine(url), create_engine(url, connect_args={"timeout": 0})
+    with writer.connect() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.commit()
+        conn.execute(text("BEGIN EXCLUSIVE"))
+        with pytest.raises(OperationalError, match="locked") as locked, reader.connect() as other:
+            other.execute(text("SELECT * FROM t"))
+        conn.rollback()
+    with pytest.raises(OperationalError, match="no such table") as missing, reader.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    unreachable = create_engine("postgresql://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    with pytest.raises(OperationalError) as refused:
+        unreachable.connect()
+    assert database_unavailable(locked.value) and database_unavailable(refused.value)
+    assert not database_unavailable(missing.value)
