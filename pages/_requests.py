@@ -36,7 +36,7 @@ def configure_server(app: Dash) -> None:
             return error
         if database_unavailable(error):
             server.logger.warning("The database is not answering (%s %s): %s", request.method, request.path,
-                                  str(getattr(error, "orig", error)).strip().splitlines()[0][:300])
+                                  (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:300])
             return database_unavailable_answer()
         server.logger.exception("Error answering %s %s", request.method, request.path)
         return InternalServerError()
