@@ -3,12 +3,14 @@ start), four times: while it is down, callback requests that need it answer 503 
 traceback, in the answer or the log); when it is back, every request succeeds again by itself, also after a
 restart no request saw (the pool's connections from before it are dead: they are checked before use)."""
 import concurrent.futures
+import os
+import shutil
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bench.dash_client import DashClient, cohort_update, page_state, router
-from bench.services import add_analysts, gunicorn, postgres_cluster, sign_in_available, sign_in_env
+from bench.services import PG_BIN, add_analysts, gunicorn, postgres_cluster, sign_in_available, sign_in_env
 from data_access.importer import import_path
 from data_access.store import get_engine
 from pages._requests import DATABASE_UNAVAILABLE
@@ -30,6 +32,8 @@ def accepts_connections(url: str) -> bool:
 
 
 def test_requests_fail_clearly_while_the_database_restarts_and_recover_by_themselves(tmp_path):
+    if os.geteuid() != 0 or not (PG_BIN / "initdb").exists() or not shutil.which("runuser"):
+        pytest.skip(f"a PostgreSQL cluster of the test's own needs root, runuser and {PG_BIN}/initdb")
     with postgres_cluster() as cluster:
         import_path(DEMO_DIR, "demo", source="test", simulated=True, engine=get_engine(cluster.url))
         passwords = add_analysts(cluster.url, ["fault-user"], "demo") if sign_in_available() else {}
