@@ -1,11 +1,14 @@
 """What every request passes through before a page or a callback sees it: the request size limit, the check that a
 callback request is one the Dash renderer sends (else 400), errors answered without detail (500, traceback to the
-log), and the proxies trusted for the client address. `configure_server(app)` sets them up (app.py)."""
+log; 503 with a plain message while the database does not answer), and the proxies trusted for the client
+address. `configure_server(app)` sets them up (app.py)."""
 from __future__ import annotations
 
 from dash import Dash
 from flask import Flask, request
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import settings
@@ -31,8 +34,38 @@ def configure_server(app: Dash) -> None:
     def answer_without_detail(error):
         if isinstance(error, HTTPException):
             return error
+        if database_unavailable(error):
+            server.logger.warning("The database is not answering (%s %s): %s", request.method, request.path,
+                                  (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:300])
+            return database_unavailable_answer()
         server.logger.exception("Error answering %s %s", request.method, request.path)
         return InternalServerError()
+
+
+#: What a request answers while the database does not (a restart, a failover, the network): 503, and a message.
+DATABASE_UNAVAILABLE = ("The database is not answering right now (it may be restarting). Nothing was changed; "
+                        "try again in a moment.")
+#: Seconds a client is asked to wait before asking again (the Retry-After header of that answer).
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached or dropped the connection (the server is down or
+    restarting, the pool timed out waiting for a connection, SQLite's file is locked past its busy timeout or cannot
+    be opened), rather than a mistake in the app (SQLite's "no such table" is an OperationalError too): such a
+    request may succeed when asked again."""
+    if isinstance(error, DisconnectionError | PoolTimeout) or getattr(error, "connection_invalidated", False):
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    original = getattr(error, "orig", None)
+    if type(original).__module__.startswith("sqlite3"):
+        return any(words in str(original).lower() for words in ("locked", "unable to open", "disk i/o"))
+    return True
+
+
+def database_unavailable_answer() -> ServiceUnavailable:
+    return ServiceUnavailable(DATABASE_UNAVAILABLE, retry_after=DATABASE_RETRY_AFTER)
 
 
 def security_headers(app: Dash) -> None:

@@ -5,6 +5,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
+import settings
 from analysis.kinetics import GROUPINGS
 from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
 from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view
@@ -110,7 +111,8 @@ def settings_of(state: dict) -> CohortSettings:
 
 def view_of(context: PageContext, state: dict):
     s = settings_of(state)
-    return cohort_view(context.data, cohort_nca(context, s.start, s.end, s.auc_method, s.blq), s)
+    nca_key = (settings.database_url(), context.name, context.version, s.start, s.end, s.auc_method, s.blq)
+    return cohort_view(context.data, cohort_nca(context, s.start, s.end, s.auc_method, s.blq), s, nca_key)
 
 
 def page_figures(context: PageContext, state: dict, view, canvas, half) -> dict[str, dict]:

@@ -2,6 +2,8 @@
 by group, and exposure against best response, CRS and IL-6."""
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -79,8 +81,35 @@ class CohortView:
         return summary_parameters(self.kind, self.settings.auc_column)
 
 
-def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) -> CohortView:
-    """`nca`: the NCA of every profile for the settings' window, AUC method and BLQ rule."""
+#: Exposure figures already computed, by the caller's key of the NCA they came from and the settings they read
+#: (the cohort page's updates mostly change grouping, display, scale or statistic, which they do not depend on).
+_exposure_cache: OrderedDict[tuple, dict[str, ExposureFigure]] = OrderedDict()
+_exposure_lock = threading.Lock()
+EXPOSURE_CACHE_SIZE = 64
+
+
+def _exposure(nca_key: tuple | None, compute, s: CohortSettings) -> dict[str, ExposureFigure]:
+    if nca_key is None:
+        return compute()
+    key = (*nca_key, s.analyte, s.specimen, s.start, s.end)
+    with _exposure_lock:
+        if key in _exposure_cache:
+            _exposure_cache.move_to_end(key)
+            return _exposure_cache[key]
+    value = compute()
+    with _exposure_lock:
+        _exposure_cache[key] = value
+        while len(_exposure_cache) > EXPOSURE_CACHE_SIZE:
+            _exposure_cache.popitem(last=False)
+    return value
+
+
+def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings,
+                nca_key: tuple | None = None) -> CohortView:
+    """`nca`: the NCA of every profile for the settings' window, AUC method and BLQ rule. `nca_key`, when given,
+    names that NCA and the study it is of, once and for all (a stored version never changes): the exposure figures,
+    which depend on it and on the analyte, specimen and window only, are then computed once per key and reused
+    (they are ~2/3 of the view's time: a rank test and a description per group and parameter)."""
     study = data.study
     s = settings
     patients = data.patients.assign(crs_group=crs_group(data.patients["worst_crs_grade"]), none=ALL_PATIENTS)
@@ -97,7 +126,7 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings) ->
     summary_columns = summary_parameters(kind, s.auc_column)
     summary = group_summary(table.assign(group=table[group_column]), summary_columns,
                             None if s.grouping == "none" else "group", order=groups)
-    exposure = exposure_figures(nca, patients, s, study.catalogue)
+    exposure = _exposure(nca_key, lambda: exposure_figures(nca, patients, s, study.catalogue), s)
     pairs = data.flow_pairs
     catalogue = study.catalogue
     return CohortView(
