@@ -60,7 +60,8 @@ def free_port() -> int:
 
 def procfile_command(port: int) -> list[str]:
     """The Procfile's web command, bound to 127.0.0.1:port (loopback only), run with this Python."""
-    line = (ROOT / "Procfile").read_text().strip().removeprefix("web: ")
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web: "))
+    line = line.removeprefix("web: ")
     line = line.replace("0.0.0.0:${PORT:-8050}", f"127.0.0.1:{port}")
     assert f"127.0.0.1:{port}" in line, f"the Procfile's bind changed: {line}"
     return [sys.executable, "-m", *shlex.split(line)]

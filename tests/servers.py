@@ -6,15 +6,15 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import requests
+
+from bench.services import procfile_command  # noqa: F401 - the Procfile's web line on loopback; tests import it here
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_KEY = "test-secret-key-of-at-least-thirty-two-characters"
@@ -41,12 +41,6 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> str:
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"{url} did not answer in {timeout} s")
-
-
-def procfile_command(port: int) -> list[str]:
-    line = (REPO / "Procfile").read_text().splitlines()[0].strip()
-    assert line.startswith("web: gunicorn app:server")
-    return [sys.executable, "-m", *shlex.split(line.removeprefix("web: ").replace("${PORT:-8050}", str(port)))]
 
 
 def add_users(database_url: str, users: dict[str, tuple[str, list[str]]]) -> None:
