@@ -1,13 +1,13 @@
 """Load benchmark: concurrent signed-in users replaying realistic flows against the deployment's own stack.
 
-    python -m bench.load [--users 50] [--seconds 60] [--think 5] [--no-sign-in] [--patients N]
+    python -m bench.load [--users 50] [--seconds 60] [--think 5] [--patients N]
 
 Starts, on loopback only, a fresh PostgreSQL database (on --postgres's server), the real Redis (--redis, a database
 number of its own, keys under a prefix of the run's own, deleted afterwards), and the Procfile's command (gunicorn,
 --preload, 2 workers x 4 threads) on them; imports the demo study (or a simulated one of --patients patients);
-then --users simulated users, each a thread with its own session (cookie, kept-alive connection), sign in
-(--sign-in, the default: an analyst account each, granted the study, signed in through the app's form with its
-CSRF token; --no-sign-in for code without sign-in) and replay, until --seconds have
+then --users simulated users, each a thread with its own session (cookie, kept-alive connection), sign in (an
+analyst account each, granted the study, signed in through the app's form with its CSRF token) and replay, until
+--seconds have
 passed, flows chosen at random with --think seconds (on average; a reviewer reads what a click showed before
 the next) between them:
 
@@ -43,7 +43,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.dash_client import Answer, DashClient, cohort_update, page_state, patient_window, swimmer_sort
-from bench.services import ROOT, add_analysts, fresh_postgres_database, gunicorn, sign_in_available, sign_in_env
+from bench.services import ROOT, add_analysts, fresh_postgres_database, gunicorn, sign_in_env
 
 FLOWS = ("open a patient", "change the AUC window", "cohort update", "efficacy page")
 #: How often users take each flow (a patient review is most of the work).
@@ -161,14 +161,13 @@ def redis_prefix(url: str):
 
 
 def simulate(base: str, users: int, seconds: float, think: float, patients: list[str], study: str,
-             passwords: dict[str, str] | None, seed: int) -> tuple[Record, float]:
+             passwords: dict[str, str], seed: int) -> tuple[Record, float]:
     """Users replaying flows for `seconds`; what they saw, and the seconds it took (flows in flight finish)."""
     record = Record()
     rng = random.Random(seed)
     people = [User(base, None, patients, study, random.Random(rng.random())) for _ in range(users)]
-    if passwords is not None:
-        for person, (name, password) in zip(people, passwords.items(), strict=True):
-            person.client.sign_in(name, password)
+    for person, (name, password) in zip(people, passwords.items(), strict=True):
+        person.client.sign_in(name, password)
     dependencies = people[0].client.dependencies
     for person in people:
         person.client.dependencies = dependencies
@@ -224,7 +223,7 @@ def report(record: Record, elapsed: float, args) -> bool:
     for flow, seconds in record.flows:
         flow_times[flow].append(seconds)
     print(f"{args.users} users, {elapsed:.0f} s, think time {args.think:g} s on average, "
-          f"sign-in {'on' if args.sign_in else 'off'}; gunicorn 2 workers x 4 threads + PostgreSQL + Redis; "
+          f"sign-in on; gunicorn 2 workers x 4 threads + PostgreSQL + Redis; "
           f"{os.cpu_count()} CPU(s)")
     print(f"{'flow':<22}{'flows':>6}{'requests':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
           f"{'flow p50':>10}{'flow p95':>10}{'errors':>8}")
@@ -270,9 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60, help="how long the users replay flows (default 60)")
     parser.add_argument("--think", type=float, default=5.0, help="average seconds between a user's flows "
                         "(uniform from 0 to twice this; 0: no pause)")
-    parser.add_argument("--sign-in", action=argparse.BooleanOptionalAction, default=True,
-                        help="sign each user in with an account of its own (default); --no-sign-in for code "
-                        "without sign-in")
     parser.add_argument("--patients", type=int, default=0, help="a simulated study of this many patients instead "
                         "of the bundled demo study (62)")
     parser.add_argument("--postgres", default=os.environ.get("CARTSCOPE_TEST_POSTGRES_URL",
@@ -307,15 +303,11 @@ def main(argv: list[str] | None = None) -> int:
         patients = pd.read_csv(source / "subjects.csv")["subject_id"].astype(str).tolist()
         env = {"CARTSCOPE_DATABASE_URL": url, "CARTSCOPE_REDIS_URL": args.redis, "CARTSCOPE_CACHE_PREFIX": prefix,
                "CARTSCOPE_CACHE_DIR": str(work / "cache"), "CARTSCOPE_DEFAULT_STUDY": name}
-        passwords = None
-        if args.sign_in:
-            if not sign_in_available():
-                raise SystemExit("this code has no sign-in (settings.secret_key): run with --no-sign-in")
-            env.update(sign_in_env())
-            started = time.perf_counter()
-            passwords = add_analysts(url, [f"load-user-{i + 1}" for i in range(args.users)], name)
-            get_engine(url).dispose()
-            print(f"{args.users} analyst accounts made and granted '{name}' in {time.perf_counter() - started:.1f} s")
+        env.update(sign_in_env())  # the Procfile's gunicorn starts only with sign-in
+        started = time.perf_counter()
+        passwords = add_analysts(url, [f"load-user-{i + 1}" for i in range(args.users)], name)
+        get_engine(url).dispose()
+        print(f"{args.users} analyst accounts made and granted '{name}' in {time.perf_counter() - started:.1f} s")
         with gunicorn(env, work / "gunicorn.log") as server:
             server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
             record, elapsed = simulate(server.base, args.users, args.seconds, args.think, patients, name, passwords,

@@ -22,13 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path(os.environ.get("CARTSCOPE_PG_BIN", "/usr/local/bin"))
 
 
-def sign_in_available() -> bool:
-    """Whether this code has sign-in (CARTSCOPE_SECRET_KEY turns it on; gunicorn then refuses to start without it)."""
-    import settings
-
-    return hasattr(settings, "secret_key")
-
-
 def sign_in_env() -> dict:
     """The environment that turns sign-in on, over plain HTTP on loopback (a fresh secret key)."""
     return {"CARTSCOPE_SECRET_KEY": secrets.token_hex(32), "CARTSCOPE_SECURE_COOKIES": "0"}

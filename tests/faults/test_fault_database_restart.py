@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench.dash_client import DashClient, cohort_update, page_state, router
-from bench.services import PG_BIN, add_analysts, gunicorn, postgres_cluster, sign_in_available, sign_in_env
+from bench.services import PG_BIN, add_analysts, gunicorn, postgres_cluster, sign_in_env
 from data_access.importer import import_path
 from data_access.store import get_engine
 from pages._requests import DATABASE_UNAVAILABLE
@@ -36,10 +36,10 @@ def test_requests_fail_clearly_while_the_database_restarts_and_recover_by_themse
         pytest.skip(f"a PostgreSQL cluster of the test's own needs root, runuser and {PG_BIN}/initdb")
     with postgres_cluster() as cluster:
         import_path(DEMO_DIR, "demo", source="test", simulated=True, engine=get_engine(cluster.url))
-        passwords = add_analysts(cluster.url, ["fault-user"], "demo") if sign_in_available() else {}
+        passwords = add_analysts(cluster.url, ["fault-user"], "demo")
         get_engine(cluster.url).dispose()
         env = {"CARTSCOPE_DATABASE_URL": cluster.url, "CARTSCOPE_CACHE_DIR": str(tmp_path / "cache"),
-               **(sign_in_env() if passwords else {})}
+               **sign_in_env()}
         with gunicorn(env, tmp_path / "gunicorn.log") as server:
             clients = [DashClient(server.base) for _ in range(PARALLEL)]
             for client in clients:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bench.dash_client import DashClient, cohort_update, page_state, router
-from bench.services import RedisServer, add_analysts, gunicorn, sign_in_available, sign_in_env
+from bench.services import RedisServer, add_analysts, gunicorn, sign_in_env
 from data_access.cache import TolerantRedisCache
 from tests.conftest import wait_until
 
@@ -22,8 +22,8 @@ def test_pages_answer_from_the_database_while_redis_is_down_and_use_it_again_whe
     redis.start()
     url = f"sqlite:///{tmp_path / 'app.db'}"
     env = {"CARTSCOPE_DATABASE_URL": url, "CARTSCOPE_REDIS_URL": redis.url, "CARTSCOPE_CACHE_PREFIX": "faults:"}
-    passwords = add_analysts(url, ["fault-user"], "demo") if sign_in_available() else {}
-    env.update(sign_in_env() if passwords else {})
+    passwords = add_analysts(url, ["fault-user"], "demo")
+    env.update(sign_in_env())
     try:
         with gunicorn(env, tmp_path / "gunicorn.log") as server:
             client = DashClient(server.base)
