@@ -14,6 +14,7 @@ Served by gunicorn, or bound to a non-loopback address, the app refuses to start
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
@@ -117,12 +118,30 @@ def require(action: str) -> None:
         raise Forbidden(f"Your role does not allow: {action}.")
 
 
+#: A view is recorded once however many times its page is drawn within this many seconds (a first page load draws
+#: the page twice: once for the address, again when the header adds the study to it).
+VIEW_REPEAT_SECONDS = 5
+
+
+def _repeated_view(key: tuple) -> bool:
+    """Whether this view was recorded moments ago, by any worker: the shared cache holds a short-lived mark (add is
+    a no-op, answering False, when the mark is there)."""
+    from data_access.cache import cache
+
+    mark = "audit-view:" + hashlib.sha256(repr(key).encode()).hexdigest()
+    return not cache.add(mark, 1, timeout=VIEW_REPEAT_SECONDS)
+
+
 def audit(action: str, *, study: str | None = None, subject_id: str | None = None, **detail) -> None:
     """Record an event of the current request in the audit trail (nothing outside a request: the command line and
-    the store record their own)."""
-    if has_request_context():
-        accounts.record(action, current_user().name, client_address(), study=study, subject_id=subject_id,
-                        detail=detail or None)
+    the store record their own). A study or patient view repeated by the same user and client within
+    VIEW_REPEAT_SECONDS is recorded once."""
+    if not has_request_context():
+        return
+    user, client = current_user().name, client_address()
+    if action.endswith(" view") and _repeated_view((user, client, action, study, subject_id, str(detail))):
+        return
+    accounts.record(action, user, client, study=study, subject_id=subject_id, detail=detail or None)
 
 
 # ---- starting -------------------------------------------------------------------------------------------------------
