@@ -111,8 +111,8 @@ def layout(**_):
                     f"({user.role}); every change here is recorded in the audit trail."),
         dcc.Store(id=ID.CHANGED, data={"changes": 0}),
         card("Users", html.Div(users_grid(ID.USERS_GRID, users_rows(users)), id=ID.USERS),
-             html.P("Viewers see the studies granted to them; analysts may also export and save settings; data "
-                    "managers may also import and map; admins see every study and manage users.",
+             html.P("Viewers see the studies granted to them; analysts may also export (figures, tables, decks, "
+                    "reports); data managers may also import and map; admins see every study and manage users.",
                     className="cs-muted"), card_id="admin-users-card"),
         html.Div(className="cs-grid-2-even", children=[
             card("Add a user",
