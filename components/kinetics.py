@@ -1,7 +1,9 @@
 """Cohort kinetics builders: spaghetti plot with a summary band, box panels by group (zeros drawn, not dropped),
 flow against qPCR, the summary-by-group and exposure tables, and the NCA grid.
 
-Figures are plain dicts framed by components/frame.py; patient lines use WebGL (scattergl) so thousands stay fast.
+Figures are plain dicts framed by components/frame.py. Patient lines are one SVG trace per group (patients split by
+gaps), so thousands stay light; no WebGL trace: plotly's WebGL traces compile code at run time (regl, the Function
+constructor), which the app's Content-Security-Policy refuses (no 'unsafe-eval'; pages/_requests.security_headers).
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ def spaghetti_figure(view: CohortView, note: str, canvas: Canvas, facet: bool, l
                 continue
             x, y, ids = _line_arrays(rows)
             n = view.patients_by_group.get(group, 0)
-            traces.append({"type": "scattergl", "mode": "lines", "x": x, "y": y, "customdata": ids,
+            traces.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "customdata": ids,
                            "name": f"{plain_short(fmt_dose(group))} (n={n})", "legendgroup": group,
                            "showlegend": False,
                            "line": {"color": hex_to_rgba(color, 0.22), "width": 1},
@@ -214,7 +216,7 @@ def flow_figure(view: CohortView, note: str, canvas: Canvas) -> dict:
     else:
         test = "too few paired samples"
     keep = (pairs["car_copies"] > 0) & (pairs["car_t_pct"] > 0)
-    body = {"data": [{"type": "scattergl", "mode": "markers", "x": pairs.loc[keep, "car_copies"].tolist(),
+    body = {"data": [{"type": "scatter", "mode": "markers", "x": pairs.loc[keep, "car_copies"].tolist(),
                       "y": pairs.loc[keep, "car_t_pct"].tolist(), "customdata": [plain_short(s)
                                                                         for s in pairs.loc[keep, "subject_id"]],
                       "marker": {"color": OKABE_ITO[0], "size": canvas.scale(6), "opacity": 0.6},

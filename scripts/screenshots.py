@@ -28,7 +28,8 @@ def driver(width: int, height: int):
     options = Options()
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", f"--window-size={width},{height}", "--hide-scrollbars"):
+                 "--disable-background-networking", f"--window-size={width},{height}", "--hide-scrollbars",
+                 "--enable-unsafe-swiftshader"):  # WebGL (scattergl figures) in software, as without a GPU
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
 
