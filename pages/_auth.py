@@ -16,11 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
-from flask import Flask, current_app, g, has_request_context, redirect, render_template_string, request, session
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template_string,
+    request,
+    session,
+)
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_login import current_user as session_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
@@ -230,7 +241,7 @@ def configure_sign_in(app, *, single_user: bool) -> None:
             raise Unauthorized("Sign in first.")
         g.cartscope_user = account
         if request.path == callback_path and request.method == "POST":
-            check_callback(request.get_json(silent=True))
+            return check_callback(request.get_json(silent=True))
         return None
 
     _first(server, require_a_signed_in_user)
@@ -291,25 +302,46 @@ def _studies_named(props: list[dict]) -> set[str]:
     return names
 
 
-def check_callback(body) -> None:
+def _id_text(component_id) -> str:
+    """A component id as the renderer writes it in changedPropIds (a pattern id as compact JSON, keys sorted)."""
+    return json.dumps(component_id, sort_keys=True, separators=(",", ":")) if isinstance(component_id, dict) \
+        else str(component_id)
+
+
+def _is_unclicked(body: dict, props: list[dict]) -> bool:
+    """Whether a callback request was set off by nothing but buttons that were never clicked (n_clicks None or 0): what
+    the renderer sends when a page's buttons appear, not an action of the user's."""
+    changed = body.get("changedPropIds")
+    if not isinstance(changed, list) or not changed:
+        return False
+    values = {f"{_id_text(p.get('id'))}.{p.get('property')}": p.get("value") for p in props}
+    return all(isinstance(c, str) and c.endswith(".n_clicks") and not values.get(c) for c in changed)
+
+
+def check_callback(body) -> Response | None:
     """Refuse (403) a callback request the signed-in user may not make: an output that needs a permission their
-    role lacks, or a study named in its inputs or state that they were not granted. An export is recorded in the
-    audit trail when asked for (not again while a background job is polled)."""
+    role lacks, or a study named in its inputs or state that they were not granted. One set off only by buttons
+    appearing on a page (never clicked) that would need a permission the role lacks is answered 204 (nothing to
+    update), neither refused nor recorded. An export is recorded in the audit trail when a click asks for it (not
+    again while its background job is polled)."""
     if not isinstance(body, dict):
-        return  # the malformed-request check answers 400
+        return None  # the malformed-request check answers 400
     outputs = [_component_type(o.get("id")) for o in _flat(body.get("outputs"))]
+    props = _flat(body.get("inputs")) + _flat(body.get("state", []))
     needed = permissions_needed(outputs)
+    unclicked = _is_unclicked(body, _flat(body.get("inputs")))
+    if unclicked and not all(current_user().may(permission) for permission in needed):
+        return Response(status=204)
     for permission in sorted(needed):
         require(permission)
     if not any(kind in ROUTING_OUTPUTS for kind in outputs):
-        props = _flat(body.get("inputs")) + _flat(body.get("state", []))
         for name in sorted(_studies_named(props)):
             require_study(name)
-    if "export" in needed and "cacheKey" not in request.args:
-        props = _flat(body.get("inputs")) + _flat(body.get("state", []))
+    if "export" in needed and not unclicked and "cacheKey" not in request.args:
         names = sorted(_studies_named(props))
         audit("export", study=names[0] if names else None, what=outputs[0],
-              trigger=body.get("changedPropIds", [None])[0] if isinstance(body.get("changedPropIds"), list) else None)
+              trigger=body["changedPropIds"][0] if isinstance(body.get("changedPropIds"), list) else None)
+    return None
 
 
 # ---- the sign-in pages -----------------------------------------------------------------------------------------------

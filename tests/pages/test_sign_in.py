@@ -201,6 +201,33 @@ def test_exports_need_the_analyst_role_and_are_recorded(site):
         assert permissions_needed([output.split(".")[0]]) == {"export"}
 
 
+def test_buttons_appearing_on_a_page_are_neither_refused_nor_recorded_as_exports(site):
+    """Dash asks the shared figure-export callback when a page's export buttons appear (never clicked): no export,
+    no 403 for a viewer, nothing in the audit trail; a click is a real request (refused to a viewer, recorded)."""
+    button = {"format": "png", "name": "km", "page": "survival", "type": "cs-export"}
+    changed = pattern_id(**button) + ".n_clicks"
+
+    def ask(user: str, clicks):
+        browser = client(site, user)
+        state = page_state(browser.page("/survival", "?study=alpha" if user == "vic" else "?study=demo").json(),
+                           "survival")
+        body = browser.body("cs-export-file.data", changed=changed)
+        body["inputs"][0] = [{"id": button, "property": "n_clicks", "value": clicks}]
+        body["state"][0] = [{"id": {"page": "survival", "type": "cs-page-state"}, "property": "data", "value": state}]
+        return browser.http.post(site[0] + "/_dash-update-component", json=body, timeout=60)
+
+    for user in ("vic", "ana"):
+        before = accounts.audit_events(user_name=user, action="export", engine=site[1])
+        refused = accounts.audit_events(user_name=user, action="access refused", engine=site[1])
+        assert ask(user, None).status_code in (200, 204), user
+        assert len(accounts.audit_events(user_name=user, action="export", engine=site[1])) == len(before)
+        assert len(accounts.audit_events(user_name=user, action="access refused", engine=site[1])) == len(refused)
+    assert ask("vic", 1).status_code == 403
+    assert ask("ana", 1).status_code == 200
+    assert accounts.audit_events(user_name="ana", action="export", engine=site[1])["detail"].str.contains(
+        "cs-export").any()
+
+
 def test_imports_need_the_data_manager_role(site):
     for user, status in (("ana", 403), ("dan", 200)):
         answer = client(site, user).callback("data-selected-files.children", {"data-upload.filename": ["x.csv"]},
