@@ -116,15 +116,19 @@ def import_path(path: str | Path, name: str, **kwargs) -> ImportResult:
 def ensure_demo_study(engine: Engine | None = None) -> None:
     """Store the bundled simulated study, so a fresh install has something to show and an updated one shows the
     current demo."""
+    from data_access.migrations import startup_lock
+
     engine = engine or store.get_engine()
     # When the bundled files changed (a new CARTscope release) the demo gets a new version; when they did not, the
-    # checksum says so before anything is read or validated, so a start costs a file hash.
+    # checksum says so before anything is read or validated, so a start costs a file hash. One process at a time:
+    # web and job workers start together, and two would both find the demo missing and store it twice.
     files = files_from_path(settings.DEMO_DIR)
-    newest = store.newest_checksum(settings.DEMO_STUDY_NAME, engine=engine)
-    if newest is not None and newest[0].simulated and \
-            newest[1] == store.checksum([{"name": f.name, "sha256": f.sha256} for f in files]):
-        return
-    result = import_files(files, settings.DEMO_STUDY_NAME, source="demo", user="cartscope", simulated=True,
-                          engine=engine)
+    with startup_lock(engine):
+        newest = store.newest_checksum(settings.DEMO_STUDY_NAME, engine=engine)
+        if newest is not None and newest[0].simulated and \
+                newest[1] == store.checksum([{"name": f.name, "sha256": f.sha256} for f in files]):
+            return
+        result = import_files(files, settings.DEMO_STUDY_NAME, source="demo", user="cartscope", simulated=True,
+                              engine=engine, client="app start")
     if not result.stored and result.identical_to is None:
         raise RuntimeError(f"the bundled demo study failed validation:\n{result.report.to_text()}")

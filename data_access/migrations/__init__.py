@@ -180,6 +180,30 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: The PostgreSQL advisory lock of other start-up work (seeding the demo study), held by a session for its duration.
+POSTGRES_STARTUP_LOCK_KEY = POSTGRES_LOCK_KEY + 1
+
+
+@contextlib.contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Start-up work one process does at a time (web workers and job workers start together): a PostgreSQL advisory
+    lock held by a session of its own, or the SQLite database's lock file (the migrations' own, their work being
+    start-up work too); nothing for other databases."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": POSTGRES_STARTUP_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": POSTGRES_STARTUP_LOCK_KEY})
+                connection.commit()
+    elif engine.dialect.name == "sqlite":
+        with _sqlite_file_lock(engine):
+            yield
+    else:
+        yield
+
+
 def _in_memory(engine: Engine) -> bool:
     database = engine.url.database
     return not database or database == ":memory:" or engine.url.query.get("mode") == "memory"

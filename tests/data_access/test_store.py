@@ -240,3 +240,20 @@ def test_report_keeps_the_first_issue_of_each_rule_of_a_column_beyond_the_cap():
     messages = [r["message"] for r in report.to_records(per_column=10)]
     assert "negative value -1002 is not allowed" in messages and "negative value -1003 is not allowed" not in messages
     assert report.n_errors == 1_000 + 3 + 40
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_starting_together_store_the_demo_study_once(backend, tmp_path):
+    """Web and job workers start together, each making sure the demo study is stored: one version, not one each."""
+    from tests.conftest import fresh_database
+
+    with fresh_database(backend, tmp_path) as url:
+        store.get_engine(url)  # the schema, so the processes race on the demo alone
+        code = textwrap.dedent(f"""
+            from data_access.importer import ensure_demo_study
+            from data_access.store import get_engine
+            ensure_demo_study(get_engine({url!r}))
+        """)
+        processes = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO) for _ in range(4)]
+        assert [p.wait(timeout=300) for p in processes] == [0] * 4
+        assert store.list_studies(store.get_engine(url))["version"].tolist() == [1]
