@@ -51,3 +51,12 @@ def test_readme_quotes_the_procfile_as_it_is_and_starts_with_the_two_commands():
     commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
     assert commands == ["bash start.sh", "bash tests/run.sh"]
     assert (REPO / "start.sh").exists() and "Python >= 3.11" in readme
+
+
+def test_the_deployment_guide_runs_the_procfile_commands_bound_to_loopback():
+    """docs/deploy.md's systemd units run the Procfile's two lines as they are, but for the web line's bind (a
+    command taken out of the Procfile by a shell substitution would get '${PORT:-8050}' unexpanded)."""
+    guide = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    started = [line.split("/.venv/bin/", 1)[1] for line in guide.splitlines() if line.startswith("ExecStart=")]
+    procfile = dict(line.split(": ", 1) for line in (REPO / "Procfile").read_text().splitlines() if line)
+    assert started == [procfile["web"].replace("0.0.0.0:${PORT:-8050}", "127.0.0.1:8050"), procfile["worker"]]
