@@ -57,6 +57,6 @@ def test_the_deployment_guide_runs_the_procfile_commands_bound_to_loopback():
     """docs/deploy.md's systemd units run the Procfile's two lines as they are, but for the web line's bind (a
     command taken out of the Procfile by a shell substitution would get '${PORT:-8050}' unexpanded)."""
     guide = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
-    started = [line.split("/.venv/bin/", 1)[1] for line in guide.splitlines() if line.startswith("ExecStart=")]
+    started = [line.split("/.venv/bin/", 1)[1] for line in guide.splitlines() if line.strip().startswith("ExecStart=")]
     procfile = dict(line.split(": ", 1) for line in (REPO / "Procfile").read_text().splitlines() if line)
     assert started == [procfile["web"].replace("0.0.0.0:${PORT:-8050}", "127.0.0.1:8050"), procfile["worker"]]
