@@ -332,4 +332,9 @@ def _audit(args, operator: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from data_access.migrations import SchemaNotCurrent
+
+    try:
+        sys.exit(main())
+    except SchemaNotCurrent as error:  # said plainly, without a traceback
+        sys.exit(f"Not done: {error}")

@@ -225,7 +225,7 @@ def list_users(*, engine: Engine | None = None) -> pd.DataFrame:
     users["studies"] = users["id"].map(studies).fillna("")
     users.loc[users["role"] == "admin", "studies"] = "all"
     users["password"] = users["password_hash"].notna()
-    return users[["name", "role", "email", "active", "password", "created_at", "created_by", "studies"]]
+    return users[["name", "role", "email", "active", "password", "created_at", "created_by", "studies"]].copy()
 
 
 def has_admin(*, engine: Engine | None = None) -> bool:

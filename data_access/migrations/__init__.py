@@ -138,12 +138,16 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(alembic_config(connection), revision)
 
 
+class SchemaNotCurrent(RuntimeError):
+    """The database's schema is not the code's, and this process may not upgrade it (CARTSCOPE_AUTO_MIGRATE=0)."""
+
+
 def require_head(engine: Engine) -> None:
-    """Raise RuntimeError, naming the database, its revision, the head and the command to run, unless the database
-    is at the head (CARTSCOPE_AUTO_MIGRATE=0: this process does not change the schema itself)."""
+    """Raise SchemaNotCurrent (a RuntimeError), naming the database, its revision, the head and the command to run,
+    unless the database is at the head (CARTSCOPE_AUTO_MIGRATE=0: this process does not change the schema itself)."""
     found = status(engine)
     if not found.at_head:
-        raise RuntimeError(
+        raise SchemaNotCurrent(
             f"database {found.database} is at revision {found.current_text()}, but this code needs revision "
             f"{found.head}; run `{MIGRATE_COMMAND}` (CARTSCOPE_AUTO_MIGRATE=0: the app does not upgrade it itself)")
 

@@ -448,3 +448,11 @@ def test_the_next_revision_is_numbered_after_the_head():
 
     assert next_revision_id("Add sample site to measurements!") == "0003_add_sample_site_to_measurements"
     assert next_revision_id("???") == "0003_change"
+
+
+def test_the_command_line_says_plainly_that_the_schema_is_behind(tmp_path):
+    env = {**os.environ, "CARTSCOPE_DATABASE_URL": f"sqlite:///{tmp_path / 'behind.db'}", "CARTSCOPE_AUTO_MIGRATE": "0"}
+    done = subprocess.run([sys.executable, "-m", "data_access", "list"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("Not done: database ") and "run `python -m data_access migrate`" in done.stderr
