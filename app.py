@@ -9,7 +9,7 @@ import dash
 from dash import ALL, Dash, Input, Output, State, callback, ctx
 
 import settings
-from components.layout import NO_EXPORTS, NOT_ADMIN, app_shell, user_menu
+from components.layout import NO_EXPORTS, NO_IMPORTS, NOT_ADMIN, app_shell, user_menu
 from data_access import store
 from data_access.cache import init_cache
 from data_access.importer import ensure_demo_study
@@ -71,10 +71,10 @@ def sync_study_selector(search, name, version):
 @callback(Output("cs-user", "children"), Output("cs-shell", "className"), Input("url", "pathname"))
 def show_user(_pathname):
     """The header names the signed-in user (nobody in single-user mode); export controls show to those who may
-    export, the Admin page's link to admins."""
+    export, the Data page's link to those who may import, the Admin page's link to admins."""
     user = current_user()
-    classes = [name for name, hidden in ((NO_EXPORTS, not user.may("export")), (NOT_ADMIN, not user.may("administer")))
-               if hidden]
+    classes = [name for name, hidden in ((NO_EXPORTS, not user.may("export")), (NO_IMPORTS, not user.may("import")),
+                                         (NOT_ADMIN, not user.may("administer"))) if hidden]
     return user_menu(user.name, user.role) if signing_in() else [], " ".join(classes)
 
 

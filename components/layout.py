@@ -53,6 +53,8 @@ def app_shell(nav_pages: Iterable[dict], page_container) -> html.Div:
 
 #: The shell's class for a user who may not export: the export controls are hidden (the server refuses them anyway).
 NO_EXPORTS = "cs-no-exports"
+#: The shell's class for a user who may not import: the Data page's link is hidden (the page says why not anyway).
+NO_IMPORTS = "cs-no-imports"
 #: The shell's class for a user who is not an admin: the Admin page's link is hidden (the page refuses them anyway).
 NOT_ADMIN = "cs-not-admin"
 

@@ -245,6 +245,8 @@ def page_context(study, version, slide_value=None) -> tuple[PageContext | None, 
         return None, notice("No study stored yet", "Import one on the Data page or with "
                             "`python -m data_access import PATH --name NAME`.")
     if name not in set(studies["name"]):
+        if name in set(stored["name"]):  # there, but not for this user: the notice is the same, the trail says so
+            audit("access refused", study=name)
         known = ", ".join(sorted(studies["name"].unique())) or "none"
         return None, notice("No such study", f"There is no stored study '{quoted(name)}'. Stored studies: {known}.",
                             kind="warning")
