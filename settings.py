@@ -10,6 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DEMO_DIR = ROOT / "data" / "demo"
+#: The demo simulator's true kinetic parameters: kept beside the demo study, never imported as its data.
+DEMO_TRUTH_DIR = ROOT / "data" / "demo-truth"
 DEMO_STUDY_NAME = "demo"
 
 

@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from data_access.demo import write_demo_study
 
-    for path in write_demo_study(args.out or str(settings.DEMO_DIR)):
+    truth_dir = settings.DEMO_TRUTH_DIR if args.out is None else Path(args.out).parent / "demo-truth"
+    for path in write_demo_study(args.out or str(settings.DEMO_DIR), truth_dir=truth_dir):
         print(path)
     return 0
 

@@ -76,6 +76,7 @@ class _Patient:
     crs_grade: int = 0
     crs_onset: int = 0
     fatal_infection: bool = False
+    kinetics: dict | None = None   # the true kinetic parameters drawn for this patient (blood)
 
 
 def _clip(x, low, high):
@@ -207,7 +208,7 @@ def _category(p: _Patient, fraction: float) -> str:
 
 
 def _measurement_rows(rng: np.random.Generator, p: _Patient) -> list[dict]:
-    params = _kinetic_parameters(rng, p)
+    params = p.kinetics = _kinetic_parameters(rng, p)
     sampling_end = min(p.last_contact_day, p.pd_day if p.pd_day is not None else np.inf)
     rows: list[dict] = []
 
@@ -218,7 +219,7 @@ def _measurement_rows(rng: np.random.Generator, p: _Patient) -> list[dict]:
                      "lloq": "" if lloq is None else _sig(lloq), "blq": "TRUE" if blq else "FALSE"})
 
     def kinetics(specimen, day, scale):
-        copies = _transgene(p, np.array([float(day)]), params)[0] * scale * np.exp(rng.normal(0, 0.35))
+        copies = _transgene(p, np.array([float(day)]), params)[0] * scale * np.exp(rng.normal(0, RESIDUAL_SD))
         add("car_copies", specimen, day, copies, "copies/µg gDNA", LLOQ["car_copies"])
         if rng.random() < 0.95:
             x = copies / (CELLS_PER_UG_DNA * params["vcn"] * T_CELL_FRACTION)
@@ -415,9 +416,22 @@ def _conmed_rows(rng: np.random.Generator, p: _Patient, ae_rows: list[dict]) -> 
     return rows
 
 
+#: The true multiphasic-model parameters of each simulated patient's blood transgene profile (Stein et al. 2019
+#: names and units; rho = ln(foldx) / tmax): what a cellular-kinetic model fit should recover.
+TRUTH_COLUMNS = ("subject_id", "dose_level", "responder", "cmax", "tmax", "rho", "foldx", "alpha", "fb", "beta",
+                 "residual_sd", "lloq")
+RESIDUAL_SD = 0.35            # log-normal residual of every transgene measurement
+
+
 def simulate(seed: int = SEED, n_subjects: int | None = None) -> dict[str, pd.DataFrame]:
     """The tables of the demo study, in the import format, as text columns (about `n_subjects` patients;
     default the demo's 62)."""
+    return simulate_with_truth(seed, n_subjects)[0]
+
+
+def simulate_with_truth(seed: int = SEED, n_subjects: int | None = None) -> tuple[dict[str, pd.DataFrame],
+                                                                                   pd.DataFrame]:
+    """`simulate()`'s tables and, beside them, each patient's true blood kinetic parameters (TRUTH_COLUMNS)."""
     rng = np.random.default_rng(seed)
     companions = np.random.default_rng([seed, 2])  # its own stream: the seed analytes do not change with it
     patients = _patients(rng, n_subjects)
@@ -441,22 +455,35 @@ def simulate(seed: int = SEED, n_subjects: int | None = None) -> dict[str, pd.Da
         adverse_events += ae_rows
         responses += _response_rows(rng, p)
         conmeds += _conmed_rows(companions, p, ae_rows)
+    truth = pd.DataFrame([{
+        "subject_id": p.subject_id, "dose_level": p.dose_level, "responder": p.responder,
+        **{k: p.kinetics[k] for k in ("cmax", "tmax")}, "rho": np.log(p.kinetics["foldx"]) / p.kinetics["tmax"],
+        **{k: p.kinetics[k] for k in ("foldx", "alpha", "fb", "beta")},
+        "residual_sd": RESIDUAL_SD, "lloq": LLOQ["car_copies"]} for p in patients], columns=list(TRUTH_COLUMNS))
     return {
         "subjects": pd.DataFrame(subjects),
         "measurements": pd.DataFrame(measurements),
         "adverse_events": pd.DataFrame(adverse_events),
         "responses": pd.DataFrame(responses),
         "concomitant_medications": pd.DataFrame(conmeds),
-    }
+    }, truth
 
 
-def write_demo_study(out_dir: str | Path, seed: int = SEED, n_subjects: int | None = None) -> list[Path]:
-    """Write subjects.csv, measurements.csv, adverse_events.csv, responses.csv and concomitant_medications.csv."""
+def write_demo_study(out_dir: str | Path, seed: int = SEED, n_subjects: int | None = None,
+                     truth_dir: str | Path | None = None) -> list[Path]:
+    """Write subjects.csv, measurements.csv, adverse_events.csv, responses.csv and concomitant_medications.csv;
+    with `truth_dir`, also the true kinetic parameters there (ck_parameters.csv), apart from the study's data."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tables, truth = simulate_with_truth(seed, n_subjects)
     paths = []
-    for table, frame in simulate(seed, n_subjects).items():
+    for table, frame in tables.items():
         path = out_dir / f"{table}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
+        paths.append(path)
+    if truth_dir is not None:
+        Path(truth_dir).mkdir(parents=True, exist_ok=True)
+        path = Path(truth_dir) / "ck_parameters.csv"
+        truth.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
         paths.append(path)
     return paths

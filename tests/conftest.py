@@ -21,6 +21,7 @@ from data_access.store import get_engine  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / "data" / "demo"
+DEMO_TRUTH_DIR = REPO / "data" / "demo-truth"
 
 VALID_TABLES = {
     "subjects.csv": (

@@ -10,7 +10,7 @@ from data_access.demo import write_demo_study
 from data_access.readers import files_from_path, read_files
 from data_access.schema import CRS_TERM, RESPONSES
 from data_access.validate import validate
-from tests.conftest import DEMO_DIR
+from tests.conftest import DEMO_DIR, DEMO_TRUTH_DIR
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +41,30 @@ def kinetics(demo):
 
 
 def test_regenerating_gives_identical_files(tmp_path):
-    write_demo_study(tmp_path)
+    write_demo_study(tmp_path / "demo", truth_dir=tmp_path / "demo-truth")
     names = ["subjects.csv", "measurements.csv", "adverse_events.csv", "responses.csv"]
-    match, mismatch, missing = filecmp.cmpfiles(DEMO_DIR, tmp_path, names, shallow=False)
+    match, mismatch, missing = filecmp.cmpfiles(DEMO_DIR, tmp_path / "demo", names, shallow=False)
     assert (mismatch, missing) == ([], []) and len(match) == 4
+    assert filecmp.cmp(DEMO_TRUTH_DIR / "ck_parameters.csv", tmp_path / "demo-truth" / "ck_parameters.csv",
+                       shallow=False)
+
+
+def test_the_true_kinetic_parameters_are_the_ones_the_measurements_came_from(demo):
+    """Noise-free, the recorded truth gives each patient's blood transgene within the residual's spread."""
+    from analysis.ck.model import curve, to_theta
+
+    truth = pd.read_csv(DEMO_TRUTH_DIR / "ck_parameters.csv").set_index("subject_id")
+    assert list(truth.index) == list(demo.subjects["subject_id"])
+    m = demo.measurements
+    pb = m[(m["analyte"] == "car_copies") & (m["specimen"] == "PB") & (m["day"] > 0) & ~m["blq"]]
+    residuals = []
+    for subject, g in pb.groupby("subject_id"):
+        t = truth.loc[subject]
+        assert t["rho"] == pytest.approx(np.log(t["foldx"]) / t["tmax"], rel=1e-4)
+        theta = to_theta(t["cmax"], t["tmax"], t["rho"], t["alpha"], t["fb"], t["beta"])
+        residuals += list(np.log(g["value"].to_numpy() / curve(theta, g["day"].to_numpy())))
+    # the quantifiable samples are those above the LLOQ, so their residuals lean a little positive
+    assert np.std(residuals) == pytest.approx(0.35, abs=0.04) and abs(np.mean(residuals)) < 0.1
 
 
 def test_a_different_seed_gives_a_different_study(tmp_path):
