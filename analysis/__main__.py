@@ -1,5 +1,6 @@
 """Command line: `python -m analysis nca STUDY [options]` writes one row of NCA parameters per profile;
-`python -m analysis endpoints STUDY --out DIR` writes the response, time-to-event and safety endpoints."""
+`python -m analysis endpoints STUDY --out DIR` writes the response, time-to-event and safety endpoints;
+`python -m analysis ck STUDY --out FILE` writes the cellular-kinetic model's parameters, one row per profile."""
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,23 @@ def write_endpoints(study: str, out: Path, raw_text: bool = False) -> int:
     return 0
 
 
+def write_ck(args) -> int:
+    from analysis.ck.cohort import fit_cohort
+
+    measurements, _ = load_measurements(args.study)
+    analyte = pick(args.analyte, measurements["analyte"], "analyte")
+    specimen = pick(specimen_code(args.specimen) or args.specimen, measurements["specimen"], "specimen")
+    cohort = fit_cohort(measurements, analyte, specimen, residual_sd=args.residual_sd, workers=args.workers)
+    table = cohort.parameters.copy()
+    table.insert(1, "analyte", analyte)
+    table.insert(2, "specimen", specimen)
+    write_csv(table, args.out, raw_text=args.raw_text)
+    counts = table["status"].value_counts()
+    print(f"{len(table)} profiles written to {args.out} ({'; '.join(f'{k}: {v}' for k, v in counts.items())}); "
+          f"residual SD {cohort.residual_sd:.3g} on the log scale, {cohort.residual_sd_note}", file=sys.stderr)
+    return 0
+
+
 def pick(asked: str, present: pd.Series, what: str) -> str:
     """The study's own spelling of an analyte or specimen asked for in any case (or by a CDISC test code); exits
     with the choices when the study has no such thing, instead of writing an empty table."""
@@ -106,13 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     ends = commands.add_parser("endpoints", help="response, time-to-event and safety endpoints (docs/endpoints.md)")
     ends.add_argument("study", help="study folder or stored study name")
     ends.add_argument("--out", required=True, help="folder to write the CSV files to")
-    for command in (nca, ends):
+    ck = commands.add_parser("ck", help="cellular-kinetic model fits of every profile (docs/ck-model.md)")
+    ck.add_argument("study", help="study folder, measurements CSV, or stored study name")
+    ck.add_argument("--out", required=True, help="CSV file to write")
+    ck.add_argument("--analyte", default="car_copies", help="the analyte to fit (default car_copies)")
+    ck.add_argument("--specimen", default="PB", help="the specimen (default PB, blood)")
+    ck.add_argument("--residual-sd", type=float, help="the residual SD on the natural-log scale (default: pooled "
+                    "over the profiles that support the model)")
+    ck.add_argument("--workers", type=int, default=1, help="processes to fit in (default 1)")
+    for command in (nca, ends, ck):
         command.add_argument("--raw-text", action="store_true",
                              help="write text cells as they are, for a program to read (by default a cell starting "
                                   "with = + - @ gets a leading ' so a spreadsheet shows it as text)")
     args = parser.parse_args(argv)
     if args.command == "endpoints":
         return write_endpoints(args.study, Path(args.out), args.raw_text)
+    if args.command == "ck":
+        if args.residual_sd is not None and not args.residual_sd > 0:
+            parser.error(f"--residual-sd {args.residual_sd} is not a positive number")
+        return write_ck(args)
 
     try:
         options = NCAOptions(intervals=tuple(args.interval or ((0, 28), (0, 90))), auc_method=args.auc_method,
