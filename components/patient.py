@@ -8,21 +8,24 @@ import numpy as np
 import pandas as pd
 from dash import dcc, html
 
+from analysis.ck.cohort import PatientModelFit
+from analysis.ck.model import CK_PARAMETERS
 from analysis.kinetics import BLQ_LEVEL_RULE, plotted_level
 from analysis.nca.engine import sample_curve
-from analysis.nca.parameters import BY_NAME, interval_parameter, parameter
+from analysis.nca.parameters import BY_NAME, UNIT_KINDS, interval_parameter, parameter
 from analysis.overview import DAYS_PER_MONTH
 from analysis.patients import status_text
 from analysis.safety import CRS_TREATMENTS
 from analysis.views.patients import LIST_PROFILE, LIST_WINDOW, Panel, PatientView
 from components.frame import Canvas, frame
 from components.kinetics import nca_method_note
-from components.number_format import BLANK, fmt_day, fmt_dose, fmt_sig
+from components.number_format import BLANK, fmt_day, fmt_dose, fmt_range, fmt_sig
 from components.text import markdown_link, patient_href, plain, plain_short, shorten
 from components.theme import (
     AFTER_PROGRESSION,
     GRADE_COLORS,
     INK,
+    MODEL_FIT_COLOR,
     MUTED,
     RESPONSE_COLORS,
     SPECIMEN_COLORS,
@@ -187,6 +190,9 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                 lloq = rows["lloq"].dropna()
                 if len(lloq) and not several:
                     layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, color))
+                fit = view.model_fit
+                if fit is not None and (fit.analyte, fit.specimen) == (analyte, specimen) and fit.curve_days.size:
+                    traces.append(_model_fit_trace(fit, xname, yname, canvas))
         if several:  # a key above the panel, right-aligned: each analyte's mark and short name
             key = "   ".join(f"{ANALYTE_MARKS[k % len(ANALYTE_MARKS)][2]} {_short(view, a)}"
                              for k, a in enumerate(panel.analytes))
@@ -212,6 +218,8 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                 f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."
                 + (" Panels with several analytes: marker and line shape tell them apart (key above the panel)."
                    if shared else "") + dropped]
+    if view.model_fit is not None:
+        footnote.append(model_fit_note(view.model_fit))
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
     # On a slide the legend goes to the right margin: the panels get the whole height.
     return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
@@ -331,6 +339,63 @@ def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, speci
         "hovertemplate": (f"<b>{plain(analyte.label)}, {specimen_label(specimen).lower()}</b><br>"
                           "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
     }
+
+
+MODEL_FIT_NAME = "Model fit"
+
+
+def _model_fit_trace(fit: PatientModelFit, xname: str, yname: str, canvas: Canvas) -> dict:
+    return {"type": "scatter", "x": fit.curve_days.tolist(), "y": fit.curve_values.tolist(), "mode": "lines",
+            "name": MODEL_FIT_NAME, "xaxis": xname, "yaxis": yname, "hoverinfo": "skip",
+            "line": {"color": MODEL_FIT_COLOR, "width": canvas.scale(3)}}
+
+
+def model_fit_note(fit: PatientModelFit) -> str:
+    """The figure's footnote sentence on the model fit."""
+    where = f"{DEFAULT.label(fit.analyte) if fit.analyte in DEFAULT else fit.analyte}, " \
+            f"{specimen_label(fit.specimen).lower()}"
+    if not fit.fit.fitted:
+        return f"Model fit ({where}): not fitted: {fit.fit.reason}."
+    status = fit.fit.status + (f" ({fit.fit.reason})" if fit.fit.reason else "")
+    return (f"Purple line: the multiphasic cellular-kinetic model (Stein et al. 2019) fitted to {where} by maximum "
+            f"likelihood on the log scale, BLQ samples censored; {status}.")
+
+
+def model_fit_frame(fit: PatientModelFit, unit: str) -> pd.DataFrame:
+    """Parameter, estimate and 95% CI as text, units from the model's parameter declarations; parameters the fit
+    has no number for are left out."""
+    rows = []
+    for p in CK_PARAMETERS:
+        value = fit.parameters.get(p.name)
+        if value is None or pd.isna(value):
+            continue
+        low, high = fit.parameters.get(f"{p.name}_lower"), fit.parameters.get(f"{p.name}_upper")
+        unit_text = UNIT_KINDS[p.unit_kind].format(conc=unit)
+        number = fmt_sig
+        rows.append({"Parameter": f"{p.label} ({unit_text})" if unit_text else p.label, "Estimate": number(value),
+                     "95% CI": fmt_range(low, high, number) if pd.notna(low) and pd.notna(high) else BLANK})
+    return pd.DataFrame(rows, columns=["Parameter", "Estimate", "95% CI"])
+
+
+def model_fit_summary(fit: PatientModelFit, unit: str, table_id: str) -> html.Div:
+    """The model's parameters under the NCA summary, with the fit's status and goodness of fit."""
+    f = fit.fit
+    if not f.fitted:
+        return html.Div([html.H3("Model fit", className="cs-table-title"),
+                         html.P(f"Not fitted: {f.reason}.", className="cs-muted", id=f"{table_id}-status")],
+                        id=table_id)
+    table = model_fit_frame(fit, unit)
+    head = html.Thead(html.Tr([html.Th(c, className="num" if i else None) for i, c in enumerate(table.columns)]))
+    body = html.Tbody([html.Tr([html.Td(row[c], className="num" if i else None) for i, c in enumerate(table.columns)])
+                       for _, row in table.iterrows()])
+    status = f.status + (f": {f.reason}" if f.reason else "")
+    return html.Div([
+        html.H3("Model fit (multiphasic, Stein et al. 2019)", className="cs-table-title"),
+        html.Table([head, body], className="cs-table"),
+        html.P([html.Span(status, id=f"{table_id}-status"),
+                f" · {f.n_quantifiable} quantifiable and {f.n_blq} BLQ samples · residual SD "
+                f"{fmt_sig(f.residual_sd)} on the log scale, {fit.residual_sd_note}; RMSE {fmt_sig(f.rmse_log)}"],
+               className="cs-muted")], id=table_id)
 
 
 def _hline(y: float, xname: str, yname: str, color: str, dash: str = "dash") -> dict:
@@ -478,7 +543,9 @@ def kinetics_summary(view: PatientView, table_id: str) -> html.Div:
                                    id=row["_id"]) for _, row in frame_.iterrows()])
         tables.append(html.Div([html.H3(view.catalogue.label(analyte), className="cs-table-title"),
                                 html.Table([head, body], className="cs-table", id=f"{table_id}-{analyte}")]))
-    return html.Div([html.Div(tables, className="cs-summary-tables", id=table_id),
+    fit = view.model_fit
+    fit_block = [model_fit_summary(fit, view.catalogue.unit(fit.analyte), f"{table_id}-model")] if fit else []
+    return html.Div([html.Div(tables + fit_block, className="cs-summary-tables", id=table_id),
                      html.P(extras(view), className="cs-extras")])
 
 

@@ -19,6 +19,8 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "
 SPECIMEN_COLORS = {"PB": "#0072B2", "BM": "#D55E00", "serum": "#009E73", "plasma": "#CC79A7"}
 RESPONSE_GROUP_COLORS = {"≥CR": "#0072B2", "VGPR/PR": "#56B4E9", "<PR": "#D55E00"}
 #: CTCAE grades, light to dark (ordered by lightness, so they read without hue too).
+#: The fitted cellular-kinetic model's curve (Okabe-Ito reddish purple: apart from the specimens' blue and orange).
+MODEL_FIT_COLOR = "#CC79A7"
 GRADE_COLORS = {1: "#FDAE61", 2: "#F46D43", 3: "#D73027", 4: "#7F0000", 5: "#000000"}
 #: Worst-CRS groups in the cohort figures, in the grade colours (labels from analysis.kinetics.CRS_GROUPS).
 CRS_GROUP_COLORS = {"No CRS": "#9AA5B1", "CRS grade 1": GRADE_COLORS[1], "CRS grade 2": GRADE_COLORS[2],

@@ -13,6 +13,7 @@ from dash import html
 from werkzeug.exceptions import BadRequest
 
 import settings
+from analysis.ck.cohort import fit_cohort
 from analysis.nca import NCAOptionError, NCAOptions
 from analysis.nca.engine import run_nca
 from analysis.views.common import StudyData
@@ -297,6 +298,23 @@ def _cohort_nca(database_url: str, name: str, version: int, options: NCAOptions)
         value = run_nca(study_data(name, version).study.measurements, options)
         cache.set(key, value)
     return value
+
+
+@lru_cache(maxsize=16)
+def _cohort_ck(database_url: str, name: str, version: int, analyte: str, specimen: str):
+    key = f"ck:{database_url}:{name}:{version}:{analyte}:{specimen}"
+    value = cache.get(key)
+    if value is None:
+        value = fit_cohort(study_data(name, version).study.measurements, analyte, specimen)
+        cache.set(key, value)
+    return value
+
+
+def cohort_ck(ctx: PageContext, analyte: str = "car_copies", specimen: str = "PB"):
+    """The cellular-kinetic model fitted to every profile of one analyte and specimen (analysis.ck.cohort.CohortFit,
+    the residual SD pooled over them, as `python -m analysis ck` does); computed once per study version, then
+    cached in this process and in the flask cache shared by all workers."""
+    return _cohort_ck(settings.database_url(), ctx.name, ctx.version, analyte, specimen)
 
 
 def cohort_nca(ctx: PageContext, start: float = 0.0, end: float = 28.0, auc_method: str = "linuplogdown",

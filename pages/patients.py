@@ -25,6 +25,8 @@ from components.patient import (
     kinetics_figure,
     kinetics_summary,
     kinetics_title,
+    model_fit_frame,
+    model_fit_note,
     patient_facts,
     patient_header,
     patient_list_columns,
@@ -40,6 +42,7 @@ from pages._auth import audit
 from pages._context import (
     WINDOW_ERROR,
     PageContext,
+    cohort_ck,
     cohort_nca,
     context_from_state,
     first,
@@ -54,7 +57,10 @@ PAGE = "patients"
 dash.register_page(__name__, path="/patients", path_template="/patients/<subject_id>", name="Patients", order=1,
                    title="Patients · CARTscope")
 
-DEFAULTS = {"start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca", "days": "all", "panels": ""}
+DEFAULTS = {"start": "0", "end": "28", "method": "linuplogdown", "blq": "pknca", "days": "all", "panels": "",
+            "fit": ""}
+#: The profile the model is fitted to on this page.
+MODEL_PROFILE = ("car_copies", "PB")
 
 
 class ID:
@@ -64,6 +70,7 @@ class ID:
     BLQ = "patient-blq"
     DAYS = "patient-days"
     PANELS = "patient-panels"
+    FIT = "patient-model-fit"
     ERROR = "patient-options-error"
     SUMMARY = "patient-summary"
     SUMMARY_TABLE = "patient-summary-table"
@@ -87,6 +94,10 @@ def clean_state(raw: dict) -> tuple[dict, str | None]:
     for key, allowed in (("method", AUC_METHODS), ("blq", BLQ_RULES), ("days", DAY_RANGES)):
         if one_of(raw.get(key), allowed):
             state[key] = raw[key]
+    fit = raw.get("fit")
+    if isinstance(fit, list):  # the checklist's value
+        fit = "on" if "on" in fit else ""
+    state["fit"] = "on" if fit == "on" else ""
     panels = raw.get("panels")
     if isinstance(panels, list):  # from the control; the URL keeps a comma-separated list
         panels = ",".join(str(p) for p in panels)
@@ -107,7 +118,10 @@ def options_of(state: dict) -> NCAOptions:
 
 def view_of(context: PageContext, state: dict):
     panels = [p for p in state.get("panels", "").split(",") if p]
-    return patient_view(context.data, state["_subject"], options_of(state), panels)
+    ck = None
+    if state.get("fit") == "on" and set(MODEL_PROFILE[:1]) <= set(context.study.measurements["analyte"]):
+        ck = cohort_ck(context, *MODEL_PROFILE)
+    return patient_view(context.data, state["_subject"], options_of(state), panels, ck)
 
 
 def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None,
@@ -164,6 +178,8 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
                                                 clearable=False, searchable=False, className="cs-panels-select",
                                                 options=[{"label": f"{p.label} ({p.unit})", "value": p.key}
                                                          for p in view.available_panels])]),
+            dcc.Checklist(id=ID.FIT, value=["on"] if state["fit"] == "on" else [], className="cs-radio",
+                          options=[{"label": " Model fit (blood transgene)", "value": "on"}]),
             html.Button("Download patient report (HTML)", id=ID.REPORT, className="cs-button cs-button-secondary"),
             html.Span(id=ID.REPORT_STATUS, className="cs-error", role="status"),
         ]), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
@@ -216,14 +232,15 @@ def open_from_list(cell, state):
     Output(graph_id(PAGE, "kinetics"), "figure"), Output(ID.SUMMARY, "children"), Output(ID.ERROR, "children"),
     Output(page_state_id(PAGE), "data"),
     Input(ID.START, "value"), Input(ID.END, "value"), Input(ID.METHOD, "value"), Input(ID.BLQ, "value"),
-    Input(ID.DAYS, "value"), Input(ID.PANELS, "value"), State(page_state_id(PAGE), "data"),
+    Input(ID.DAYS, "value"), Input(ID.PANELS, "value"), Input(ID.FIT, "value"), State(page_state_id(PAGE), "data"),
     prevent_initial_call=True,
 )
-def update_kinetics(start, end, method, blq, days, panels, previous):
-    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule; or show another day range or
-    other analyte panels."""
+def update_kinetics(start, end, method, blq, days, panels, fit, previous):
+    """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule; show another day range or
+    other analyte panels; show or hide the model fit."""
     state, error = clean_state({"start": "" if start is None else start, "end": "" if end is None else end,
-                                "method": method, "blq": blq, "days": days, "panels": panels or []})
+                                "method": method, "blq": blq, "days": days, "panels": panels or [],
+                                "fit": fit or []})
     if error or start is None or end is None:
         return dash.no_update, dash.no_update, WINDOW_ERROR, dash.no_update
     state = changed_state(previous, **state)
@@ -292,6 +309,10 @@ def tables(context: PageContext, state: dict) -> list[DeckTable]:
     out = [DeckTable(f"Patient {view.subject_id}: facts", facts_frame(view), [context.note])]
     out += [DeckTable(f"Patient {view.subject_id}: {view.catalogue.label(a)} NCA", f.drop(columns="_id"),
                       [method, context.note]) for a, f in summary_frames(view)]
+    if view.model_fit is not None and view.model_fit.fit.fitted:
+        fit = view.model_fit
+        out.append(DeckTable(f"Patient {view.subject_id}: model fit", model_fit_frame(
+            fit, view.catalogue.unit(fit.analyte)), [model_fit_note(fit), context.note]))
     if len(view.adverse_events):
         out.append(DeckTable(f"Patient {view.subject_id}: adverse events", adverse_events_frame(view),
                              ["CTCAE v5; CRS and ICANS by ASTCT; days since CAR-T infusion.", context.note]))

@@ -140,3 +140,31 @@ def observations(cohort: CohortFit) -> pd.DataFrame:
                                     "blq": fit.blq, "predicted": predicted, "residual": residual}))
     columns = ["subject_id", "day", "observed", "blq", "predicted", "residual"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+@dataclass
+class PatientModelFit:
+    """One profile's fit as a patient page shows it: the cohort's fit of it (the same numbers the command line
+    writes), its parameters with intervals, and the fitted curve on a grid of days."""
+
+    analyte: str
+    specimen: str
+    fit: ProfileFit
+    parameters: pd.Series              # the profile's row of CohortFit.parameters
+    residual_sd_note: str
+    curve_days: np.ndarray
+    curve_values: np.ndarray
+
+
+def patient_model_fit(cohort: CohortFit, subject_id: str, last_day: float | None = None) -> PatientModelFit | None:
+    """The cohort fit of one patient (None when the patient has no such profile); the curve from Day 0 to
+    `last_day` (default the last sample's day)."""
+    fit = cohort.fits.get(subject_id)
+    if fit is None:
+        return None
+    row = cohort.parameters.set_index("subject_id").loc[subject_id]
+    end = last_day if last_day is not None else (float(fit.days.max()) if len(fit.days) else 28.0)
+    days = np.unique(np.concatenate([np.linspace(0, min(end, 60), 241), np.linspace(0, end, 241)]))
+    values = model.curve(fit.theta, days) if fit.fitted else np.zeros(0)
+    return PatientModelFit(cohort.analyte, cohort.specimen, fit, row, cohort.residual_sd_note,
+                           days if fit.fitted else np.zeros(0), values)

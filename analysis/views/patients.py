@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from analysis.ck.cohort import CohortFit, PatientModelFit, patient_model_fit
 from analysis.nca import NCAOptions
 from analysis.nca.engine import curves, run_nca
 from analysis.nca.parameters import interval_name
@@ -110,6 +111,7 @@ class PatientView:
     panels: list[Panel]            # the panels drawn, top to bottom
     available_panels: list[Panel]  # every panel the study's measurements allow
     treatments: pd.DataFrame       # the patient's CRS/ICANS treatments (analysis.safety.crs_icans_treatments)
+    model_fit: PatientModelFit | None = None   # the cellular-kinetic model's fit, when asked for
 
     @property
     def window(self) -> tuple[float, float]:
@@ -142,9 +144,10 @@ class PatientView:
 
 
 def patient_view(data: StudyData, subject_id: str, options: NCAOptions,
-                 panels: list[str] | None = None) -> PatientView:
+                 panels: list[str] | None = None, ck: CohortFit | None = None) -> PatientView:
     """Everything the patient page shows for one patient and one set of NCA options (KeyError: no such patient).
-    `panels`: keys of the analyte panels to draw (default DEFAULT_PANELS)."""
+    `panels`: keys of the analyte panels to draw (default DEFAULT_PANELS); `ck`: the cohort's model fit, to show
+    this patient's."""
     study = data.study
     options = replace(options, kinds=study.nca_kinds)
     ids = data.patients["subject_id"].tolist()
@@ -161,4 +164,5 @@ def patient_view(data: StudyData, subject_id: str, options: NCAOptions,
         mrd=mrd_results(responses)[["day", "mrd_negative"]], catalogue=study.catalogue,
         panels=chosen_panels(data.panels, panels), available_panels=data.panels,
         treatments=crs_icans_treatments(conmeds[conmeds["subject_id"] == subject_id]),
+        model_fit=patient_model_fit(ck, subject_id) if ck is not None else None,
     )

@@ -165,3 +165,43 @@ def test_clinical_tracks_are_in_the_figure(browser):
     text = browser.text("#patient-kinetics")
     assert "CRS" in text and "ICANS" in text
     assert browser.severe_logs() == []
+
+
+def test_the_model_fit_on_the_patient_page_is_the_cohort_fit(demo):
+    """The curve and the parameters are the cohort fit's for this patient: the numbers `python -m analysis ck`
+    writes."""
+    from analysis.ck.cohort import fit_cohort
+    from analysis.ck.model import curve
+    from components.frame import screen
+    from components.number_format import fmt_range
+    from components.patient import MODEL_FIT_NAME, kinetics_figure, model_fit_frame
+
+    cohort = fit_cohort(demo.study.measurements)
+    view = patient_view(demo, "DM-003", NCAOptions(intervals=((0, 28),)), ck=cohort)
+    fit = view.model_fit
+    assert fit.fit is cohort.fits["DM-003"] and fit.fit.fitted
+    figure = kinetics_figure(view, "note", screen())
+    line = next(t for t in figure["data"] if t.get("name") == MODEL_FIT_NAME)
+    assert line["yaxis"] == "y" and line["y"] == pytest.approx(curve(fit.fit.theta, line["x"]).tolist())
+    assert "multiphasic cellular-kinetic model" in str(figure["layout"]["annotations"])
+    table = model_fit_frame(fit, "copies/µg gDNA").set_index("Parameter")
+    row = cohort.parameters.set_index("subject_id").loc["DM-003"]
+    assert table.loc["Cmax (fitted) (copies/µg gDNA)", "Estimate"] == fmt_sig(row["cmax"])
+    assert table.loc["ρ, expansion rate (1/day)", "95% CI"] == fmt_range(row["rho_lower"], row["rho_upper"])
+    assert any(name.startswith("FB") for name in table.index) == bool(row["fb"] == row["fb"])  # none when blank
+    unfitted = next(s for s, f in cohort.fits.items() if not f.fitted)
+    other = patient_view(demo, unfitted, NCAOptions(intervals=((0, 28),)), ck=cohort)
+    names = {t.get("name") for t in kinetics_figure(other, "note", screen())["data"]}
+    assert MODEL_FIT_NAME not in names and "not fitted" in str(kinetics_figure(other, "n", screen())["layout"])
+
+
+def test_the_model_fit_toggle_in_the_browser(browser):
+    browser.open("/patients/DM-003", "Patient DM-003")
+    assert browser.driver.find_elements("css selector", "#patient-summary-table-model") == []
+    browser.find("#patient-model-fit input").click()
+    browser.wait_for_text("#patient-summary-table-model", "Model fit")
+    wait_until(lambda: browser.query().get("fit") == "on")
+    names = browser.driver.execute_script(
+        "return document.querySelector('#patient-kinetics .js-plotly-plot').data.map(t => t.name);")
+    assert "Model fit" in names
+    assert browser.severe_logs() == []
