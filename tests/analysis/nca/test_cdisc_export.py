@@ -1,4 +1,6 @@
 """NCA results as SDTM PP and ADaM ADPP: written as SAS transport v5, read back, and compared with the engine."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyreadstat
@@ -28,6 +30,7 @@ from data_access.cdisc_demo import load_demo_study
 from tests.conftest import DEMO_DIR
 
 STUDY_ID = "CARTSCOPE-DEMO"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "cdisc.md"
 INTERVALS = ((0.0, 28.0), (0.0, 90.0), (0.0, 7.5), (-5.0, 7.5))
 
 
@@ -207,3 +210,11 @@ def test_no_profiles_give_empty_datasets_with_every_variable(tmp_path):
     adpp, _ = pyreadstat.read_xport(str(adpp_path))
     assert (len(pp), list(pp.columns)) == (0, list(PP_LABELS))
     assert (len(adpp), list(adpp.columns)) == (0, [c for c in ADPP_LABELS if c != "TRT01A"])
+
+
+def test_docs_describe_every_variable_written():
+    section = DOCS.read_text(encoding="utf-8").split("## Exporting NCA results as PP and ADPP")[1]
+    pp_part, adpp_part = section.split("### ADPP (ADaM)")
+    for variables, text in ((PP_LABELS, pp_part), (ADPP_LABELS, adpp_part)):
+        missing = [v for v in variables if f"`{v}`" not in text.split("### Files")[0]]
+        assert not missing, missing
