@@ -9,7 +9,10 @@ CDISC PPTESTCD are written. A parameter the NCA left blank is a PP record with P
 """
 from __future__ import annotations
 
+import io
 import re
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -235,3 +238,16 @@ def write_pp_adpp(result: pd.DataFrame, out: str | Path, study_id: str, conc_uni
     adpp = _adpp_from_pp(pp, result, subjects)
     return (write_xpt(pp, out / "pp.xpt", "PP", PP_LABELS, "Pharmacokinetic Parameters"),
             write_xpt(adpp, out / "adpp.xpt", "ADPP", ADPP_LABELS, "Pharmacokinetic Parameters Analysis"))
+
+
+def pp_adpp_zip(result: pd.DataFrame, study_id: str, conc_units: Mapping[str, str],
+                subjects: pd.DataFrame | None = None, *, options: NCAOptions | None = None,
+                analyte_names: Mapping[str, str] | None = None) -> bytes:
+    """pp.xpt and adpp.xpt (as write_pp_adpp writes them) in one zip file, for a download."""
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="cartscope-cdisc-") as folder, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in write_pp_adpp(result, folder, study_id, conc_units, subjects, options=options,
+                                  analyte_names=analyte_names):
+            archive.write(path, path.name)
+    return buffer.getvalue()
