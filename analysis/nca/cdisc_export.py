@@ -80,7 +80,8 @@ def iso_duration(days: float) -> str:
 
 def interval_paramcd(start: float, end: float, position: int) -> str:
     """The ADaM PARAMCD of the partial AUC over [start, end] (sponsor-defined; CDISC has one code, AUCINT, for all
-    intervals): 'AUC0_28', 'AUCM7_7P5'; where that is longer than 8 characters, 'AUCINT<position>'."""
+    intervals): 'AUC0_28', 'AUC0_7P5', 'AUCM7_7'; where that is longer than 8 characters, 'AUCINT<position>'
+    ('AUCI<position>' from the 100th interval on)."""
     def part(x: float) -> str:
         text = np.format_float_positional(abs(x), trim="-").replace(".", "P")
         return f"M{text}" if x < 0 else text
