@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     nca.add_argument("--no-day0-zero", action="store_true",
                      help="do not start CAR profiles without a Day-0 sample at 0 on Day 0")
     nca.add_argument("--out", help="CSV file to write (default: standard output)")
+    nca.add_argument("--cdisc-out", metavar="DIR", help="also write DIR/pp.xpt (SDTM PP) and DIR/adpp.xpt (ADaM ADPP) "
+                     "and print their paths; the CSV is then written only with --out (docs/cdisc.md)")
+    nca.add_argument("--study-id", help="STUDYID of the PP and ADPP files (default: the study's folder, file or name)")
     ends = commands.add_parser("endpoints", help="response, time-to-event and safety endpoints (docs/endpoints.md)")
     ends.add_argument("study", help="study folder or stored study name")
     ends.add_argument("--out", required=True, help="folder to write the CSV files to")
@@ -149,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                              blq=args.blq, extrapolate=args.extrapolate, car_day0_zero=not args.no_day0_zero)
     except NCAOptionError as error:
         parser.error(str(error))
-    measurements, kinds = load_measurements(args.study)
+    study = load_study(args.study) if args.cdisc_out and not Path(args.study).is_file() else None  # TRT01A, PPCAT
+    measurements, kinds = (study.measurements, study.nca_kinds) if study else load_measurements(args.study)
     options = dataclasses.replace(options, kinds=kinds)
     if args.analyte:
         measurements = measurements[measurements["analyte"] == pick(args.analyte, measurements["analyte"], "analyte")]
@@ -157,6 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         specimen = specimen_code(args.specimen) or args.specimen
         measurements = measurements[measurements["specimen"] == pick(specimen, measurements["specimen"], "specimen")]
     result = run_nca(measurements, options)
+    if args.cdisc_out:
+        from analysis.nca.cdisc_export import analyte_units, write_pp_adpp
+
+        names = {code: study.catalogue.label(code) for code in measurements["analyte"].unique()} if study else None
+        for path in write_pp_adpp(result, args.cdisc_out, args.study_id or Path(args.study).stem,
+                                  analyte_units(measurements), study.subjects if study else None, options=options,
+                                  analyte_names=names):
+            print(path)
+        if not args.out:
+            return 0
     try:
         write_csv(result, args.out or sys.stdout, raw_text=args.raw_text)
     except BrokenPipeError:  # e.g. piped into `head`

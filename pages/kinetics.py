@@ -7,7 +7,8 @@ from dash import Input, Output, State, callback, dcc, html
 
 import settings
 from analysis.kinetics import GROUPINGS
-from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
+from analysis.nca.cdisc_export import pp_adpp_zip
+from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES, NCAOptions
 from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view
 from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
@@ -69,6 +70,7 @@ class ID:
     DOWNLOAD = "kinetics-download"
     EXPORT_CSV = "kinetics-export-csv"
     EXPORT_XLSX = "kinetics-export-xlsx"
+    EXPORT_XPT = "kinetics-export-xpt"
     LOCATION = "kinetics-location"
 
 
@@ -209,6 +211,8 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         card("NCA of every patient", html.Div(className="cs-form-row", children=[
             html.Button("Download CSV", id=ID.EXPORT_CSV, className="cs-button cs-button-secondary"),
             html.Button("Download Excel", id=ID.EXPORT_XLSX, className="cs-button cs-button-secondary"),
+            html.Button("Download PP + ADPP (XPT, zip)", id=ID.EXPORT_XPT, className="cs-button cs-button-secondary",
+                        title="CDISC SDTM PP and ADaM ADPP datasets, SAS transport v5 (docs/cdisc.md)"),
             html.Span("Units in the column headers; the download also records the AUC window, method and BLQ rule.",
                       className="cs-muted"),
         ]), loading(dag.AgGrid(id=ID.GRID, rowData=grid_rows(view, context.query()), columnDefs=grid_columns(view),
@@ -277,12 +281,28 @@ def open_clicked_patient(click, state):
     return patient_href(subject, context_from_state(state).query())
 
 
+def cdisc_download(context: PageContext, state: dict) -> tuple[bytes, str]:
+    """The NCA of the selected analyte and specimen (every patient, the page's window, method and BLQ rule) as CDISC
+    PP and ADPP transport files in a zip, and its file name; STUDYID is the study's name."""
+    s = settings_of(state)
+    result = cohort_nca(context, s.start, s.end, s.auc_method, s.blq)
+    result = result[(result["analyte"] == s.analyte) & (result["specimen"] == s.specimen)]
+    options = NCAOptions(intervals=((s.start, s.end),), auc_method=s.auc_method, blq=s.blq,
+                         kinds=context.study.nca_kinds)
+    catalogue = context.study.catalogue
+    data = pp_adpp_zip(result, context.name, {s.analyte: catalogue.unit(s.analyte)}, context.study.subjects,
+                       options=options, analyte_names={s.analyte: catalogue.label(s.analyte)})
+    return data, f"nca_{context.name}_v{context.version}_{s.analyte}_{s.specimen}_pp_adpp.zip"
+
+
 @callback(Output(ID.DOWNLOAD, "data"), Input(ID.EXPORT_CSV, "n_clicks"), Input(ID.EXPORT_XLSX, "n_clicks"),
-          State(page_state_id(PAGE), "data"), prevent_initial_call=True)
-def export_table(_csv, _xlsx, state):
+          Input(ID.EXPORT_XPT, "n_clicks"), State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def export_table(_csv, _xlsx, _xpt, state):
     """The NCA table as the grid shows it (every patient, the selected analyte and specimen), with units and the
-    options it was computed with, as CSV or Excel."""
+    options it was computed with, as CSV or Excel; or as CDISC PP and ADPP datasets."""
     context = context_from_state(state)
+    if dash.ctx.triggered_id == ID.EXPORT_XPT:
+        return dcc.send_bytes(*cdisc_download(context, state), type="application/zip")
     view = view_of(context, state)
     table = nca_export_frame(view)
     s = view.settings

@@ -115,13 +115,18 @@ def interval_parameter(start: float, end: float) -> Parameter:
                      INTERVAL_AUC.pknca)
 
 
+def interval_bounds(name: str) -> tuple[float, float]:
+    """'auc_0_28' -> (0.0, 28.0); 'auc_m7_7.5' -> (-7.0, 7.5): the inverse of interval_name."""
+    start, end = (float(x.replace("m", "-")) for x in name[4:].split("_"))
+    return start, end
+
+
 def parameter(name: str) -> Parameter:
     """The declaration of a result column, partial AUCs included (auc_0_28 -> AUC day 0–28)."""
     if name in BY_NAME:
         return BY_NAME[name]
     if name.startswith("auc_"):
-        start, end = (float(x.replace("m", "-")) for x in name[4:].split("_"))
-        return interval_parameter(start, end)
+        return interval_parameter(*interval_bounds(name))
     raise KeyError(f"'{name}' is not an NCA parameter (analysis/nca/parameters.py)")
 
 

@@ -137,3 +137,29 @@ def test_text_a_spreadsheet_would_run_is_written_as_text_unless_raw_text_is_aske
     assert "'" + evil in written and "'@SUM(A1)" in written
     assert not any(line.startswith(("+", "@", "=")) or ",+" in line or ",@" in line
                    for line in written.splitlines())
+
+
+def test_cdisc_out_writes_pp_and_adpp_with_the_engines_numbers(tmp_path):
+    import pyreadstat
+
+    out = tmp_path / "cdisc"
+    done = run(str(DEMO_DIR), "--analyte", "car_copies", "--cdisc-out", str(out), "--study-id", "DEMO-1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(out / "pp.xpt"), str(out / "adpp.xpt")]  # no CSV mixed in
+    pp, meta = pyreadstat.read_xport(str(out / "pp.xpt"))
+    adpp, _ = pyreadstat.read_xport(str(out / "adpp.xpt"))
+    assert meta.table_name == "PP" and set(pp["STUDYID"]) == {"DEMO-1"} == set(adpp["STUDYID"])
+    expected = nca(demo_measurements().query("analyte == 'car_copies'"))
+    blood = pp[(pp["PPTESTCD"] == "CMAX") & (pp["PPSPEC"] == "BLOOD")].set_index("USUBJID")["PPSTRESN"]
+    engine = expected[expected["specimen"] == "PB"].set_index("subject_id")["cmax"]
+    assert blood.sort_index().equals(engine.sort_index().rename("PPSTRESN").rename_axis("USUBJID"))
+    assert set(pp.loc[pp["PPTESTCD"] == "AUCINT", "PPENINT"]) == {"P28D", "P90D"}  # the default intervals
+    assert adpp["TRT01A"].str.contains("CAR+ T cells", regex=False).all()  # the dose level, from the folder's subjects
+
+    both = run(str(DEMO_DIR / "measurements.csv"), "--analyte", "il6", "--cdisc-out", str(tmp_path / "il6"),
+               "--out", str(tmp_path / "il6.csv"))
+    assert both.returncode == 0, both.stderr
+    assert len(pd.read_csv(tmp_path / "il6.csv")) == len(pyreadstat.read_xport(str(tmp_path / "il6" / "pp.xpt"))[0]
+                                                        .drop_duplicates(["USUBJID", "PPGRPID"]))
+    adpp_csv, _ = pyreadstat.read_xport(str(tmp_path / "il6" / "adpp.xpt"))
+    assert "TRT01A" not in adpp_csv.columns and set(adpp_csv["STUDYID"]) == {"measurements"}  # a file: no subjects

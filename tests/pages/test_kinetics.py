@@ -2,6 +2,7 @@
 import html
 import io
 import time
+import zipfile
 
 import openpyxl
 import pandas as pd
@@ -66,6 +67,9 @@ def test_cohort_page_controls_link_export_and_click_through(browser, app):
     book = openpyxl.load_workbook(io.BytesIO(browser.downloaded("nca_demo_v1_car_copies_PB.xlsx").read_bytes()))
     about = {row[0]: row[1] for row in book["About"].iter_rows(min_row=2, values_only=True)}
     assert about["BLQ rule"] == "Every BLQ counts as LLOQ/2" and about["AUC window (days)"] == "0 to 28"
+    browser.find("#kinetics-export-xpt").click()
+    archive = zipfile.ZipFile(browser.downloaded("nca_demo_v1_car_copies_PB_pp_adpp.zip"))
+    assert sorted(archive.namelist()) == ["adpp.xpt", "pp.xpt"]
 
     # Clicking a line opens that patient.
     browser.driver.execute_script(
@@ -153,6 +157,29 @@ def test_cohort_medians_never_fall_below_every_line(app):
         low, high = levels.min(), levels.max()
         for row in view.by_day.itertuples():
             assert low[row.nominal_day] <= row.centre <= high[row.nominal_day]
+
+
+def test_pp_adpp_download_is_the_selected_profiles_nca_as_cdisc(app, tmp_path):
+    import pyreadstat
+
+    from pages._context import cohort_nca, page_context
+    from pages.kinetics import DEFAULTS, cdisc_download
+
+    context, _ = page_context("demo", None)
+    state = {**DEFAULTS, "analyte": "il6", "specimen": "serum", "end": "14", "blq": "zero"}
+    data, name = cdisc_download(context, state)
+    assert name == "nca_demo_v1_il6_serum_pp_adpp.zip"
+    zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
+    pp, meta = pyreadstat.read_xport(str(tmp_path / "pp.xpt"))
+    adpp, _ = pyreadstat.read_xport(str(tmp_path / "adpp.xpt"))
+    assert meta.table_name == "PP" and set(pp["STUDYID"]) == {"demo"} and set(pp["PPCAT"]) == {"Interleukin-6"}
+    expected = cohort_nca(context, 0, 14, "linuplogdown", "zero").query("analyte == 'il6' and specimen == 'serum'")
+    for code, column in (("CMAX", "cmax"), ("AUCINT", "auc_0_14")):
+        written = pp[pp["PPTESTCD"] == code].set_index("USUBJID")["PPSTRESN"].sort_index()
+        assert written.to_numpy().tolist() == expected.set_index("subject_id")[column].sort_index().tolist(), code
+    assert set(pp.loc[pp["PPTESTCD"] == "AUCINT", "PPENINT"]) == {"P14D"} and set(adpp["PPSPEC"]) == {"SERUM"}
+    dose = context.study.subjects.set_index("subject_id")["dose_level"]
+    assert (adpp["TRT01A"] == adpp["USUBJID"].map(dose)).all()
 
 
 @pytest.mark.usefixtures("app")
