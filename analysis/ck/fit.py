@@ -103,29 +103,35 @@ def support_reason(days: np.ndarray, observed: np.ndarray, blq: np.ndarray) -> s
 
 
 def _starts(days: np.ndarray, observed: np.ndarray, blq: np.ndarray) -> list[np.ndarray]:
-    """Starting points from the data: the observed peak, the slopes around it, and the peak's day moved half-way
-    to each neighbouring sample (the peak's day is a break point of the curve, so one start is not enough)."""
+    """Starting points from the data, one per candidate peak day: every sample day from the first quantifiable one
+    to the one after the observed peak, and the midpoints between them (the peak's day is a break point of the
+    curve, so the likelihood has a local optimum in each interval between samples). For each, the expansion rate
+    from the samples before it, the contraction rate from the month after it, the persisting fraction from the
+    samples after that."""
     q_days, q_log = days[~blq], np.log(observed[~blq])
     peak = int(np.argmax(q_log))
     t_peak, log_peak = q_days[peak], q_log[peak]
-    rho = np.clip((log_peak - q_log[0]) / max(t_peak - q_days[0], 0.5), 0.05, 3.0)
-    early = (q_days > t_peak) & (q_days <= t_peak + 30)
-    alpha = np.clip(-np.polyfit(q_days[early] - t_peak, q_log[early] - log_peak, 1)[0]
-                    if early.sum() >= 2 else 0.15, model.PHASE_SPLIT_RATE * 1.5, 2.0)
+    after = days[days > t_peak]
+    last = after[0] if after.size else t_peak
+    grid = days[(days >= q_days[0]) & (days <= last)]
+    candidates = np.unique(np.concatenate([grid, (grid[1:] + grid[:-1]) / 2]))
     beta = 0.01
-    late = q_days > t_peak + 40
-    fb = np.clip(np.median(np.exp(q_log[late] - log_peak + beta * (q_days[late] - t_peak))) if late.any() else 0.005,
-                 1e-5, 0.3)
-    neighbours = [t_peak]
-    previous_days = days[days < t_peak]
-    if previous_days.size:
-        neighbours.append((previous_days[-1] + t_peak) / 2)
-    next_days = days[days > t_peak]
-    if next_days.size:
-        neighbours.append((t_peak + next_days[0]) / 2)
     starts = []
-    for t in neighbours:
-        theta = model.to_theta(np.exp(log_peak), t, rho, alpha, fb, beta)
+    for t in candidates:
+        before = q_days < t
+        if before.sum() >= 2:
+            rho = np.polyfit(q_days[before], q_log[before], 1)[0]
+        else:
+            rho = (log_peak - q_log[0]) / max(t_peak - q_days[0], 0.5)
+        rho = float(np.clip(rho, 0.05, 3.0))
+        log_cmax = max(log_peak, q_log[before][-1] + rho * (t - q_days[before][-1])) if before.any() else log_peak
+        early = (q_days > t) & (q_days <= t + 30)
+        alpha = -np.polyfit(q_days[early] - t, q_log[early], 1)[0] if early.sum() >= 2 else 0.15
+        alpha = float(np.clip(alpha, model.PHASE_SPLIT_RATE * 1.5, 2.0))
+        late = q_days > t + 40
+        fb = np.clip(np.median(np.exp(q_log[late] - log_cmax + beta * (q_days[late] - t))) if late.any() else 0.005,
+                     1e-5, 0.3)
+        theta = model.to_theta(np.exp(log_cmax), max(t, 0.6), rho, alpha, fb, beta)
         starts.append(np.clip(theta, LOWER + 1e-6, UPPER - 1e-6))
     return starts
 
@@ -146,6 +152,22 @@ class _Objective:
     def _z(self, x):
         log_c, jac = model.log_curve(self.full(x), self.days, jacobian=True)
         return (self.log_obs - log_c) / self.sd, -jac[:, self.free] / self.sd
+
+    def residuals_batch(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals (S, n) and their Jacobian (S, n, free) for S points at once."""
+        thetas = np.broadcast_to(self.fixed, (len(xs), N_THETA)).copy()
+        thetas[:, self.free] = xs
+        log_c, jac = model.log_curve_batch(thetas, self.days)
+        z = (self.log_obs[None, :] - log_c) / self.sd
+        dz = -jac[..., self.free] / self.sd
+        if not self.blq.any():
+            return z, dz
+        log_phi = log_ndtr(z)
+        r_censored = np.sqrt(np.clip(-2 * log_phi, 1e-300, None))
+        mills = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_phi)
+        r = np.where(self.blq, r_censored, z)
+        scale = np.where(self.blq, -mills / np.maximum(r_censored, 1e-150), 1.0)
+        return r, dz * scale[..., None]
 
     def residuals(self, theta):
         z, _ = self._z(theta)
@@ -206,13 +228,54 @@ def _persistence_unsupported(fit: ProfileFit) -> bool:
     return any(name in fit.reason for name in ("fb", "beta"))
 
 
+#: Multi-start: SCREEN_STEPS damped Gauss-Newton steps from every start at once, then scipy's least squares to
+#: convergence from the REFINED most likely.
+SCREEN_STEPS = 10
+REFINED = 2
+
+
+def _screen(objective: _Objective, points: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Levenberg-Marquardt steps for every start together (vectorised), kept inside the bounds; the points reached,
+    most likely first."""
+    x = points.copy()
+    r, jac = objective.residuals_batch(x)
+    cost = 0.5 * np.sum(r * r, axis=1)
+    damping = np.full(len(x), 1e-2)
+    eye = np.eye(x.shape[1])
+    for _ in range(SCREEN_STEPS):
+        jtj = np.einsum("snp,snq->spq", jac, jac)
+        jtr = np.einsum("snp,sn->sp", jac, r)
+        scale = np.clip(np.diagonal(jtj, axis1=1, axis2=2), 1e-9, None)
+        system = jtj + damping[:, None, None] * (eye * scale[:, None, :])
+        try:
+            step = np.linalg.solve(system, -jtr[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            break
+        trial = np.clip(x + step, lower + 1e-9, upper - 1e-9)
+        r_trial, jac_trial = objective.residuals_batch(trial)
+        trial_cost = 0.5 * np.sum(r_trial * r_trial, axis=1)
+        better = np.isfinite(trial_cost) & (trial_cost < cost)
+        x = np.where(better[:, None], trial, x)
+        r = np.where(better[:, None], r_trial, r)
+        jac = np.where(better[:, None, None], jac_trial, jac)
+        cost = np.where(better, trial_cost, cost)
+        damping = np.where(better, damping / 3, damping * 4)
+    return x[np.argsort(cost)]
+
+
 def _best_fit(objective: _Objective, starts: list[np.ndarray]):
-    best = None
     lower, upper = LOWER[objective.free], UPPER[objective.free]
-    for theta0 in starts:
-        x0 = np.clip(np.asarray(theta0, dtype=float)[objective.free], lower + 1e-9, upper - 1e-9)
-        result = least_squares(objective.residuals, x0, jac=objective.jacobian, bounds=(lower, upper),
-                               method="trf", x_scale="jac", ftol=1e-10, xtol=1e-10, gtol=1e-10, max_nfev=400)
+
+    def solve(x0, steps):
+        return least_squares(objective.residuals, x0, jac=objective.jacobian, bounds=(lower, upper), method="trf",
+                             x_scale="jac", ftol=1e-10, xtol=1e-10, gtol=1e-10, max_nfev=steps)
+
+    points = [np.clip(np.asarray(t, dtype=float)[objective.free], lower + 1e-9, upper - 1e-9) for t in starts]
+    if len(points) > REFINED:
+        points = list(_screen(objective, np.array(points), lower, upper)[:REFINED])
+    best = None
+    for x0 in points:
+        result = solve(np.clip(x0, lower + 1e-9, upper - 1e-9), 400)
         if best is None or result.cost < best.cost:
             best = result
     return objective, best

@@ -99,6 +99,30 @@ def log_curve(theta: np.ndarray, days: np.ndarray, jacobian: bool = False):
     return log_c, jac
 
 
+def log_curve_batch(thetas: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`log_curve` with its Jacobian for several θ at once: thetas (S, 6) -> ln C (S, n) and d ln C / dθ (S, n, 6)
+    (the multi-start's screening steps every start together)."""
+    p = natural(thetas)
+    cmax, tmax, rho, alpha, fb, beta = (p[k][:, None] for k in ("cmax", "tmax", "rho", "alpha", "fb", "beta"))
+    days = np.asarray(days, dtype=float)[None, :]
+    rising = days < tmax
+    tau = np.where(rising, 0.0, days - tmax)
+    e_fast, e_slow = np.exp(-alpha * tau), np.exp(-beta * tau)
+    fast, slow = (1 - fb) * e_fast, fb * e_slow
+    share = fast + slow
+    with np.errstate(divide="ignore"):
+        log_c = np.where(rising, np.log(cmax) - rho * (tmax - days), np.log(cmax) + np.log(share))
+    jac = np.zeros((*log_c.shape, N_THETA))
+    jac[..., 0] = 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jac[..., 1] = np.where(rising, -rho * tmax, (alpha * fast + beta * slow) * tmax / share)
+        jac[..., 2] = np.where(rising, -rho * (tmax - days), 0.0)
+        jac[..., 3] = np.where(rising, 0.0, -alpha * tau * fast / share)
+        jac[..., 4] = np.where(rising, 0.0, fb * (1 - fb) * (e_slow - e_fast) / share)
+        jac[..., 5] = np.where(rising, 0.0, -beta * tau * slow / share)
+    return log_c, np.nan_to_num(jac)
+
+
 def curve(theta: np.ndarray, days: np.ndarray) -> np.ndarray:
     """C(t) for one θ (0 before Day 0: the cells are not yet infused)."""
     days = np.asarray(days, dtype=float)
