@@ -88,19 +88,19 @@ def analysis_set(exposure: pd.DataFrame, metric: str, log: bool = True) -> tuple
     reasons = [("no samples of the selected analyte and specimen", no_profile),
                ("no value of the metric (see the NCA notes)", missing & ~no_profile)]
     if log:
-        reasons.append(("exposure 0 (every sample BLQ): no logarithm", ~missing & (values <= 0)))
+        reasons.append(("exposure 0 (every sample BLQ: no logarithm)", ~missing & (values <= 0)))
     excluded = [(reason, int(mask.sum())) for reason, mask in reasons if mask.any()]
     used = ~missing & ((values > 0) if log else True)
     return exposure[used].assign(exposure=values[used].astype(float)), excluded
 
 
 def excluded_text(excluded: list[tuple[str, int]]) -> str:
-    """'3 patients left out: 2 with no samples of ..., 1 with exposure 0 ...' or ''."""
+    """'3 patients left out: 2 with no samples of ...; 1 with exposure 0 ...' or ''."""
     total = sum(n for _, n in excluded)
     if not total:
         return ""
-    parts = [f"{n} {'patient' if n == 1 else 'patients'}: {reason}" for reason, n in excluded]
-    return f"{total} {'patient' if total == 1 else 'patients'} left out ({'; '.join(parts)})."
+    parts = "; ".join(f"{n} with {reason}" for reason, n in excluded)
+    return f"{total} {'patient' if total == 1 else 'patients'} left out of the analysis: {parts}."
 
 
 # ---- quartiles -------------------------------------------------------------------------------------------------

@@ -61,10 +61,11 @@ def test_exposure_table_takes_the_profile_asked_for_and_derives_both_outcomes():
     assert used["subject_id"].tolist() == ["A"]
     assert excluded == [("no samples of the selected analyte and specimen", 1),
                         ("no value of the metric (see the NCA notes)", 1),
-                        ("exposure 0 (every sample BLQ): no logarithm", 1)]
-    assert excluded_text(excluded) == ("3 patients left out (1 patient: no samples of the selected analyte and "
-                                       "specimen; 1 patient: no value of the metric (see the NCA notes); 1 patient: "
-                                       "exposure 0 (every sample BLQ): no logarithm).")
+                        ("exposure 0 (every sample BLQ: no logarithm)", 1)]
+    assert excluded_text(excluded) == ("3 patients left out of the analysis: 1 with no samples of the selected "
+                                       "analyte and specimen; 1 with no value of the metric (see the NCA notes); 1 "
+                                       "with exposure 0 (every sample BLQ: no logarithm).")
+    assert excluded_text([]) == ""
     assert exposure_table(patients, nca, "car_t_pct", "PB").set_index("subject_id").loc["A", "cmax"] == 7.0
 
 
@@ -184,7 +185,7 @@ def test_patients_left_out_are_counted_with_their_reason_and_the_rest_is_fitted(
     y = list(rng.uniform(size=30) < 0.5) + [False, True, True]
     fit = logistic_fit(table(x, y), "cmax", "response")
     assert fit.n == 30 and fit.excluded == [("no value of the metric (see the NCA notes)", 1),
-                                            ("exposure 0 (every sample BLQ): no logarithm", 2)]
+                                            ("exposure 0 (every sample BLQ: no logarithm)", 2)]
     linear = logistic_fit(table(x, y), "cmax", "response", log=False)  # a linear metric keeps its zeros
     assert linear.n == 32 and linear.excluded == [("no value of the metric (see the NCA notes)", 1)]
 
