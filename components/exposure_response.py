@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from analysis.exposure_response import AUC_WINDOW, METRICS, LogisticFit, excluded_text
+from analysis.exposure_response import AUC_WINDOW, LogisticFit, excluded_text
 from analysis.subgroups import AGE_CUT, ALL_PATIENTS, PRIOR_LINES_CUT, Subgroups
 from analysis.views.exposure_response import ExposureResponseView
 from components.frame import Canvas, frame
@@ -279,9 +279,12 @@ def forest_figure(subgroups: Subgroups, note: str, canvas: Canvas, covariates: l
                                       "x": sum(domains[key]) / 2, "y": 1, "yshift": 4, "yanchor": "bottom",
                                       "showarrow": False, "font": {"size": 13, "color": INK}})
     level_rows = [(y, r) for y, r in zip(ys, rows, strict=True) if r["kind"] == "level"]
-    traces = [{"type": "scatter", "mode": "text", "xaxis": "x", "yaxis": "y", "x": [0.5] * len(level_rows),
-               "y": [y for y, _ in level_rows], "text": [fmt_count(r["n"]) for _, r in level_rows],
-               "textfont": {"size": tick_px}, "hoverinfo": "skip"}]
+    # the n column: annotations sit level with the row labels (a text trace draws a little higher)
+    layout["annotations"] += [{"text": fmt_count(r["n"]), "xref": "x", "yref": "y", "x": 0.5, "y": y,
+                               "showarrow": False, "font": {"size": tick_px / canvas.scale(1), "color": INK},
+                               "name": "n"} for y, r in level_rows]
+    traces = [{"type": "scatter", "mode": "markers", "xaxis": "x", "yaxis": "y", "x": [], "y": [],
+               "hoverinfo": "skip"}]  # the n column's axes (a subplot needs a trace)
     for key, prefix, color, what in (("orr", "orr", OKABE_ITO[0], "ORR"), ("crs2_rate", "crs2", OKABE_ITO[3],
                                                                             "CRS ≥2")):
         low, high = f"{prefix}_lower", f"{prefix}_upper"
@@ -390,31 +393,22 @@ def subgroup_frame(subgroups: Subgroups) -> pd.DataFrame:
 
 
 def dose_frame(view: ExposureResponseView) -> pd.DataFrame:
-    """Exposure by dose level as text, one row per dose: n, then each metric's median (range) and geometric mean
-    (of the values above 0), and how many are 0 (all BLQ) when any is; units in `dose_notes`."""
+    """Exposure by dose level as text, one row per metric and dose: n, how many are 0 (all BLQ) when any is, and the
+    median (range); the tests in `dose_notes` (geometric means: the Kinetics page's summary)."""
     t = view.dose_summary
-    zeros = bool((t["n_zero"] > 0).any())
-    rows = []
-    for dose in view.dose_levels:
-        part = t[t["group"] == dose].set_index("parameter")
-        if part.empty:
-            continue
-        row = {"Dose level": fmt_dose(dose), "n": fmt_count(part["n"].max())}
-        for key, header in view.metrics.items():
-            if header not in part.index:
-                continue
-            r, label = part.loc[header], METRICS[key].label
-            row[f"{label}, median (range)"] = f"{fmt_sig(r['median'])} ({fmt_range(r['min'], r['max'])})"
-            row[f"{label}, geometric mean"] = fmt_sig(r["geometric_mean"])
-            if zeros:
-                row[f"{label}, n at 0 (all BLQ)"] = fmt_count(r["n_zero"])
-        rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame({"Exposure": t["parameter"], "Dose level": t["group"].map(fmt_dose), "n": t["n"].map(fmt_count),
+                        "n at 0": t["n_zero"].map(fmt_count),
+                        "Median (range)": [f"{fmt_sig(m)} ({fmt_range(a, b)})" for m, a, b in
+                                           zip(t["median"], t["min"], t["max"], strict=True)]})
+    return out if (t["n_zero"] > 0).any() else out.drop(columns="n at 0")
 
 
 def dose_notes(view: ExposureResponseView) -> list[str]:
     """Each metric's unit and its test across dose levels, under the dose table."""
-    return [f"{panel.label}: {panel.test_text} across dose levels." for panel in view.dose_panels]
+    notes = [f"{panel.label}: {panel.test_text} across dose levels." for panel in view.dose_panels]
+    if (view.dose_summary["n_zero"] > 0).any():
+        notes.append("n at 0: profiles with every sample BLQ (exposure 0), counted in n, the median and the range.")
+    return notes
 
 
 def exposure_export_frame(view: ExposureResponseView) -> pd.DataFrame:

@@ -121,7 +121,7 @@ def _graph(name: str, figure: dict, canvas, title: str, element_id: str):
 
 def dose_table(view) -> html.Div:
     frame = dose_frame(view)
-    return html.Div([simple_table(frame, "exposure-dose-summary", frame.columns[1:]),
+    return html.Div([simple_table(frame, "exposure-dose-summary", frame.columns[2:]),
                      *[html.P(line, className="cs-muted") for line in dose_notes(view)]])
 
 

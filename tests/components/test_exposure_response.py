@@ -102,7 +102,8 @@ def test_dose_figure_draws_every_patient_with_n_under_each_dose(demo):
         assert f"n={len(box['y'])}" in box["x"][0]
     assert "Box: median and quartiles" in footnote(figure) and "NCA: AUC day 0–28" in footnote(figure)
     table = dose_frame(view)
-    assert table["n"].tolist() == ["12", "22", "28"] and "Cmax, median (range)" in table.columns
+    assert table["n"].tolist() == ["12", "22", "28"] * 2 and "n at 0" not in table.columns  # no zero in blood
+    assert table.iloc[0][["Exposure", "Dose level"]].tolist() == ["Cmax (copies/µg gDNA)", "150 × 10⁶ CAR+ T cells"]
 
 
 def test_forest_has_a_row_per_level_reference_lines_and_the_methods(demo):
@@ -117,8 +118,8 @@ def test_forest_has_a_row_per_level_reference_lines_and_the_methods(demo):
               for t in layout["yaxis"]["ticktext"]]
     assert labels[:2] == ["All patients", "Dose level"] and "High-risk cytogenetics" in labels
     assert len(labels) == len(rows) == len(subgroups.table) + len(subgroups.covariates)
-    n_column = figure["data"][0]
-    assert n_column["text"] == [str(n) for n in subgroups.table["n"]]
+    n_column = [a["text"] for a in layout["annotations"] if a.get("name") == "n"]
+    assert n_column == [str(n) for n in subgroups.table["n"]]
     overall = subgroups.overall
     lines = {(s["xref"], s["x0"]) for s in layout["shapes"] if s["type"] == "line"}
     assert {("x2", 100 * overall["orr"]), ("x3", 100 * overall["crs2_rate"]), ("x4", 1)} <= lines
