@@ -69,7 +69,9 @@ def exposure_table(patients: pd.DataFrame, nca: pd.DataFrame, analyte: str = "ca
     out["responder"] = out["best_response"].isin(RESPONDERS)
     out["crs_grade_2plus"] = out["worst_crs_grade"].fillna(0) >= 2
     profile = nca[(nca["analyte"] == analyte) & (nca["specimen"] == specimen)]
-    columns = [m.key for m in METRICS.values() if m.source == "nca" and m.key in profile.columns]
+    profile = profile.assign(**{m.key: np.nan for m in METRICS.values()
+                                if m.source == "nca" and m.key not in profile.columns})
+    columns = [m.key for m in METRICS.values() if m.source == "nca"]
     keep = profile[["subject_id", *columns, *(["reason"] if "reason" in profile.columns else [])]]
     out = out.merge(keep.rename(columns={"reason": "nca_note"}), on="subject_id", how="left")
     out["has_profile"] = out["subject_id"].isin(set(profile["subject_id"]))

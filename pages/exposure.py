@@ -235,7 +235,8 @@ def tables(context: PageContext, state: dict) -> list[DeckTable]:
     view = view_of(context, clean_state(state, exposure_analytes(context.data)))
     return [DeckTable(f"{view.outcome_label} by {view.metric.label} quartile (exact 95% CIs)", quartile_frame(view),
                       ["Exact (Clopper-Pearson) 95% CIs.", NCA_NOTE, context.note]),
-            DeckTable(f"Logistic regression of {OUTCOME_NOUNS[view.settings.outcome]} on log10 {view.metric.label}",
+            DeckTable(f"Logistic regression of {OUTCOME_NOUNS[view.settings.outcome]} on "
+                      f"{'log10 ' if view.metric.log else ''}{view.metric.label}",
                       fit_frame(view.fit), [fit_summary(view.fit), "Wald standard errors, CIs and p-value.",
                                             context.note]),
             DeckTable(f"{view.where}: exposure by dose level", dose_frame(view),

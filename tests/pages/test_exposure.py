@@ -147,3 +147,10 @@ def test_the_download_needs_the_export_permission_and_is_recorded(site):
     val = signed_in(site, "val")  # a viewer of the same study: sees the page, may not take a file away
     assert val.callback("exposure-download.data", {**values, STATE_KEY: page_state(val, "?study=demo")},
                         "exposure-export-csv.n_clicks").status_code == 403
+
+
+def test_a_study_too_small_for_a_regression_is_drawn_and_says_why(site):
+    """'alpha' has two patients: the page draws, says no regression could be fitted and why, and gives no HR."""
+    page = signed_in(site, "ada").page("/exposure", "?study=alpha")
+    assert page.status_code == 200
+    assert "too few patients (2; a fit needs at least 10)" in page.text and "Subgroups" in page.text
