@@ -132,10 +132,9 @@ def er_figure(view: ExposureResponseView, note: str, canvas: Canvas) -> dict:
              else "linear", "exponentformat": "power", "zeroline": False}
     if view.metric.log and len(points):
         low, high = math.log10(points["exposure"].min()), math.log10(points["exposure"].max())
-        if high - low >= 2:
-            xaxis["dtick"] = 1
         pad = max(0.05 * (high - low), 0.1)
         xaxis["range"] = [low - pad, high + pad]
+        xaxis.update(log_ticks(*xaxis["range"]))
     body = {"data": traces, "layout": {
         "hovermode": "closest", "legend": {"traceorder": "normal"}, "annotations": annotations,
         "xaxis": xaxis,
@@ -148,6 +147,19 @@ def er_figure(view: ExposureResponseView, note: str, canvas: Canvas) -> dict:
                 OUTCOME_DEFINITIONS[view.settings.outcome], excluded_text(fit.excluded), NCA_NOTE]
     return frame(body, title=er_title(view), canvas=canvas, plot_height=400, top_extra=24, footnote=footnote,
                  note=note)
+
+
+def log_ticks(low: float, high: float) -> dict:
+    """Ticks of a log axis spanning log10 `low` to `high`: powers of ten over 3 decades or more; 1, 2, 5 times a power
+    of ten (as whole numbers with thousands separators, or decimals below 1) over less, so a narrow range still has
+    ticks to read."""
+    if high - low >= 3:
+        return {"dtick": 1}
+    values = [m * 10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1) for m in (1, 2, 5)]
+    shown = [v for v in values if low <= math.log10(v) <= high]
+    if len(shown) < 2:
+        return {}
+    return {"tickvals": shown, "ticktext": [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in shown]}
 
 
 # ---- dose and exposure ------------------------------------------------------------------------------------------

@@ -179,3 +179,13 @@ def test_tables_state_the_numbers_of_the_analysis(demo):
     assert len(exported) == 62 and "AUC day 0–28 (copies/µg gDNA·day)" in exported.columns
     assert exported["Cmax (copies/µg gDNA)"].tolist() == pytest.approx(view.exposure["cmax"].tolist())
     assert not math.isnan(pd.to_numeric(exported["Worst CRS grade"]).sum())
+
+
+def test_a_log_axis_has_ticks_to_read_over_any_range():
+    from components.exposure_response import log_ticks
+
+    assert log_ticks(2.5, 6.2) == {"dtick": 1}  # 3 decades or more: powers of ten
+    narrow = log_ticks(0.1, 2.4)                 # 1.3 to 250
+    assert narrow["tickvals"] == pytest.approx([2, 5, 10, 20, 50, 100, 200])
+    assert narrow["ticktext"] == ["2", "5", "10", "20", "50", "100", "200"]
+    assert log_ticks(3.3, 3.6) == {}             # within one 1-2-5 step: plotly's own ticks
