@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from analysis.exposure_response import AUC_WINDOW, LogisticFit, excluded_text
+from analysis.exposure_response import AUC_WINDOW, Z95, LogisticFit, excluded_text
 from analysis.subgroups import AGE_CUT, ALL_PATIENTS, PRIOR_LINES_CUT, Subgroups
 from analysis.views.exposure_response import ExposureResponseView
 from components.frame import Canvas, frame
@@ -24,8 +24,8 @@ OUTCOME_DEFINITIONS = {
                 "cut-off (a patient never assessed counts as a non-responder).",
     "crs2": "CRS grade ≥2: worst cytokine release syndrome grade 2 or higher (ASTCT).",
 }
-FIT_METHOD = ("Logistic regression of the outcome on log10 exposure (maximum likelihood); band: its 95% CI, Wald "
-              "(delta method on the linear predictor).")
+FIT_METHOD = ("Logistic regression of the outcome on {scale} (maximum likelihood); band: its 95% CI, Wald (delta "
+              "method on the linear predictor).")
 JITTER = 4.0  # ± percentage points around 0% and 100%
 
 
@@ -143,7 +143,8 @@ def er_figure(view: ExposureResponseView, note: str, canvas: Canvas) -> dict:
     footnote = [f"Points: each patient at 0% (no) or 100% (yes), spread ±{JITTER:g} points vertically; colour: dose "
                 "level. Squares: % of each exposure quartile with the outcome (k/n above) and its exact "
                 "(Clopper-Pearson) 95% CI, at the quartile's median exposure; horizontal bar: its exposure range.",
-                FIT_METHOD if fit.fitted else fit_summary(fit),
+                FIT_METHOD.format(scale="log10 exposure" if fit.log else "exposure") if fit.fitted
+                else fit_summary(fit),
                 OUTCOME_DEFINITIONS[view.settings.outcome], excluded_text(fit.excluded), NCA_NOTE]
     return frame(body, title=er_title(view), canvas=canvas, plot_height=400, top_extra=24, footnote=footnote,
                  note=note)
@@ -371,7 +372,7 @@ def fit_frame(fit: LogisticFit) -> pd.DataFrame:
                              "p": [BLANK]})
     slope = "Slope (per log10 exposure)" if fit.log else "Slope (per unit of exposure)"
     odds = "Odds ratio per 10-fold exposure" if fit.log else "Odds ratio per unit"
-    z = 1.959963984540054
+    z = Z95
     return pd.DataFrame({
         "Term": ["Intercept", slope, odds],
         "Estimate": [fmt_sig(fit.intercept), fmt_sig(fit.slope), fmt_sig(fit.odds_ratio)],
