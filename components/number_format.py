@@ -73,3 +73,23 @@ def fmt_dose(label) -> str:
     if not isinstance(label, str):
         return BLANK if label is None else str(label)
     return _DOSE.sub(lambda m: f"{m.group(1)} × 10{m.group(2).translate(_SUPERSCRIPT)}", label)
+
+
+def fmt_p(p) -> str:
+    """A p-value as the figures state it: 'p = 0.034', 'p < 0.001' (no-break spaces: it never breaks across lines);
+    blank -> '–'."""
+    x = _float(p)
+    if x is None:
+        return BLANK
+    return f"p\u00a0=\u00a0{x:.2g}" if x >= 0.001 else "p\u00a0<\u00a00.001"
+
+
+def fmt_ci(estimate, low, high, fmt=None, unit: str = "") -> str:
+    """'20.8 (3.89–111)': an estimate with its interval (each through `fmt`, 3 significant digits by default);
+    the estimate alone when the interval is blank; '–' when the estimate is."""
+    fmt = fmt or fmt_sig
+    if _float(estimate) is None:
+        return BLANK
+    if _float(low) is None or _float(high) is None:
+        return f"{fmt(estimate)}{unit}"
+    return f"{fmt(estimate)}{unit} ({fmt(low)}–{fmt(high)})"

@@ -17,7 +17,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["/", "/patients", "/patients/DM-003", "/kinetics", "/safety", "/efficacy", "/survival", "/data", "/admin"]
+PAGES = ["/", "/patients", "/patients/DM-003", "/kinetics", "/safety", "/efficacy", "/survival", "/exposure", "/data",
+         "/admin"]
 
 
 def driver(width: int, height: int):

@@ -195,10 +195,17 @@ class Browser:
         return {k: v[0] for k, v in parse_qs(urlparse(self.driver.current_url).query).items()}
 
 
+def fixed_port(offset: int = 0) -> int | None:
+    """CARTSCOPE_TEST_PORT plus `offset` when the variable is set (on a machine shared with others, the ports this run
+    may use), else None."""
+    first = os.environ.get("CARTSCOPE_TEST_PORT")
+    return int(first) + offset if first else None
+
+
 @pytest.fixture
 def browser(dash_duo, app) -> Browser:
-    """The app served on a free port, and headless Chromium on it."""
-    dash_duo.start_server(app)
+    """The app served on dash's port (8050, or CARTSCOPE_TEST_PORT), and headless Chromium on it."""
+    dash_duo.start_server(app, port=fixed_port() or 8050)
     return Browser(dash_duo)
 
 

@@ -56,10 +56,10 @@ def add_users(database_url: str, users: dict[str, tuple[str, list[str]]]) -> Non
 
 @contextlib.contextmanager
 def procfile_server(database_url: str, tmp_path: Path, *, sign_in: bool = True, env: dict | None = None,
-                    timeout: float = 120):
-    """The Procfile's command serving `database_url` on a free loopback port (with sign-in: CARTSCOPE_SECRET_KEY,
-    cookies over plain HTTP); yields the base URL."""
-    port = free_port()
+                    timeout: float = 120, port: int | None = None):
+    """The Procfile's command serving `database_url` on a loopback port (`port`, or a free one; with sign-in:
+    CARTSCOPE_SECRET_KEY, cookies over plain HTTP); yields the base URL."""
+    port = port or free_port()
     environment = {**os.environ, "CARTSCOPE_DATABASE_URL": database_url, "CARTSCOPE_CACHE_DIR": str(tmp_path / "cache"),
                    **({"CARTSCOPE_SECRET_KEY": SECRET_KEY, "CARTSCOPE_SECURE_COOKIES": "0"} if sign_in else {}),
                    **(env or {})}

@@ -77,7 +77,7 @@ def test_every_swimmer_lane_is_labelled_on_deck_slides(demo):
 def test_every_figure_and_updating_table_has_a_loading_indicator(app):
     from dash import dcc
 
-    from pages import efficacy, kinetics, overview, patients, safety, survival
+    from pages import efficacy, exposure, kinetics, overview, patients, safety, survival
 
     def walk(node, inside=False):
         if isinstance(node, dcc.Loading):
@@ -98,12 +98,13 @@ def test_every_figure_and_updating_table_has_a_loading_indicator(app):
         return found
 
     pages = [overview.layout(), efficacy.layout(), survival.layout(), safety.layout(), kinetics.layout(),
-             patients.layout(subject_id="DM-003")]
+             patients.layout(subject_id="DM-003"), exposure.layout()]
     for layout in pages:
         graphs = list(walk(layout))
         assert graphs and all(inside for _, inside in graphs)
     assert {"kinetics-summary", "kinetics-grid", "kinetics-exposure"} <= ids_inside_loading(pages[4])
     assert "survival-summary" in ids_inside_loading(pages[2]) and "patient-summary" in ids_inside_loading(pages[5])
+    assert {"exposure-response-tables", "exposure-dose-table"} <= ids_inside_loading(pages[6])
 
 
 def test_patient_clinical_track_shows_crs_treatments_and_panels_follow_the_choice(demo):

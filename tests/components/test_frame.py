@@ -96,6 +96,7 @@ STATES = {
                  {"analyte": "car_t_pct", "specimen": "BM", "group": "response_group"},
                  {"analyte": "il6", "specimen": "serum", "group": "none", "stat": "geomean"}],
     "patients": [{"_subject": "DM-003"}, {"_subject": "DM-010", "days": "28"}, {"_subject": "DM-047"}],
+    "exposure": [{}, {"metric": "auc_0_28", "outcome": "crs2"}, {"analyte": "car_t_pct", "specimen": "BM"}],
 }
 
 
@@ -124,4 +125,4 @@ def test_every_figure_on_every_canvas_has_nothing_clipped_or_overlapping(app, la
                 if canvas.chrome:
                     note = geometry.annotation(FOOTNOTE_NAME)
                     assert note is not None, f"{page} {figure.name} has no footnote"
-    assert found == []
+    assert found == [], "\n".join(found)

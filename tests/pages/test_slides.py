@@ -10,7 +10,7 @@ from tests.conftest import wait_until
 
 PAGES = {"/": "Study overview", "/patients": "Every patient", "/patients/DM-003": "Patient DM-003",
          "/kinetics": "Cohort kinetics", "/safety": "Adverse events", "/efficacy": "Swimmer plot",
-         "/survival": "Kaplan-Meier"}
+         "/survival": "Kaplan-Meier", "/exposure": "Subgroups"}
 
 
 def test_slide_mode_keeps_every_kinetics_setting_and_the_link_restores_it(browser):
