@@ -41,7 +41,7 @@ class Metric:
 METRICS: dict[str, Metric] = {
     "cmax": Metric("cmax", "Cmax", "conc"),
     "auc_0_28": Metric("auc_0_28", "AUC day 0–28", "auc"),
-    # "expansion_rate": Metric("expansion_rate", "Fitted expansion rate", source="model", unit="1/day"),
+    "rho": Metric("rho", "Fitted expansion rate ρ", source="model", unit="1/day"),
 }
 #: The AUC window the exposure metrics need from the NCA.
 AUC_WINDOW = (0.0, 28.0)

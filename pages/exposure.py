@@ -3,8 +3,11 @@ exposure, exposure by dose level, and subgroup forest plots; state in the URL.""
 from __future__ import annotations
 
 import dash
+import numpy as np
+import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
+from analysis.ck.population import expansion_rates
 from analysis.exposure_response import AUC_WINDOW, METRICS, OUTCOME_NOUNS, OUTCOMES
 from analysis.views.exposure_response import ERSettings, exposure_analytes, exposure_response_view
 from components.deck import DeckTable
@@ -34,6 +37,7 @@ from data_access.catalogue import specimen_label
 from pages._context import (
     PageContext,
     clicked_subject,
+    cohort_ck,
     cohort_nca,
     context_from_state,
     one_of,
@@ -87,7 +91,18 @@ def clean_state(raw: dict, analytes: dict[str, list[str]]) -> dict:
 
 def view_of(context: PageContext, state: dict):
     settings = ERSettings(state["analyte"], state["specimen"], state["metric"], state["outcome"])
-    return exposure_response_view(context.data, cohort_nca(context, *AUC_WINDOW), settings)
+    return exposure_response_view(context.data, cohort_nca(context, *AUC_WINDOW), settings,
+                                  model_metrics(context, settings))
+
+
+def model_metrics(context: PageContext, settings) -> pd.DataFrame | None:
+    """The model's metrics (the fitted expansion rate) of the chosen profile, when it is a cellular-kinetic one and
+    the chosen metric is one of them: the model is fitted (once per study version) only then."""
+    if METRICS[settings.metric].source != "model":
+        return None
+    if context.study.catalogue.kind(settings.analyte) != "cell_kinetics":
+        return pd.DataFrame({"subject_id": context.data.patients["subject_id"], "rho": np.nan})
+    return expansion_rates(cohort_ck(context, settings.analyte, settings.specimen).parameters)
 
 
 def _select(control_id, value, options, class_name="cs-select"):

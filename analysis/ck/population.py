@@ -106,3 +106,10 @@ def group_curves(cohort: CohortFit, summary: pd.DataFrame, groups: pd.Series, or
         out.append(GroupCurve(group, days, model.curve(theta, days), np.quantile(curves, 0.25, axis=0),
                               np.quantile(curves, 0.75, axis=0), len(members)))
     return out
+
+
+def expansion_rates(parameters: pd.DataFrame) -> pd.DataFrame:
+    """subject_id and rho, the fitted expansion rate, for the profiles whose fit estimates it (`usable`; blank for
+    the others): the model's exposure metric for exposure-response analyses."""
+    rho = parameters["rho"].where(usable(parameters, "rho"))
+    return pd.DataFrame({"subject_id": parameters["subject_id"], "rho": rho})
