@@ -63,3 +63,14 @@ def test_two_stage_by_group_weights_by_precision():
     assert g1["between_cv_pct"] == pytest.approx(100 * np.sqrt(np.expm1(tau2)))
     assert 1e4 < g1["typical"] < np.sqrt(1e4 * 1e5)  # the precise estimate weighs more than the geometric mean
     assert g2["n"] == 1 and g2["typical"] == pytest.approx(3e3) and g2["between_cv_pct"] == 0
+
+
+def test_expansion_rates_are_the_fits_that_estimate_rho():
+    from analysis.ck.population import expansion_rates
+
+    values = {"rho": (0.8, 0.6, 1.0)}
+    t = table([("A", CONVERGED, "", values), ("B", NO_PERSISTENCE, "FB and β not estimable", values),
+               ("C", AT_BOUND, "at its bound: alpha", values), ("D", NOT_FITTED, "too few", values)])
+    rates = expansion_rates(t)
+    assert rates["subject_id"].tolist() == ["A", "B", "C", "D"]
+    assert rates["rho"].tolist()[:2] == [0.8, 0.8] and rates["rho"].iloc[2:].isna().all()
