@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.nca.parameters import UNIT_KINDS
+
 LN2 = np.log(2.0)
 #: Contraction is the phase with a half-life under 20 days, persistence the one over: the bound between the
 #: two rates keeps the phases from swapping (a fit that reaches it is flagged).
@@ -172,3 +174,13 @@ def derived(theta: np.ndarray, lloq: float | np.ndarray) -> dict[str, np.ndarray
         "auc_inf_fit": _fitted_auc(p, np.inf),
         "day_below_lloq": _day_below(p, lloq),
     }
+
+
+def markdown_table() -> str:
+    """The parameter table of docs/ck-model.md."""
+    rows = ["| column | label | unit | estimated as | meaning |", "|---|---|---|---|---|"]
+    for p in CK_PARAMETERS:
+        unit = UNIT_KINDS[p.unit_kind].format(conc="conc") or "–"
+        how = {"log": "ln, bounded", "logit": "logit, bounded", "": "derived"}[p.transform]
+        rows.append(f"| `{p.name}` | {p.label} | {unit} | {how} | {p.description} |")
+    return "\n".join(rows)

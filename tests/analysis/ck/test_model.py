@@ -78,3 +78,10 @@ def test_every_parameter_is_declared_once_with_a_known_unit_kind():
     assert all(p.unit_kind in UNIT_KINDS for p in CK_PARAMETERS)
     assert set(derived(THETA, 20.0)) == {p.name for p in model.DERIVED}
     assert all(p.transform in ("log", "logit") and p.lower < p.upper for p in PRIMARY)
+
+
+def test_docs_list_every_parameter_as_declared():
+    from analysis.ck.model import markdown_table
+    from tests.conftest import REPO
+
+    assert markdown_table() in (REPO / "docs" / "ck-model.md").read_text(encoding="utf-8")
