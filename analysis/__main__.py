@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from analysis.nca.options import AUC_METHODS, BLQ_RULES
 from analysis.spreadsheet import write_csv
 from data_access import store
 from data_access.catalogue import builtin_for_test_code, specimen_code
+from data_access.choices import ChoiceError, Choices, choices_from_document, current_choices, settings_document
 from data_access.importer import read_study_files
 from data_access.readers import SourceFile, files_from_path, read_table_file
 from data_access.validate import validate
@@ -86,6 +88,38 @@ def write_ck(args) -> int:
     return 0
 
 
+def read_settings(path: str) -> tuple[Choices, dict]:
+    """The choices and options of a settings file; exits naming the file and what is wrong with it."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"error: settings file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SystemExit(f"error: settings file {path} is not readable JSON: {error}") from None
+    try:
+        return choices_from_document(document, path)
+    except ChoiceError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def write_choices(study: str, version: int | None, out: Path) -> int:
+    """The stored choices of a study version as a settings file."""
+    studies = store.list_studies()
+    versions = studies.loc[studies["name"] == study, "version"]
+    if versions.empty:
+        stored = ", ".join(sorted(set(studies["name"]))) or "none"
+        raise SystemExit(f"error: no stored study '{study}' (stored: {stored})")
+    version = int(versions.max()) if version is None else version
+    if version not in set(versions.astype(int)):
+        has = ", ".join(map(str, sorted(versions)))
+        raise SystemExit(f"error: study '{study}' has no version {version} (it has {has})")
+    chosen = current_choices(study, version)
+    out.write_text(json.dumps(settings_document(chosen, study=study, version=version), indent=1), encoding="utf-8")
+    print(f"{len(chosen.exclusions)} samples left out and {len(chosen.lambda_z_points)} lambda-z choices of {study} "
+          f"version {version} written to {out}", file=sys.stderr)
+    return 0
+
+
 def pick(asked: str, present: pd.Series, what: str) -> str:
     """The study's own spelling of an analyte or specimen asked for in any case (or by a CDISC test code); exits
     with the choices when the study has no such thing, instead of writing an empty table."""
@@ -121,12 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     nca.add_argument("--no-day0-zero", action="store_true",
                      help="do not start CAR profiles without a Day-0 sample at 0 on Day 0")
     nca.add_argument("--out", help="CSV file to write (default: standard output)")
+    nca.add_argument("--settings", metavar="FILE", help="a settings file (JSON, docs/nca.md 5a): the analyst's "
+                     "choices (samples left out, lambda-z points) and NCA options; the command's own options win")
     nca.add_argument("--cdisc-out", metavar="DIR", help="also write DIR/pp.xpt (SDTM PP) and DIR/adpp.xpt (ADaM ADPP) "
                      "and print their paths; the CSV is then written only with --out (docs/cdisc.md)")
     nca.add_argument("--study-id", help="STUDYID of the PP and ADPP files (default: the study's folder, file or name)")
     ends = commands.add_parser("endpoints", help="response, time-to-event and safety endpoints (docs/endpoints.md)")
     ends.add_argument("study", help="study folder or stored study name")
     ends.add_argument("--out", required=True, help="folder to write the CSV files to")
+    choices = commands.add_parser("choices", help="the analyst's stored NCA choices of a study as a settings file")
+    choices.add_argument("study", help="stored study name")
+    choices.add_argument("--version", type=int, help="the study version (default: the newest)")
+    choices.add_argument("--out", required=True, help="JSON file to write")
     ck = commands.add_parser("ck", help="cellular-kinetic model fits of every profile (docs/ck-model.md)")
     ck.add_argument("study", help="study folder, measurements CSV, or stored study name")
     ck.add_argument("--out", required=True, help="CSV file to write")
@@ -142,16 +182,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "endpoints":
         return write_endpoints(args.study, Path(args.out), args.raw_text)
+    if args.command == "choices":
+        return write_choices(args.study, args.version, Path(args.out))
     if args.command == "ck":
         if args.residual_sd is not None and not args.residual_sd > 0:
             parser.error(f"--residual-sd {args.residual_sd} is not a positive number")
         return write_ck(args)
 
+    chosen, from_file = read_settings(args.settings) if args.settings else (Choices(), {})
+    given = set(arg.split("=")[0] for arg in (argv if argv is not None else sys.argv[1:]) if arg.startswith("--"))
     try:
-        options = NCAOptions(intervals=tuple(args.interval or ((0, 28), (0, 90))), auc_method=args.auc_method,
-                             blq=args.blq, extrapolate=args.extrapolate, car_day0_zero=not args.no_day0_zero)
+        options = NCAOptions(
+            intervals=tuple(args.interval or from_file.get("intervals") or ((0, 28), (0, 90))),
+            auc_method=args.auc_method if "--auc-method" in given else from_file.get("auc_method", args.auc_method),
+            blq=args.blq if "--blq" in given else from_file.get("blq", args.blq),
+            extrapolate=args.extrapolate or bool(from_file.get("extrapolate", False)),
+            car_day0_zero=not args.no_day0_zero, exclusions=chosen.exclusions,
+            lambda_z_points=chosen.lambda_z_points)
     except NCAOptionError as error:
-        parser.error(str(error))
+        parser.error(f"{args.settings}: {error}" if args.settings else str(error))
     study = load_study(args.study) if args.cdisc_out and not Path(args.study).is_file() else None  # TRT01A, PPCAT
     measurements, kinds = (study.measurements, study.nca_kinds) if study else load_measurements(args.study)
     options = dataclasses.replace(options, kinds=kinds)

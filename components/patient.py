@@ -185,8 +185,10 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                                    "name": specimen_label(specimen), "legendgroup": specimen, "xaxis": xname,
                                    "yaxis": yname, "line": {"color": color, "width": canvas.scale(2)},
                                    "marker": {"color": color, "size": canvas.scale(8)}})
+                left_out = {d for sid, a, sp, d in view.options.exclusions
+                            if (sid, a, sp) == (view.subject_id, analyte, specimen)}
                 traces.append(_sample_trace(rows, levels.loc[rows.index], view.catalogue[analyte], specimen, xname,
-                                            yname, canvas, color, dash, symbol))
+                                            yname, canvas, color, dash, symbol, left_out))
                 lloq = rows["lloq"].dropna()
                 if len(lloq) and not several:
                     layout["shapes"].append(_hline(float(lloq.iloc[0]), xname, yname, color))
@@ -322,11 +324,16 @@ def _specimens(view: PatientView, data: pd.DataFrame, analyte: str) -> list[str]
 
 
 def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, specimen: str, xname: str, yname: str,
-                  canvas: Canvas, color: str, dash: str = "solid", symbol: str = "circle") -> dict:
+                  canvas: Canvas, color: str, dash: str = "solid", symbol: str = "circle",
+                  left_out: set[float] = frozenset()) -> dict:
+    """One profile's samples. The analyte and specimen codes ride along in customdata (a click selects a sample for
+    the analyst's NCA choices); samples the analyst left out of the NCA are crosses."""
     unit = analyte.unit
     blq = rows["blq"].to_numpy()
+    out = np.isin(rows["day"].to_numpy(dtype=float), list(left_out))
     text = [f"< LLOQ ({fmt_sig(lloq)} {unit})" if b else f"{fmt_sig(v)} {unit}"
             for b, v, lloq in zip(blq, rows["value"], rows["lloq"], strict=True)]
+    text = [t + " · left out of the NCA" if o else t for t, o in zip(text, out, strict=True)]
     return {
         "type": "scatter", "x": rows["day"].tolist(), "y": levels.tolist(), "mode": "lines+markers",
         "name": plain(f"{analyte.label}, {specimen_label(specimen).lower()}"), "legendgroup": specimen,
@@ -334,8 +341,10 @@ def _sample_trace(rows: pd.DataFrame, levels: pd.Series, analyte: Analyte, speci
         "xaxis": xname, "yaxis": yname,
         "line": {"color": color, "width": canvas.scale(2), "dash": dash},
         "marker": {"color": color, "size": canvas.scale(8),
-                   "symbol": [f"{symbol}-open" if b else symbol for b in blq], "line": {"width": 2}},
-        "customdata": [[plain(t), "BLQ" if b else "quantified"] for t, b in zip(text, blq, strict=True)],
+                   "symbol": ["x-thin" if o else f"{symbol}-open" if b else symbol
+                              for b, o in zip(blq, out, strict=True)], "line": {"width": 2}},
+        "customdata": [[plain(t), "BLQ" if b else "quantified", analyte.code, specimen]
+                       for t, b in zip(text, blq, strict=True)],
         "hovertemplate": (f"<b>{plain(analyte.label)}, {specimen_label(specimen).lower()}</b><br>"
                           "Day %{x}<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
     }
@@ -527,6 +536,8 @@ def summary_frames(view: PatientView) -> list[tuple[str, pd.DataFrame]]:
             for name in names:
                 p = parameter(name)
                 record[p.header(unit)] = (fmt_day if p.unit_kind == "time" else fmt_sig)(getattr(r, name))
+                if name == "half_life" and getattr(r, "lambda_z_selection", "") == "manual":
+                    record[p.header(unit)] += " (manual λz)"
             record["_id"] = f"summary-{analyte}-{r.specimen}"
             records.append(record)
         out.append((analyte, pd.DataFrame(records)))

@@ -4,7 +4,8 @@ pages share: a loaded study per version (in this process; versions never change)
 options (in this process and in the flask cache shared by all workers)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
@@ -22,6 +23,7 @@ from components.layout import notice
 from components.text import shorten, unplain
 from data_access import store
 from data_access.cache import cache, cached_study
+from data_access.choices import Choices, current_choices
 from pages._auth import audit, require_study, visible_studies
 
 #: URL parameters that choose the study and the medium; links to other pages carry them along.
@@ -292,7 +294,7 @@ def study_data(name: str, version: int) -> StudyData:
 @lru_cache(maxsize=32)
 def _cohort_nca(database_url: str, name: str, version: int, options: NCAOptions) -> pd.DataFrame:
     key = (f"nca:{database_url}:{name}:{version}:{options.intervals}:{options.auc_method}:{options.blq}:"
-           f"{options.extrapolate}:{options.car_day0_zero}")
+           f"{options.extrapolate}:{options.car_day0_zero}:{choices_digest(options)}")
     value = cache.get(key)
     if value is None:
         value = run_nca(study_data(name, version).study.measurements, options)
@@ -317,10 +319,31 @@ def cohort_ck(ctx: PageContext, analyte: str = "car_copies", specimen: str = "PB
     return _cohort_ck(settings.database_url(), ctx.name, ctx.version, analyte, specimen)
 
 
+def study_choices(ctx: PageContext) -> Choices:
+    """The analyst's NCA choices in force for the context's study version (data_access/choices.py)."""
+    return current_choices(ctx.name, ctx.version)
+
+
+def with_choices(options: NCAOptions, choices: Choices) -> NCAOptions:
+    return replace(options, exclusions=choices.exclusions, lambda_z_points=choices.lambda_z_points)
+
+
+def choices_digest(options: NCAOptions) -> str:
+    """A short name for the choices an NCA applied (part of every cache key of an NCA and what follows from it)."""
+    if not (options.exclusions or options.lambda_z_points):
+        return "none"
+    return hashlib.sha256(repr((options.exclusions, options.lambda_z_points)).encode()).hexdigest()[:16]
+
+
+def nca_options(ctx: PageContext, start: float = 0.0, end: float = 28.0, auc_method: str = "linuplogdown",
+                blq: str = "pknca") -> NCAOptions:
+    """The options of the study's NCA for one window, method and BLQ rule, with the analyst's choices."""
+    return with_choices(NCAOptions(intervals=((float(start), float(end)),), auc_method=auc_method, blq=blq,
+                                   kinds=ctx.study.nca_kinds), study_choices(ctx))
+
+
 def cohort_nca(ctx: PageContext, start: float = 0.0, end: float = 28.0, auc_method: str = "linuplogdown",
                blq: str = "pknca") -> pd.DataFrame:
-    """NCA of every profile of the context's study for one AUC window, method and BLQ rule; computed once, then
-    cached in this process and in the flask cache shared by all workers."""
-    options = NCAOptions(intervals=((float(start), float(end)),), auc_method=auc_method, blq=blq,
-                         kinds=ctx.study.nca_kinds)
-    return _cohort_nca(settings.database_url(), ctx.name, ctx.version, options)
+    """NCA of every profile of the context's study for one AUC window, method and BLQ rule, with the analyst's
+    choices; computed once per choices, then cached in this process and in the flask cache shared by all workers."""
+    return _cohort_nca(settings.database_url(), ctx.name, ctx.version, nca_options(ctx, start, end, auc_method, blq))

@@ -1,6 +1,8 @@
 """Cohort kinetics: every patient's profile, NCA table, group summaries and exposure-response; state in the URL."""
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
@@ -8,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 import settings
 from analysis.kinetics import GROUPINGS
 from analysis.nca.cdisc_export import pp_adpp_zip
-from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES, NCAOptions
+from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
 from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view
 from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
@@ -17,10 +19,12 @@ from components.frame import on_screen
 from components.kinetics import (
     FLOW_TITLE,
     box_figure,
+    choices_frame,
     exposure_frame,
     flow_figure,
     grid_columns,
     grid_rows,
+    history_frame,
     nca_export_frame,
     nca_method_note,
     nca_text_frame,
@@ -31,15 +35,19 @@ from components.kinetics import (
 from components.layout import card, page_header, page_root, simple_table
 from components.text import patient_href
 from data_access.catalogue import DEFAULT, specimen_label
+from data_access.choices import current_table, history, settings_document
 from pages._context import (
     PageContext,
+    choices_digest,
     clicked_subject,
     cohort_nca,
     context_from_state,
+    nca_options,
     one_of,
     page_context,
     parse_window,
     single_values,
+    study_choices,
 )
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
@@ -71,6 +79,8 @@ class ID:
     EXPORT_CSV = "kinetics-export-csv"
     EXPORT_XLSX = "kinetics-export-xlsx"
     EXPORT_XPT = "kinetics-export-xpt"
+    SETTINGS_DOWNLOAD = "kinetics-settings-download"
+    EXPORT_SETTINGS = "kinetics-export-settings"
     LOCATION = "kinetics-location"
 
 
@@ -113,7 +123,9 @@ def settings_of(state: dict) -> CohortSettings:
 
 def view_of(context: PageContext, state: dict):
     s = settings_of(state)
-    nca_key = (settings.database_url(), context.name, context.version, s.start, s.end, s.auc_method, s.blq)
+    options = nca_options(context, s.start, s.end, s.auc_method, s.blq)
+    nca_key = (settings.database_url(), context.name, context.version, s.start, s.end, s.auc_method, s.blq,
+               choices_digest(options))
     return cohort_view(context.data, cohort_nca(context, s.start, s.end, s.auc_method, s.blq), s, nca_key)
 
 
@@ -221,12 +233,47 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
                                dashGridOptions={"tooltipShowDelay": 300, "pagination": True,
                                                 "paginationPageSize": 20, "domLayout": "autoHeight"},
                                style={"width": "100%"}))),
+        card("The analyst's NCA choices", choices_block(context, state), card_id="kinetics-choices"),
         card("Exposure and response", html.Div(className="cs-grid-2-even", children=[
             _graph(key, figures[key], half, view.exposure[key].title) for key in EXPOSURE
         ] + [_graph("flow", figures["flow"], half, FLOW_TITLE)]),
             loading(html.Div(exposure_table(view),
                              id="kinetics-exposure"))),
     ], context.slide, context.notes)
+
+
+def choices_block(context: PageContext, state: dict) -> html.Div:
+    """The choices in force for this study version (samples left out, lambda-z points chosen by hand, each with
+    its reason) and their whole history: who, when, what, why."""
+    chosen = study_choices(context)
+    table = current_table(chosen)
+    changes = history(context.name, context.version)
+    in_force = (simple_table(choices_frame(table, context.query()), "kinetics-choices-table") if len(table) else
+                html.P("None: every NCA uses every sample and PKNCA's automatic lambda-z. Make choices on a patient's "
+                       "page (click samples in the figure).", className="cs-muted"))
+    return html.Div([
+        html.Div(className="cs-form-row", children=[
+            html.Button("Download settings (JSON)", id=ID.EXPORT_SETTINGS, className="cs-button cs-button-secondary",
+                        title="the choices and this page's NCA options: python -m analysis nca STUDY --settings FILE"),
+            html.Span(f"{len(chosen.exclusions)} samples left out, {len(chosen.lambda_z_points)} profiles with chosen "
+                      f"λz points; applied to every NCA of {context.label}, its exports and, with the settings file, "
+                      "the command line.", className="cs-muted"),
+            dcc.Download(id=ID.SETTINGS_DOWNLOAD)]),
+        in_force,
+        html.Details([html.Summary(f"History ({len(changes)} changes)"),
+                      simple_table(history_frame(changes), "kinetics-choices-history")]) if len(changes) else None,
+    ])
+
+
+@callback(Output(ID.SETTINGS_DOWNLOAD, "data"), Input(ID.EXPORT_SETTINGS, "n_clicks"),
+          State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def download_settings(_clicks, state):
+    context = context_from_state(state)
+    s = settings_of(state)
+    document = settings_document(study_choices(context), study=context.name, version=context.version,
+                                 options={"intervals": [[s.start, s.end]], "auc_method": s.auc_method, "blq": s.blq})
+    return dcc.send_string(json.dumps(document, indent=1), f"settings_{context.name}_v{context.version}.json",
+                           type="application/json")
 
 
 @callback(
@@ -287,8 +334,7 @@ def cdisc_download(context: PageContext, state: dict) -> tuple[bytes, str]:
     s = settings_of(state)
     result = cohort_nca(context, s.start, s.end, s.auc_method, s.blq)
     result = result[(result["analyte"] == s.analyte) & (result["specimen"] == s.specimen)]
-    options = NCAOptions(intervals=((s.start, s.end),), auc_method=s.auc_method, blq=s.blq,
-                         kinds=context.study.nca_kinds)
+    options = nca_options(context, s.start, s.end, s.auc_method, s.blq)
     catalogue = context.study.catalogue
     data = pp_adpp_zip(result, context.name, {s.analyte: catalogue.unit(s.analyte)}, context.study.subjects,
                        options=options, analyte_names={s.analyte: catalogue.label(s.analyte)})

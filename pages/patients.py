@@ -37,8 +37,9 @@ from components.patient import (
 )
 from components.report import patient_report_html
 from components.text import patient_href, shorten
-from data_access.catalogue import DEFAULT
-from pages._auth import audit
+from data_access.catalogue import DEFAULT, specimen_label
+from data_access.choices import ChoiceError, record_choice
+from pages._auth import audit, client_address, current_user
 from pages._context import (
     WINDOW_ERROR,
     PageContext,
@@ -50,6 +51,8 @@ from pages._context import (
     page_context,
     parse_window,
     single_values,
+    study_choices,
+    with_choices,
 )
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
@@ -71,6 +74,16 @@ class ID:
     DAYS = "patient-days"
     PANELS = "patient-panels"
     FIT = "patient-model-fit"
+    # the analyst's NCA choices: ids start with nca-choice- (pages/_auth: saving them needs the analyst's role)
+    SELECTION = "nca-choice-selection"
+    SELECTED = "nca-choice-selected"
+    REASON = "nca-choice-reason"
+    LAMBDA_Z = "nca-choice-lambda-z"
+    AUTOMATIC = "nca-choice-automatic"
+    EXCLUDE = "nca-choice-exclude"
+    INCLUDE = "nca-choice-include"
+    MESSAGE = "nca-choice-message"
+    REVISION = "nca-choice-revision"
     ERROR = "patient-options-error"
     SUMMARY = "patient-summary"
     SUMMARY_TABLE = "patient-summary-table"
@@ -118,10 +131,11 @@ def options_of(state: dict) -> NCAOptions:
 
 def view_of(context: PageContext, state: dict):
     panels = [p for p in state.get("panels", "").split(",") if p]
+    options = with_choices(options_of(state), study_choices(context))
     ck = None
     if state.get("fit") == "on" and set(MODEL_PROFILE[:1]) <= set(context.study.measurements["analyte"]):
         ck = cohort_ck(context, *MODEL_PROFILE)
-    return patient_view(context.data, state["_subject"], options_of(state), panels, ck)
+    return patient_view(context.data, state["_subject"], options, panels, ck)
 
 
 def layout(subject_id: str | None = None, study: str | None = None, version: str | None = None,
@@ -182,11 +196,27 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
                           options=[{"label": " Model fit (blood transgene)", "value": "on"}]),
             html.Button("Download patient report (HTML)", id=ID.REPORT, className="cs-button cs-button-secondary"),
             html.Span(id=ID.REPORT_STATUS, className="cs-error", role="status"),
-        ]), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
+        ]), choices_controls(), loading(html.Div(kinetics_summary(view, ID.SUMMARY_TABLE), id=ID.SUMMARY)),
             html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
                            kinetics_title(view)), id=ID.FIGURE),
             card_id="patient-kinetics-card"),
     ], context.slide, context.notes)
+
+
+def choices_controls() -> html.Div:
+    """Click samples in the figure to select them; then use them as the lambda-z points of their profile, or leave
+    them out of the NCA (a reason is needed either way), or undo."""
+    return html.Div(className="cs-controls cs-nca-choices", children=[
+        dcc.Store(id=ID.SELECTION, data={}), dcc.Store(id=ID.REVISION, data={"n": 0}),
+        html.Span("Click samples in the figure to select them.", id=ID.SELECTED, className="cs-muted"),
+        dcc.Input(id=ID.REASON, type="text", placeholder="Reason (needed to leave out or choose λz points)",
+                  maxLength=500, className="cs-input cs-input-reason", debounce=False),
+        html.Button("Use as λz points", id=ID.LAMBDA_Z, className="cs-button cs-button-secondary"),
+        html.Button("Automatic λz", id=ID.AUTOMATIC, className="cs-button cs-button-secondary"),
+        html.Button("Leave out of NCA", id=ID.EXCLUDE, className="cs-button cs-button-secondary"),
+        html.Button("Put back", id=ID.INCLUDE, className="cs-button cs-button-secondary"),
+        html.Span(id=ID.MESSAGE, className="cs-error", role="status"),
+    ])
 
 
 def list_layout(context: PageContext) -> html.Div:
@@ -232,10 +262,10 @@ def open_from_list(cell, state):
     Output(graph_id(PAGE, "kinetics"), "figure"), Output(ID.SUMMARY, "children"), Output(ID.ERROR, "children"),
     Output(page_state_id(PAGE), "data"),
     Input(ID.START, "value"), Input(ID.END, "value"), Input(ID.METHOD, "value"), Input(ID.BLQ, "value"),
-    Input(ID.DAYS, "value"), Input(ID.PANELS, "value"), Input(ID.FIT, "value"), State(page_state_id(PAGE), "data"),
-    prevent_initial_call=True,
+    Input(ID.DAYS, "value"), Input(ID.PANELS, "value"), Input(ID.FIT, "value"), Input(ID.REVISION, "data"),
+    State(page_state_id(PAGE), "data"), prevent_initial_call=True,
 )
-def update_kinetics(start, end, method, blq, days, panels, fit, previous):
+def update_kinetics(start, end, method, blq, days, panels, fit, _revision, previous):
     """Recompute this patient's NCA for a new AUC window, AUC method or BLQ rule; show another day range or
     other analyte panels; show or hide the model fit."""
     state, error = clean_state({"start": "" if start is None else start, "end": "" if end is None else end,
@@ -249,6 +279,34 @@ def update_kinetics(start, end, method, blq, days, panels, fit, previous):
     canvas = context.canvas()
     return (on_screen(kinetics_figure(view, context.note, canvas, state["days"]), canvas),
             kinetics_summary(view, ID.SUMMARY_TABLE), "", state)
+
+
+@callback(Output(ID.SELECTION, "data"), Output(ID.SELECTED, "children"),
+          Input(graph_id(PAGE, "kinetics"), "clickData"), State(ID.SELECTION, "data"), prevent_initial_call=True)
+def select_sample(click, selection):
+    """A click on a sample adds it to the selection (on another profile: starts a new one); a second click on it
+    takes it out."""
+    selection = toggle_sample(selection, click)
+    return selection, selection_text(selection)
+
+
+@callback(Output(ID.REVISION, "data"), Output(ID.MESSAGE, "children"), Output(ID.SELECTION, "data",
+                                                                              allow_duplicate=True),
+          Output(ID.SELECTED, "children", allow_duplicate=True),
+          Input(ID.LAMBDA_Z, "n_clicks"), Input(ID.AUTOMATIC, "n_clicks"), Input(ID.EXCLUDE, "n_clicks"),
+          Input(ID.INCLUDE, "n_clicks"), State(ID.SELECTION, "data"), State(ID.REASON, "value"),
+          State(ID.REVISION, "data"), State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def save_choice(_lambda_z, _automatic, _exclude, _include, selection, reason, revision, state):
+    """Record the analyst's choice for the selected samples (who, when, why; data_access/choices.py), then let the
+    summary and the figure recompute."""
+    context = context_from_state(state)
+    action = {ID.LAMBDA_Z: "lambda_z", ID.AUTOMATIC: "lambda_z_auto", ID.EXCLUDE: "exclude",
+              ID.INCLUDE: "include"}[dash.ctx.triggered_id]
+    try:
+        said = record_selection(context, state.get("_subject"), selection or {}, action, reason)
+    except ChoiceError as error:
+        return dash.no_update, str(error), dash.no_update, dash.no_update
+    return {"n": (revision or {}).get("n", 0) + 1}, said, {}, "Click samples in the figure to select them."
 
 
 @callback(Output(ID.REPORT_DOWNLOAD, "data"), Output(ID.REPORT_STATUS, "children"), Input(ID.REPORT, "n_clicks"),
@@ -269,6 +327,53 @@ def download_report(_clicks, state):
         logging.getLogger(__name__).exception("Patient report for %r failed", state.get("_subject"))
         return dash.no_update, "The report could not be made (the error is in the server log)."
     return dcc.send_string(report, report_file_name(view.subject_id), type="text/html"), ""
+
+
+def toggle_sample(selection: dict | None, click: dict | None) -> dict:
+    """The selection after a click on the figure: {analyte, specimen, days}. Only samples (points whose trace
+    carries the analyte and specimen) count."""
+    selection = dict(selection or {})
+    point = (click or {}).get("points", [{}])[0]
+    data = point.get("customdata")
+    if not (isinstance(data, list) and len(data) >= 4 and isinstance(point.get("x"), (int, float))):
+        return selection
+    analyte, specimen, day = str(data[2]), str(data[3]), float(point["x"])
+    if (selection.get("analyte"), selection.get("specimen")) != (analyte, specimen):
+        selection = {"analyte": analyte, "specimen": specimen, "days": []}
+    days = set(selection.get("days", []))
+    days ^= {day}
+    selection["days"] = sorted(days)
+    return selection
+
+
+def selection_text(selection: dict) -> str:
+    if not selection.get("days"):
+        return "Click samples in the figure to select them."
+    label = DEFAULT.label(selection["analyte"]) if selection["analyte"] in DEFAULT else selection["analyte"]
+    return (f"Selected: {label}, {specimen_label(selection['specimen']).lower()}, day "
+            + ", ".join(f"{d:g}" for d in selection["days"]))
+
+
+def record_selection(context: PageContext, subject_id: str, selection: dict, action: str, reason: str | None) -> str:
+    """Store one choice per selected sample (leave out, put back) or one for the profile (lambda-z points,
+    automatic); returns what was done, in words. ChoiceError says what is missing."""
+    if not subject_id:
+        raise ChoiceError("open a patient first")
+    if action != "lambda_z_auto" and not selection.get("days"):
+        raise ChoiceError("select samples first: click them in the figure")
+    analyte, specimen = selection.get("analyte"), selection.get("specimen")
+    if action == "lambda_z_auto" and not analyte:
+        analyte, specimen = "car_copies", "PB"
+    user, client = current_user().name, client_address()
+    common = dict(reason=reason or "", user=user, client=client)
+    if action in ("lambda_z", "lambda_z_auto"):
+        record_choice(context.name, context.version, subject_id, analyte, specimen, action,
+                      days=selection.get("days"), **common)
+        return ("λz from the chosen points" if action == "lambda_z" else "λz chosen automatically again") + "."
+    for day in selection["days"]:
+        record_choice(context.name, context.version, subject_id, analyte, specimen, action, day=day, **common)
+    n = len(selection["days"])
+    return f"{n} sample{'s' if n > 1 else ''} {'left out of' if action == 'exclude' else 'put back into'} the NCA."
 
 
 def report_file_name(subject_id: str) -> str:

@@ -45,7 +45,23 @@ def nca(measurements: pd.DataFrame, intervals=((0, 28), (0, 90)), auc_method: st
     return run_nca(measurements, options)
 
 
+def excluded_rows(measurements: pd.DataFrame, options: NCAOptions) -> np.ndarray:
+    """Which rows of `measurements` the analyst left out (options.exclusions), as a boolean mask."""
+    if not options.exclusions or measurements.empty:
+        return np.zeros(len(measurements), dtype=bool)
+    wanted = pd.MultiIndex.from_tuples(options.exclusions)
+    here = pd.MultiIndex.from_arrays([measurements["subject_id"].astype(str), measurements["analyte"].astype(str),
+                                      measurements["specimen"].astype(str), measurements["day"].astype(float)])
+    return np.asarray(here.isin(wanted))
+
+
 def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
+    excluded = excluded_rows(measurements, options)
+    if excluded.any():
+        left_out = measurements[excluded]
+        measurements = measurements[~excluded]
+    else:
+        left_out = measurements.iloc[:0]
     p = prof.build_profiles(measurements, options)
     n = p.n_profiles
     all_rows = Groups(p.pid, n)
@@ -64,6 +80,8 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
     aucall = auc_.aucall(curve, last_row, auclast)
     hl = half_life(groups, day, conc, tmax, options.min_hl_points, options.adj_r2_factor,
                    options.allow_tmax_in_half_life)
+    manual = manual_half_life(hl, p.keys, groups, day, conc, options) if options.lambda_z_points else \
+        np.zeros(n, dtype=bool)
     aucinf = auc_.aucinf_obs(auclast, clast, hl.lambda_z, all_zero)
 
     measured = ~p.structural
@@ -92,6 +110,7 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
     out.loc[np.isnan(hl.n_points), "lambda_z_n_points"] = pd.NA
     out["lambda_z_start"] = hl.start
     out["lambda_z_end"] = np.where(np.isnan(hl.lambda_z), np.nan, hl.end)
+    out["lambda_z_selection"] = np.where(manual, "manual", "automatic")
     out["aucinf_obs"] = aucinf
     out["auc_pct_extrap"] = auc_.auc_pct_extrap(auclast, aucinf)
     reasons |= np.where(hl.too_few_points, _TOO_FEW_HL, 0)
@@ -104,7 +123,62 @@ def run_nca(measurements: pd.DataFrame, options: NCAOptions) -> pd.DataFrame:
         out[column] = getattr(ex, column)
     reasons |= np.where(ex.baseline_blq, _BASELINE_BLQ, 0)
     out[REASON_COLUMN] = _reason_text(reasons, interval_notes, options)
+    if manual.any() or len(left_out):
+        out[REASON_COLUMN] = _with_choices(out, manual, hl, left_out)
     return out[columns(options.interval_names)]
+
+
+def manual_half_life(hl, keys: pd.DataFrame, groups: Groups, day: np.ndarray, conc: np.ndarray,
+                     options: NCAOptions) -> np.ndarray:
+    """Replace the automatic lambda-z of the profiles whose points the analyst chose by the log-linear fit through
+    those points (the positive concentrations on the chosen days, after the BLQ rule); PKNCA's manually selected
+    points. Returns which profiles are manual. A fit through fewer than 2 such points, or one that does not
+    decline, gives no lambda-z."""
+    index = {k: i for i, k in enumerate(zip(keys["subject_id"], keys["analyte"], keys["specimen"], strict=True))}
+    manual = np.zeros(len(keys), dtype=bool)
+    for subject_id, analyte, specimen, days in options.lambda_z_points:
+        i = index.get((subject_id, analyte, specimen))
+        if i is None:
+            continue
+        manual[i] = True
+        rows = slice(groups.first_row[i], groups.last_row[i] + 1) if groups.count[i] else slice(0, 0)
+        x, y = day[rows], conc[rows]
+        chosen = np.isin(x, days) & (y > 0)
+        hl.too_few_points[i] = hl.no_decline[i] = False
+        for name in ("lambda_z", "half_life", "r2", "r2_adj", "n_points", "start", "end"):
+            getattr(hl, name)[i] = np.nan
+        if chosen.sum() < 2:
+            continue
+        xs, ys = x[chosen], np.log(y[chosen])
+        dx, dy = xs - xs.mean(), ys - ys.mean()
+        slope = (dx * dy).sum() / (dx * dx).sum()
+        if not slope < 0:
+            continue
+        n = int(chosen.sum())
+        r2 = 1 - ((dy - slope * dx) ** 2).sum() / (dy * dy).sum() if (dy * dy).sum() > 0 else np.nan
+        hl.lambda_z[i], hl.half_life[i], hl.r2[i] = -slope, np.log(2) / -slope, r2
+        hl.r2_adj[i] = 1 - (1 - r2) * (n - 1) / (n - 2) if n > 2 else np.nan
+        hl.n_points[i], hl.start[i], hl.end[i] = n, xs.min(), xs.max()
+    return manual
+
+
+def _with_choices(out: pd.DataFrame, manual: np.ndarray, hl, left_out: pd.DataFrame) -> np.ndarray:
+    """The reason column with the analyst's choices said: the manual lambda-z points, the samples left out."""
+    notes = [[] for _ in range(len(out))]
+    for i in np.flatnonzero(manual):
+        notes[i].append("lambda-z: the analyst's points" if np.isfinite(hl.lambda_z[i]) else
+                        "lambda-z: the analyst's points give no declining fit")
+    if len(left_out):
+        where = {k: i for i, k in enumerate(zip(out["subject_id"], out["analyte"], out["specimen"], strict=True))}
+        for key, rows in left_out.groupby(["subject_id", "analyte", "specimen"], sort=False):
+            if key in where:
+                days = ", ".join(f"{d:g}" for d in sorted(rows["day"]))
+                notes[where[key]].append(f"left out by the analyst: day {days}")
+    reasons = out[REASON_COLUMN].to_numpy(dtype=object).copy()
+    for i, extra in enumerate(notes):
+        if extra:
+            reasons[i] = "; ".join([r for r in [reasons[i]] if r] + extra)
+    return reasons
 
 
 def _reason_text(reasons: np.ndarray, interval_notes: np.ndarray, options: NCAOptions) -> np.ndarray:

@@ -47,6 +47,11 @@ class NCAOptions:
     allow_tmax_in_half_life: bool = False
     #: (analyte, kind) for analytes a study declared; the others take their kind from the built-in catalogue.
     kinds: tuple[tuple[str, str], ...] = ()
+    #: The analyst's choices (docs/nca.md, "The analyst's choices"): samples left out, as (subject_id, analyte,
+    #: specimen, day), and the lambda-z points of a profile chosen by hand, as (subject_id, analyte, specimen,
+    #: (day, day, ...)).
+    exclusions: tuple[tuple[str, str, str, float], ...] = ()
+    lambda_z_points: tuple[tuple[str, str, str, tuple[float, ...]], ...] = ()
     interval_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
@@ -74,6 +79,22 @@ class NCAOptions:
         if bad_kind:
             raise NCAOptionError(f"analyte kinds must be one of {', '.join(KINDS)} ({'; '.join(bad_kind)})")
         object.__setattr__(self, "kinds", tuple(sorted((str(a), str(k)) for a, k in self.kinds)))
+        try:
+            exclusions = tuple(sorted({(str(s), str(a), str(p), float(d)) for s, a, p, d in self.exclusions}))
+            manual = {}
+            for s_, a, p, days in self.lambda_z_points:
+                manual[(str(s_), str(a), str(p))] = tuple(sorted({float(d) for d in days}))
+        except (TypeError, ValueError):
+            raise NCAOptionError("exclusions are (subject_id, analyte, specimen, day) and lambda-z points "
+                                 "(subject_id, analyte, specimen, days)") from None
+        if any(not math.isfinite(e[3]) for e in exclusions) or any(
+                not math.isfinite(d) for days in manual.values() for d in days):
+            raise NCAOptionError("excluded and lambda-z days must be finite numbers")
+        short = [f"{k[0]} {k[1]} {k[2]}" for k, days in manual.items() if len(days) < 2]
+        if short:
+            raise NCAOptionError(f"lambda-z needs at least 2 chosen points ({'; '.join(short)})")
+        object.__setattr__(self, "exclusions", exclusions)
+        object.__setattr__(self, "lambda_z_points", tuple(sorted((*k, v) for k, v in manual.items())))
         object.__setattr__(self, "intervals", tuple(intervals))
         object.__setattr__(self, "interval_names", names)
 

@@ -71,6 +71,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               "Lambda z Lower Limit", "lambda.z.time.first"),
     Parameter("lambda_z_end", "λz last day", "time", "last day of the terminal fit", "LAMZUL",
               "Lambda z Upper Limit", "lambda.z.time.last"),
+    Parameter("lambda_z_selection", "λz selection", "text", "how the terminal fit's points were chosen: automatic "
+              "(PKNCA's rule) or manual (the analyst's points)"),
     Parameter("aucinf_obs", "AUCinf,obs", "auc", "AUClast + Clast / λz (0 if every sample is BLQ)", "AUCIFO",
               "AUC Infinity Obs", "aucinf.obs"),
     Parameter("auc_pct_extrap", "AUC extrapolated", "percent", "100 × (1 − AUClast / AUCinf,obs)", "AUCPEO",

@@ -7,6 +7,7 @@ with when a new revision is written (`python -m data_access.migrations revision`
 from alembic import context
 
 import data_access.accounts  # noqa: F401 - its tables (users, grants, audit trail) are on store.metadata
+import data_access.choices  # noqa: F401 - the analyst's NCA choices, on store.metadata
 from data_access.store import metadata
 
 connection = context.config.attributes.get("connection")

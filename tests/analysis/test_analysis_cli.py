@@ -36,6 +36,9 @@ def test_folder_output_equals_the_engine_to_the_last_digit():
     assert list(printed.columns[:3]) == ["subject_id", "analyte", "specimen"]
     assert list(printed.columns) == list(expected.columns)
     for column in expected.columns[3:-1]:
+        if column == "lambda_z_selection":
+            assert printed[column].tolist() == expected[column].tolist()
+            continue
         assert np.array_equal(printed[column].to_numpy(float), expected[column].to_numpy(float), equal_nan=True)
     assert printed["reason"].fillna("").tolist() == expected["reason"].tolist()
 

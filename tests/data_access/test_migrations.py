@@ -38,12 +38,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 import data_access.accounts  # noqa: F401 - the account tables are part of store.metadata, the schema compared with
+import data_access.choices  # noqa: F401 - so is the analyst's choices table
 from data_access import migrations, store
 from data_access.accounts import audit_table
 from data_access.importer import import_files
 from tests.conftest import BACKENDS, REPO, fresh_database, make_files
 
-HEAD = "0002_widen_specimen"
+HEAD = "0003_nca_choices"
 #: A specimen name longer than the 10 characters of the release before migrations.
 LONG_SPECIMEN = "cerebrospinal fluid, lumbar puncture, L4"
 assert len(LONG_SPECIMEN) == 40
@@ -446,8 +447,8 @@ def test_a_database_upgraded_by_a_newer_release_is_not_touched(backend, tmp_path
 def test_the_next_revision_is_numbered_after_the_head():
     from data_access.migrations.__main__ import next_revision_id
 
-    assert next_revision_id("Add sample site to measurements!") == "0003_add_sample_site_to_measurements"
-    assert next_revision_id("???") == "0003_change"
+    assert next_revision_id("Add sample site to measurements!") == "0004_add_sample_site_to_measurements"
+    assert next_revision_id("???") == "0004_change"
 
 
 def test_the_command_line_says_plainly_that_the_schema_is_behind(tmp_path):

@@ -11,7 +11,7 @@ from analysis.nca.reference import nca_reference
 
 SPECIMENS = {"car_copies": "PB", "car_t_pct": "BM", "il6": "serum", "plasma_cells_pct": "BM"}
 #: Every declared parameter with a real value (counts compared separately).
-NUMERIC = [p.name for p in PARAMETERS if p.unit_kind != "count"]
+NUMERIC = [p.name for p in PARAMETERS if p.unit_kind not in ("count", "text")]
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
