@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.nca import nca
 from data_access.readers import files_from_path, read_files
@@ -166,3 +167,49 @@ def test_cdisc_out_writes_pp_and_adpp_with_the_engines_numbers(tmp_path):
                                                         .drop_duplicates(["USUBJID", "PPGRPID"]))
     adpp_csv, _ = pyreadstat.read_xport(str(tmp_path / "il6" / "adpp.xpt"))
     assert "TRT01A" not in adpp_csv.columns and set(adpp_csv["STUDYID"]) == {"measurements"}  # a file: no subjects
+
+
+def test_stored_choices_go_to_a_settings_file_that_the_nca_applies(tmp_path):
+    """`python -m analysis choices STUDY --out FILE` writes what the app stored; `nca --settings FILE` applies it
+    and gives the numbers the engine gives with the same choices; the command's own options win over the file's."""
+    import json
+
+    from data_access.choices import record_choice
+    from data_access.store import get_engine
+
+    db = tmp_path / "cli.db"
+    env = {**os.environ, "CARTSCOPE_DATABASE_URL": f"sqlite:///{db}"}
+    subprocess.run([sys.executable, "-m", "data_access", "import", str(DEMO_DIR), "--name", "kin"], cwd=REPO,
+                   env=env, check=True, capture_output=True)
+    engine = get_engine(f"sqlite:///{db}")
+    record_choice("kin", 1, "DM-003", "car_copies", "PB", "exclude", day=21, reason="haemolysed", user="ana",
+                  engine=engine)
+    record_choice("kin", 1, "DM-003", "car_copies", "PB", "lambda_z", days=[28, 63, 90], reason="slow phase",
+                  user="ana", engine=engine)
+    settings_file = tmp_path / "settings.json"
+    done = subprocess.run([sys.executable, "-m", "analysis", "choices", "kin", "--out", str(settings_file)],
+                          cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "1 samples left out and 1 lambda-z choices of kin version 1" in done.stderr
+    document = json.loads(settings_file.read_text())
+    document["options"] = {"blq": "zero", "intervals": [[0, 14]]}
+    settings_file.write_text(json.dumps(document))
+
+    done = run(str(DEMO_DIR), "--analyte", "car_copies", "--specimen", "PB", "--settings", str(settings_file),
+               "--blq", "pknca")
+    assert done.returncode == 0, done.stderr
+    printed = pd.read_csv(io.StringIO(done.stdout)).set_index("subject_id")
+    m = demo_measurements()
+    rows = m[(m["analyte"] == "car_copies") & (m["specimen"] == "PB")]
+    from analysis.nca import NCAOptions
+    from analysis.nca.engine import run_nca
+
+    expected = run_nca(rows, NCAOptions(intervals=((0, 14),), blq="pknca", exclusions=(
+        ("DM-003", "car_copies", "PB", 21.0),), lambda_z_points=(("DM-003", "car_copies", "PB",
+                                                                   (28.0, 63.0, 90.0)),))).set_index("subject_id")
+    assert printed.loc["DM-003", "lambda_z_selection"] == "manual" and "auc_0_14" in printed.columns
+    for column in ("auclast", "lambda_z", "aucinf_obs", "auc_0_14"):
+        assert printed.loc["DM-003", column] == pytest.approx(expected.loc["DM-003", column], rel=1e-12)
+    wrong = subprocess.run([sys.executable, "-m", "analysis", "choices", "nope", "--out", str(settings_file)],
+                           cwd=REPO, env=env, capture_output=True, text=True)
+    assert wrong.returncode == 1 and "no stored study 'nope'" in wrong.stderr
