@@ -220,6 +220,10 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
                 f"{BLQ_LEVEL_RULE}. Shaded: the AUC window."
                 + (" Panels with several analytes: marker and line shape tell them apart (key above the panel)."
                    if shared else "") + dropped]
+    left_out = [e for e in view.options.exclusions if e[0] == view.subject_id]
+    if left_out:
+        footnote.append("Crosses: samples the analyst left out of the NCA (day "
+                        + ", ".join(f"{e[3]:g}" for e in left_out) + ").")
     if view.model_fit is not None:
         footnote.append(model_fit_note(view.model_fit))
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
@@ -441,8 +445,9 @@ def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, l
             data = curve[(curve["day"] >= row["lambda_z_start"]) & (curve["day"] <= row["lambda_z_end"])
                          & (curve["conc"] > 0)]
             traces.append({"type": "scatter", "x": data["day"].tolist(), "y": data["conc"].tolist(), "mode": "markers",
-                           "name": (f"λz points (t½ {fmt_sig(row['half_life'])} d)" if canvas.is_slide else
-                                    f"λz points, {_blood_name(view, analyte)} (t½ {fmt_sig(row['half_life'])} d)"),
+                           "name": (f"{_lambda_z_words(row)} (t½ {fmt_sig(row['half_life'])} d)" if canvas.is_slide
+                                    else f"{_lambda_z_words(row)}, {_blood_name(view, analyte)} "
+                                         f"(t½ {fmt_sig(row['half_life'])} d)"),
                            "xaxis": xname, "yaxis": yname,
                            "marker": {"symbol": "circle-open", "size": canvas.scale(16), "color": INK,
                                       "line": {"width": 1.5}}, "hoverinfo": "skip"})
@@ -462,6 +467,10 @@ def _mark_parameters(traces, layout, view: PatientView, analyte, xname, yname, l
                               "line": {"width": 0}}, "xaxis": xname, "yaxis": yname,
                    "hovertemplate": f"Peak {fmt_sig(peak)} {unit} on day {peak_day:g}<extra></extra>"})
     return True
+
+
+def _lambda_z_words(row) -> str:
+    return "λz points chosen by the analyst" if row.get("lambda_z_selection") == "manual" else "λz points"
 
 
 def _blood_name(view: PatientView, analyte: str) -> str:
