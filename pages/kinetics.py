@@ -255,14 +255,19 @@ def choices_block(context: PageContext, state: dict) -> html.Div:
         html.Div(className="cs-form-row", children=[
             html.Button("Download settings (JSON)", id=ID.EXPORT_SETTINGS, className="cs-button cs-button-secondary",
                         title="the choices and this page's NCA options: python -m analysis nca STUDY --settings FILE"),
-            html.Span(f"{len(chosen.exclusions)} samples left out, {len(chosen.lambda_z_points)} profiles with chosen "
-                      f"λz points; applied to every NCA of {context.label}, its exports and, with the settings file, "
-                      "the command line.", className="cs-muted"),
+            html.Span(f"{counted(len(chosen.exclusions), 'sample')} left out, "
+                      f"{counted(len(chosen.lambda_z_points), 'profile')} with chosen λz points; applied to every NCA "
+                      f"of {context.label}, its exports and, with the settings file, the command line.",
+                      className="cs-muted"),
             dcc.Download(id=ID.SETTINGS_DOWNLOAD)]),
         in_force,
         html.Details([html.Summary(f"History ({len(changes)} changes)"),
                       simple_table(history_frame(changes), "kinetics-choices-history")]) if len(changes) else None,
     ])
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @callback(Output(ID.SETTINGS_DOWNLOAD, "data"), Input(ID.EXPORT_SETTINGS, "n_clicks"),
