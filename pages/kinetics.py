@@ -11,7 +11,7 @@ import settings
 from analysis.kinetics import GROUPINGS
 from analysis.nca.cdisc_export import pp_adpp_zip
 from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
-from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view
+from analysis.views.kinetics import STATISTICS, CohortSettings, cohort_view, reproduce
 from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
 from components.figures import graph, graph_id, loading
@@ -80,6 +80,7 @@ class ID:
     EXPORT_XLSX = "kinetics-export-xlsx"
     EXPORT_XPT = "kinetics-export-xpt"
     SETTINGS_DOWNLOAD = "kinetics-settings-download"
+    REPRODUCE = "kinetics-reproduce"
     EXPORT_SETTINGS = "kinetics-export-settings"
     LOCATION = "kinetics-location"
 
@@ -227,7 +228,8 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
                         title="CDISC SDTM PP and ADaM ADPP datasets, SAS transport v5 (docs/cdisc.md)"),
             html.Span("Units in the column headers; the download also records the AUC window, method and BLQ rule.",
                       className="cs-muted"),
-        ]), loading(dag.AgGrid(id=ID.GRID, rowData=grid_rows(view, context.query()), columnDefs=grid_columns(view),
+        ]), html.Div(reproduce_block(context, state), id=ID.REPRODUCE),
+            loading(dag.AgGrid(id=ID.GRID, rowData=grid_rows(view, context.query()), columnDefs=grid_columns(view),
                                defaultColDef={"sortable": True, "filter": True, "resizable": True,
                                               "wrapHeaderText": True, "autoHeaderHeight": True},
                                dashGridOptions={"tooltipShowDelay": 300, "pagination": True,
@@ -264,6 +266,22 @@ def choices_block(context: PageContext, state: dict) -> html.Div:
         html.Details([html.Summary(f"History ({len(changes)} changes)"),
                       simple_table(history_frame(changes), "kinetics-choices-history")]) if len(changes) else None,
     ])
+
+
+def reproduce_block(context: PageContext, state: dict) -> html.Details:
+    """The command line and the Python that give this table (with the analyst's choices, from the settings file)."""
+    command, python = reproduce(context.name, context.version, settings_of(state), bool(study_choices(context)))
+    return html.Details([html.Summary("Reproduce this table: command line and Python"),
+                         html.P("Command line (the settings file: 'Download settings' below):", className="cs-muted"),
+                         html.Pre(command, className="cs-code", id="kinetics-reproduce-cli"),
+                         html.P("Python:", className="cs-muted"),
+                         html.Pre(python, className="cs-code", id="kinetics-reproduce-python")],
+                        className="cs-reproduce")
+
+
+@callback(Output(ID.REPRODUCE, "children"), Input(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def update_reproduce(state):
+    return reproduce_block(context_from_state(state), state)
 
 
 def counted(n: int, noun: str) -> str:

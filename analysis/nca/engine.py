@@ -33,15 +33,17 @@ _STARTS_BEFORE, _ENDS_AFTER, _NEEDS_LAMBDA_Z = 1, 2, 4
 
 def nca(measurements: pd.DataFrame, intervals=((0, 28), (0, 90)), auc_method: str = "linuplogdown",
         blq: str = "pknca", extrapolate: bool = False, car_day0_zero: bool = True,
-        kinds: dict[str, str] | None = None) -> pd.DataFrame:
+        kinds: dict[str, str] | None = None, exclusions=(), lambda_z_points=()) -> pd.DataFrame:
     """One row per profile (subject x analyte x specimen) with PKNCA-convention parameters (docs/nca.md).
 
     `measurements` is the import format's long table with canonical units (subject_id, analyte,
     specimen, day, value, blq and optionally lloq). Undefined parameters are blank; `reason` says why.
     `kinds` gives the kind (data_access/catalogue.py) of analytes a study declared; built-ins know theirs.
+    `exclusions` and `lambda_z_points` are the analyst's choices (NCAOptions; docs/nca.md 5a).
     """
     options = NCAOptions(intervals=tuple(intervals), auc_method=auc_method, blq=blq, extrapolate=extrapolate,
-                         car_day0_zero=car_day0_zero, kinds=tuple((kinds or {}).items()))
+                         car_day0_zero=car_day0_zero, kinds=tuple((kinds or {}).items()),
+                         exclusions=tuple(exclusions), lambda_z_points=tuple(lambda_z_points))
     return run_nca(measurements, options)
 
 

@@ -1,0 +1,61 @@
+"""The command line and the Python snippet the Kinetics page shows reproduce its NCA table, choices included."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from analysis.nca.engine import run_nca
+from analysis.views.kinetics import CohortSettings, reproduce
+from data_access import store
+from data_access.choices import current_choices, record_choice, settings_document
+from data_access.importer import import_path
+from tests.conftest import DEMO_DIR, REPO
+
+
+def test_the_snippet_and_the_command_give_the_page_s_numbers(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    monkeypatch.setenv("CARTSCOPE_DATABASE_URL", url)
+    engine = store.get_engine(url)
+    assert import_path(DEMO_DIR, "demo", source="test", engine=engine).stored
+    record_choice("demo", 1, "DM-003", "car_copies", "PB", "exclude", day=21, reason="haemolysed", user="ana",
+                  engine=engine)
+    record_choice("demo", 1, "DM-005", "car_copies", "PB", "lambda_z", days=[21, 28, 60], reason="slow phase",
+                  user="ana", engine=engine)
+    s = CohortSettings(start=0, end=21, auc_method="linear", blq="zero")
+    command, python = reproduce("demo", 1, s, with_settings=True)
+
+    # what the page computes (pages/_context.cohort_nca: the study's NCA with its choices)
+    from analysis.nca import NCAOptions
+    from pages._context import with_choices
+    study = store.load_study("demo", 1, engine)
+    chosen = current_choices("demo", 1, engine)
+    options = with_choices(NCAOptions(intervals=((0, 21),), auc_method="linear", blq="zero", kinds=study.nca_kinds),
+                           chosen)
+    page = run_nca(study.measurements, options)
+    page = page[(page["analyte"] == "car_copies") & (page["specimen"] == "PB")].reset_index(drop=True)
+
+    scope = {}
+    exec(python, scope)  # noqa: S102 - the snippet the page shows, run as a user would
+    pd.testing.assert_frame_equal(scope["result"].reset_index(drop=True), page)
+
+    settings_file = tmp_path / "settings_demo_v1.json"
+    settings_file.write_text(json.dumps(settings_document(chosen, study="demo", version=1)))
+    out = tmp_path / "nca.csv"
+    args = shlex.split(command)
+    args[args.index("--settings") + 1] = str(settings_file)
+    args[args.index("--out") + 1] = str(out)
+    assert args[:3] == ["python", "-m", "analysis"]
+    done = subprocess.run([sys.executable, *args[1:]], cwd=REPO, env={**os.environ, "CARTSCOPE_DATABASE_URL": url},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    written = pd.read_csv(out, float_precision="round_trip")
+    for column in ("cmax", "auc_0_21", "lambda_z", "aucinf_obs"):
+        assert written[column].to_numpy(float) == pytest.approx(page[column].to_numpy(float), nan_ok=True)
+    assert written.set_index("subject_id").loc["DM-005", "lambda_z_selection"] == "manual"
+    assert "left out by the analyst: day 21" in written.set_index("subject_id").loc["DM-003", "reason"]
+
