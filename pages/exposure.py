@@ -47,7 +47,7 @@ from pages._context import (
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
 
 PAGE = "exposure"
-dash.register_page(__name__, path="/exposure", name="Exposure–response", order=5.5,
+dash.register_page(__name__, path="/exposure", name="Exposure–response", order=2.7,
                    title="Exposure–response · CARTscope")
 
 DEFAULTS = {"analyte": "car_copies", "specimen": "PB", "metric": "cmax", "outcome": "response"}

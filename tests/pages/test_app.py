@@ -13,6 +13,8 @@ PAGES = {
     "/patients": "Every patient",
     "/patients/DM-002": "Patient DM-002",
     "/kinetics": "Cohort kinetics",
+    "/model": "Typical parameters by group",
+    "/exposure": "Exposure and outcome",
     "/safety": "Adverse events",
     "/efficacy": "Swimmer plot",
     "/survival": "Kaplan-Meier",
@@ -26,7 +28,8 @@ def test_every_page_opens_without_errors(browser):
         browser.open(path, text)
         assert browser.severe_logs() == [], path
     nav = [a.text for a in browser.find_all(".cs-nav-link")]
-    assert nav == ["Overview", "Patients", "Kinetics", "Safety", "Efficacy", "Survival", "Data", "Admin"]
+    assert nav == ["Overview", "Patients", "Kinetics", "CK model", "Exposure–response", "Safety", "Efficacy",
+                   "Survival", "Data", "Admin"]
 
 
 def test_overview_summarises_the_demo_study_and_says_it_is_simulated(browser):
