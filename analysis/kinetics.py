@@ -10,6 +10,7 @@ from scipy import stats
 from analysis.groups import ordered_dose_levels
 from analysis.nca.parameters import parameter
 from analysis.responses import RESPONSE_GROUPS
+from analysis.subgroups import study_covariates
 
 #: The one rule for BLQ samples in figures and their summaries (patient panels, cohort lines, medians and
 #: geometric means by day): the sample is drawn, and summarised, at half its LLOQ (0 where the LLOQ is
@@ -172,6 +173,36 @@ GROUPINGS = {"none": "All patients", "dose_level": "Dose level", "response_group
              "crs_group": "Worst CRS grade"}
 CRS_GROUPS = {0: "No CRS", 1: "CRS grade 1", 2: "CRS grade 2", 3: "CRS grade ≥3"}
 ALL_PATIENTS = "All patients"
+
+
+#: A grouping by a covariate of the study's subjects is named COVARIATE_PREFIX + the column.
+COVARIATE_PREFIX = "cov:"
+
+
+def study_groupings(patients: pd.DataFrame) -> dict[str, str]:
+    """The groupings a study offers: GROUPINGS, then each covariate of its subjects that makes groups (the known ones
+    with their cut points, any other categorical column with 2 to 8 values: analysis.subgroups.study_covariates)."""
+    found, _ = study_covariates(patients)
+    return {**GROUPINGS, **{COVARIATE_PREFIX + c.column: c.label for c in found if c.column != "dose_level"}}
+
+
+def grouping_values(patients: pd.DataFrame, grouping: str) -> tuple[pd.Series, list[str]]:
+    """Each patient's group (indexed like `patients`) and the groups in display order, for any grouping of
+    `study_groupings` ('none': everyone in ALL_PATIENTS)."""
+    if grouping == "none":
+        return pd.Series(ALL_PATIENTS, index=patients.index), [ALL_PATIENTS]
+    if grouping == "crs_group":
+        values = crs_group(patients["worst_crs_grade"])
+    elif grouping.startswith(COVARIATE_PREFIX):
+        column = grouping[len(COVARIATE_PREFIX):]
+        covariate = next((c for c in study_covariates(patients)[0] if c.column == column), None)
+        if covariate is None:
+            raise KeyError(grouping)
+        values = covariate.levels(patients[column])
+        return values, covariate.order(sorted(set(values.dropna())))
+    else:
+        values = patients[grouping]
+    return values, group_order(grouping, values)
 
 
 def crs_group(worst_grade: pd.Series) -> pd.Series:

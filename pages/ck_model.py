@@ -6,7 +6,6 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
-from analysis.kinetics import GROUPINGS
 from analysis.views.ck_model import ModelSettings, model_view
 from components.ck_model import (
     METHOD_NOTE,
@@ -70,7 +69,7 @@ def clean_state(context: PageContext, raw: dict) -> dict:
         state["specimen"] = raw["specimen"]
     elif specimens and state["specimen"] not in specimens:
         state["specimen"] = specimens[0]
-    if one_of(raw.get("group"), GROUPINGS):
+    if one_of(raw.get("group"), context.data.groupings):
         state["group"] = raw["group"]
     return state
 
@@ -106,9 +105,10 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
                                                   searchable=False, className="cs-select",
                                                   options=[{"label": specimen_label(s), "value": s}
                                                            for s in profiles[state["analyte"]]])]),
-            html.Span("Groups ", className="cs-muted"),
-            dcc.RadioItems(id=ID.GROUP, value=state["group"], inline=True, className="cs-radio",
-                           options=[{"label": label, "value": key} for key, label in GROUPINGS.items()]),
+            html.Label(["Group by ", dcc.Dropdown(id=ID.GROUP, value=state["group"], clearable=False,
+                                                  searchable=False, className="cs-select",
+                                                  options=[{"label": label, "value": key}
+                                                           for key, label in context.data.groupings.items()])]),
         ]), html.P(status_sentence(view), id=ID.STATUS, className="cs-muted"),
             html.Div(graph(PAGE, "fits", fits_figure(view, context.note, canvas), canvas, fits_title(view))),
             html.Div(graph(PAGE, "comparison", comparison_figure(view, context.note, canvas), canvas,

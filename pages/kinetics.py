@@ -91,7 +91,8 @@ CONTROLS = (("analyte", ID.ANALYTE), ("specimen", ID.SPECIMEN), ("group", ID.GRO
             ("blq", ID.BLQ))
 
 
-def clean_state(raw: dict, profiles: dict[str, list[str]], kind_of=DEFAULT.kind) -> tuple[dict, str | None]:
+def clean_state(raw: dict, profiles: dict[str, list[str]], kind_of=DEFAULT.kind,
+                groupings: dict[str, str] = GROUPINGS) -> tuple[dict, str | None]:
     """URL query / control values -> a valid page state (strings, as in the URL; unknown values fall back to the
     defaults), and a message when the AUC window was not start < end (the default window is used instead).
     `profiles`: the study's analytes and their specimens (StudyData.profiles); only those can be chosen. Without a
@@ -99,7 +100,7 @@ def clean_state(raw: dict, profiles: dict[str, list[str]], kind_of=DEFAULT.kind)
     state = dict(DEFAULTS)
     if state["analyte"] not in profiles and profiles:
         state["analyte"] = next(iter(profiles))
-    for key, allowed in (("analyte", profiles), ("group", GROUPINGS), ("display", ("colour", "facet")),
+    for key, allowed in (("analyte", profiles), ("group", groupings), ("display", ("colour", "facet")),
                          ("scale", ("log", "linear")), ("stat", STATISTICS), ("method", AUC_METHODS),
                          ("blq", BLQ_RULES)):
         if one_of(raw.get(key), allowed):
@@ -172,7 +173,7 @@ def _controls(context: PageContext, state: dict, error: str | None) -> html.Div:
         html.Label(["Specimen ", _select(ID.SPECIMEN, state["specimen"], specimen_options(profiles, state["analyte"]))
                     ]),
         html.Label(["Group by ", _select(ID.GROUP, state["group"], [{"label": v, "value": k}
-                                                                    for k, v in GROUPINGS.items()])]),
+                                                                    for k, v in context.data.groupings.items()])]),
         dcc.RadioItems(id=ID.DISPLAY, value=state["display"], inline=True, className="cs-radio",
                        options=[{"label": "colour", "value": "colour"}, {"label": "facets", "value": "facet"}]),
         dcc.RadioItems(id=ID.SCALE, value=state["scale"], inline=True, className="cs-radio",
@@ -204,7 +205,8 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
     if problem is not None:
         return problem
     query = single_values(query)
-    state, error = clean_state(query, context.data.profiles, context.study.catalogue.kind)
+    state, error = clean_state(query, context.data.profiles, context.study.catalogue.kind,
+                               context.data.groupings)
     if error:
         error = (f"The link's AUC window (day {query.get('start')} to {query.get('end')}) needs a start day before "
                  f"its end day; showing day {state['start']} to {state['end']}.")
@@ -313,7 +315,7 @@ def update_cohort(*values):
     *controls, previous = values
     raw = dict(zip([key for key, _ in CONTROLS], controls, strict=True))
     context = context_from_state(previous)
-    state, error = clean_state(raw, context.data.profiles, context.study.catalogue.kind)
+    state, error = clean_state(raw, context.data.profiles, context.study.catalogue.kind, context.data.groupings)
     if error:
         return *([dash.no_update] * 10), error, dash.no_update
     view = view_of(context, state)
@@ -387,7 +389,7 @@ def export_table(_csv, _xlsx, _xpt, state):
 
 
 def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[ExportFigure]:
-    state, _ = clean_state(state, context.data.profiles, context.study.catalogue.kind)
+    state, _ = clean_state(state, context.data.profiles, context.study.catalogue.kind, context.data.groupings)
     view = view_of(context, state)
     built = page_figures(context, state, view, canvas, canvas)
     titles = {"spaghetti": spaghetti_title(view), **{k: view.exposure[k].title for k in EXPOSURE},
@@ -396,7 +398,7 @@ def figures(context: PageContext, state: dict, canvas, for_deck: bool) -> list[E
 
 
 def tables(context: PageContext, state: dict) -> list[DeckTable]:
-    state, _ = clean_state(state, context.data.profiles, context.study.catalogue.kind)
+    state, _ = clean_state(state, context.data.profiles, context.study.catalogue.kind, context.data.groupings)
     view = view_of(context, state)
     s = view.settings
     notes = [nca_method_note(s.start, s.end, s.auc_method, s.blq), context.note]

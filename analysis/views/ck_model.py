@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.ck.cohort import CohortFit, observations
 from analysis.ck.population import GroupCurve, group_curves, two_stage
-from analysis.kinetics import ALL_PATIENTS, GROUPINGS, crs_group, group_order
+from analysis.kinetics import grouping_values
 from analysis.views.common import StudyData
 from analysis.views.kinetics import where
 
@@ -21,7 +21,7 @@ CURVE_DAYS = np.unique(np.concatenate([np.linspace(0, 60, 241), np.linspace(0, 7
 class ModelSettings:
     analyte: str = "car_copies"
     specimen: str = "PB"
-    grouping: str = "dose_level"       # a key of analysis.kinetics.GROUPINGS
+    grouping: str = "dose_level"       # a key of analysis.kinetics.study_groupings
 
 
 @dataclass
@@ -39,20 +39,17 @@ class ModelView:
     observations: pd.DataFrame          # analysis.ck.cohort.observations with a `group` column
     status_counts: pd.DataFrame         # group x fit status: number of profiles
 
-    @property
-    def grouping_label(self) -> str:
-        return GROUPINGS[self.settings.grouping]
+    grouping_label: str = ""            # 'Dose level', 'Age group' ...
 
 
 def model_view(data: StudyData, cohort: CohortFit, settings: ModelSettings) -> ModelView:
     """`cohort`: the model fitted to the settings' analyte and specimen (pages/_context.cohort_ck)."""
     study = data.study
     s = settings
-    patients = data.patients.assign(crs_group=crs_group(data.patients["worst_crs_grade"]), none=ALL_PATIENTS)
-    column = "none" if s.grouping == "none" else s.grouping
-    group_of = patients.set_index("subject_id")[column]
+    values, order = grouping_values(data.patients, s.grouping)
+    group_of = pd.Series(values.to_numpy(), index=data.patients["subject_id"])
     parameters = cohort.parameters.assign(group=cohort.parameters["subject_id"].map(group_of))
-    groups = group_order(s.grouping, parameters["group"])
+    groups = [g for g in order if g in set(parameters["group"])]
     summary = two_stage(cohort.parameters, group_of, groups)
     obs = observations(cohort)
     obs["group"] = obs["subject_id"].map(group_of)
@@ -60,4 +57,5 @@ def model_view(data: StudyData, cohort: CohortFit, settings: ModelSettings) -> M
     catalogue = study.catalogue
     return ModelView(s, catalogue.label(s.analyte), catalogue.unit(s.analyte), where(catalogue, s.analyte, s.specimen),
                      cohort, groups, group_of, parameters, summary,
-                     group_curves(cohort, summary, group_of, groups, CURVE_DAYS), obs, counts)
+                     group_curves(cohort, summary, group_of, groups, CURVE_DAYS), obs, counts,
+                     data.groupings.get(s.grouping, s.grouping))

@@ -47,6 +47,13 @@ class StudyData:
         return out
 
     @cached_property
+    def groupings(self) -> dict[str, str]:
+        """How the cohort pages can split this study's patients (analysis.kinetics.study_groupings)."""
+        from analysis.kinetics import study_groupings
+
+        return study_groupings(self.patients)
+
+    @cached_property
     def panels(self):
         """The patient-page panels this study's measurements allow (analysis.views.patients.study_panels)."""
         from analysis.views.patients import study_panels

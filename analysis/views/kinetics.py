@@ -19,6 +19,7 @@ from analysis.kinetics import (
     group_summary,
     group_values,
     group_values_table,
+    grouping_values,
     spearman,
 )
 from analysis.nca.parameters import BY_NAME, interval_name, interval_parameter
@@ -40,7 +41,7 @@ FACT_COLUMNS = ("dose_level", "best_response", "response_group", "worst_crs_grad
 class CohortSettings:
     analyte: str = "car_copies"
     specimen: str = "PB"
-    grouping: str = "dose_level"       # a key of analysis.kinetics.GROUPINGS
+    grouping: str = "dose_level"       # a key of analysis.kinetics.study_groupings
     statistic: str = "median"          # a key of STATISTICS
     start: float = 0.0
     end: float = 28.0
@@ -113,16 +114,19 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings,
     (they are ~2/3 of the view's time: a rank test and a description per group and parameter)."""
     study = data.study
     s = settings
-    patients = data.patients.assign(crs_group=crs_group(data.patients["worst_crs_grade"]), none=ALL_PATIENTS)
-    group_column = "none" if s.grouping == "none" else s.grouping
+    group_of, all_groups = grouping_values(data.patients, s.grouping)
+    patients = data.patients.assign(crs_group=crs_group(data.patients["worst_crs_grade"]), none=ALL_PATIENTS,
+                                    _group=group_of)
+    group_column = "none" if s.grouping == "none" else "_group"
     samples = cohort_samples(study.measurements, s.analyte, s.specimen)
     samples["group"] = samples["subject_id"].map(patients.set_index("subject_id")[group_column])
-    groups = group_order(s.grouping, samples["group"])
+    groups = [g for g in all_groups if g in set(samples["group"])]
     by_day = cohort_summary(samples, s.statistic, None if s.grouping == "none" else "group")
     if s.grouping == "none":
         by_day.insert(0, "group", ALL_PATIENTS)
     selected = nca[(nca["analyte"] == s.analyte) & (nca["specimen"] == s.specimen)]
-    table = selected.merge(patients[["subject_id", *FACT_COLUMNS, "crs_group", "none"]], on="subject_id", how="left")
+    table = selected.merge(patients[["subject_id", *FACT_COLUMNS, "crs_group", "none", "_group"]], on="subject_id",
+                           how="left")
     kind = study.catalogue.kind(s.analyte)
     summary_columns = summary_parameters(kind, s.auc_column)
     summary = group_summary(table.assign(group=table[group_column]), summary_columns,
@@ -135,7 +139,7 @@ def cohort_view(data: StudyData, nca: pd.DataFrame, settings: CohortSettings,
         where=where(catalogue, s.analyte, s.specimen),
         groups=groups, samples=samples, by_day=by_day,
         patients_by_group=samples.groupby("group")["subject_id"].nunique().to_dict(), group_summary=summary,
-        table=table.drop(columns=["crs_group", "none"]), exposure=exposure,
+        table=table.drop(columns=["crs_group", "none", "_group"]), exposure=exposure,
         exposure_table=group_values_table({f.comparison: f.panels for f in exposure.values()}),
         flow_pairs=pairs, flow_test=spearman(pairs["car_copies"], pairs["car_t_pct"]),
     )

@@ -87,3 +87,23 @@ def test_cohort_samples_levels_and_flow_qpcr_pairs():
     assert samples["level"].tolist() == [1000.0, 10.0]  # one rule for lines and summaries: BLQ at LLOQ/2
     pairs = paired_flow_qpcr(m)
     assert pairs[["day", "car_copies", "car_t_pct"]].values.tolist() == [[7.0, 1000.0, 5.0]]
+
+
+def test_any_covariate_of_the_study_is_a_grouping():
+    """Dose, response and CRS, then each covariate that makes groups, with its cut points and its levels' order."""
+    import pandas as pd
+
+    from analysis.kinetics import GROUPINGS, grouping_values, study_groupings
+
+    patients = pd.DataFrame({"subject_id": ["a", "b", "c", "d"], "dose_level": ["150e6", "300e6", "150e6", "300e6"],
+                             "age": [50, 70, 64, 65], "site": ["Lyon", "Bonn", "Lyon", None],
+                             "weight": [60.5, 70.1, 80.2, 90.3], "worst_crs_grade": [0, 1, 3, 2]})
+    groupings = study_groupings(patients)
+    assert list(groupings)[:len(GROUPINGS)] == list(GROUPINGS)
+    assert groupings["cov:age"] == "Age group" and groupings["cov:site"] == "Site" and "cov:weight" not in groupings
+    values, order = grouping_values(patients, "cov:age")
+    assert values.tolist() == ["<65 years", "≥65 years", "<65 years", "≥65 years"]
+    assert order == ["<65 years", "≥65 years"]
+    values, order = grouping_values(patients, "cov:site")
+    assert order == ["Bonn", "Lyon"] and pd.isna(values.iloc[3])
+    assert grouping_values(patients, "crs_group")[1] == ["No CRS", "CRS grade 1", "CRS grade 2", "CRS grade ≥3"]

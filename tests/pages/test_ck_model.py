@@ -87,9 +87,27 @@ def test_the_page_in_the_browser(browser):
     browser.open("/model", "CK model")
     browser.wait_for_text("#model-status", "profiles")
     assert "show every phase" in browser.text("#model-status")
-    browser.find("#model-group input[value=crs_group]").click()
+    browser.duo.select_dcc_dropdown("#model-group", value="Worst CRS grade")
     wait_until(lambda: browser.query().get("group") == "crs_group")
     browser.wait_for_text("#model-summary-table", "No CRS")
+    browser.duo.select_dcc_dropdown("#model-group", value="Extramedullary disease")  # a covariate of the study
+    wait_until(lambda: browser.query().get("group") == "cov:extramedullary_disease")
+    browser.wait_for_text("#model-summary-table", "Yes")
     browser.idle()
     browser.screenshot("ck-model")
     assert browser.severe_logs() == []
+
+
+def test_the_cohort_pages_group_by_a_covariate(demo, cohort):
+    from analysis.nca import nca
+    from analysis.views.kinetics import CohortSettings, cohort_view
+
+    assert "cov:high_risk_cytogenetics" in demo.groupings and "cov:age" in demo.groupings
+    view = cohort_view(demo, nca(demo.study.measurements, intervals=[(0, 28)]),
+                       CohortSettings(grouping="cov:high_risk_cytogenetics"))
+    assert view.groups == ["No", "Yes"]
+    high_risk = demo.study.subjects["high_risk_cytogenetics"].astype(str).str.upper().eq("TRUE").sum()
+    assert view.patients_by_group["Yes"] == high_risk
+    model = model_view(demo, cohort, ModelSettings(grouping="cov:age"))
+    assert model.groups == ["<65 years", "≥65 years"] and model.grouping_label == "Age group"
+    assert model.summary["group"].isin(model.groups).all()
