@@ -173,7 +173,8 @@ def _controls(context: PageContext, state: dict, error: str | None) -> html.Div:
         html.Label(["Specimen ", _select(ID.SPECIMEN, state["specimen"], specimen_options(profiles, state["analyte"]))
                     ]),
         html.Label(["Group by ", _select(ID.GROUP, state["group"], [{"label": v, "value": k}
-                                                                    for k, v in context.data.groupings.items()])]),
+                                                                    for k, v in context.data.groupings.items()],
+                                                   "cs-select-wide")]),
         dcc.RadioItems(id=ID.DISPLAY, value=state["display"], inline=True, className="cs-radio",
                        options=[{"label": "colour", "value": "colour"}, {"label": "facets", "value": "facet"}]),
         dcc.RadioItems(id=ID.SCALE, value=state["scale"], inline=True, className="cs-radio",
