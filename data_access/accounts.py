@@ -95,7 +95,8 @@ audit_table = Table(
 )
 
 AUDIT_ACTIONS = ("sign-in", "sign-in failed", "sign-out", "study view", "patient view", "export", "import",
-                 "mapping saved", "user added", "user changed", "grant", "revoke", "access refused", "nca choice")
+                 "mapping saved", "user added", "user changed", "grant", "revoke", "access refused", "nca choice",
+                 "settings saved")
 
 _hasher = PasswordHasher()
 #: Verified against when the account does not exist, so a wrong name costs as long as a wrong password.

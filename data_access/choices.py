@@ -22,6 +22,7 @@ from data_access.store import get_engine, metadata
 #: What a change does: leave a sample out, put it back, use chosen lambda-z points, go back to the automatic ones.
 ACTIONS = ("exclude", "include", "lambda_z", "lambda_z_auto")
 REASON_LENGTH = 500
+NAME_LENGTH = 100
 
 choices_table = Table(
     "nca_choices", metadata,
@@ -186,3 +187,51 @@ def choices_from_document(document: dict, source: str = "settings file") -> tupl
     if not isinstance(options, dict):
         raise ChoiceError(f"{source}: options: not an object")
     return Choices(tuple(sorted(set(excluded))), tuple(sorted(manual)), tuple(reasons)), options
+
+
+# ---- named settings ---------------------------------------------------------------------------------------------
+
+named_settings_table = Table(
+    "named_settings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study", String(100), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    #: the settings document (settings_document: options, and the choices in force when it was saved), as JSON
+    Column("document", Text, nullable=False),
+    Column("saved_by", String(200), nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Index("ix_named_settings_study_name", "study", "name"),
+)
+
+
+def save_settings(study: str, name: str, document: dict, *, user: str, client: str = "command line",
+                  engine: Engine | None = None) -> None:
+    """Save named analysis settings for a study, shared with everyone who may see it; saving a name again keeps the
+    earlier ones (the newest is loaded). In the audit trail too."""
+    name = (name or "").strip()
+    if not name:
+        raise ChoiceError("give the settings a name")
+    if len(name) > NAME_LENGTH:
+        raise ChoiceError(f"a settings name has at most {NAME_LENGTH} characters")
+    engine = engine or get_engine()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(named_settings_table.insert().values(study=study[:100], name=name, saved_by=user[:200],
+                                                          saved_at=now, document=json.dumps(document, sort_keys=True)))
+        conn.execute(accounts.audit_table.insert().values(
+            at=now, user_name=user[:200], client=(client or "unknown")[:100], action="settings saved",
+            study=study[:100], detail=json.dumps({"name": name}, sort_keys=True)))
+
+
+def named_settings(study: str, engine: Engine | None = None) -> pd.DataFrame:
+    """The study's named settings, the newest of each name: name, saved_by, saved_at, document (a dict)."""
+    engine = engine or get_engine()
+    t = named_settings_table
+    query = select(t.c.id, t.c.name, t.c.saved_by, t.c.saved_at, t.c.document).where(t.c.study == study) \
+        .order_by(t.c.id)
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    frame = frame.drop_duplicates("name", keep="last").sort_values("name", key=lambda n: n.str.lower())
+    frame["saved_at"] = pd.to_datetime(frame["saved_at"], utc=True)
+    frame["document"] = [json.loads(d) for d in frame["document"]]
+    return frame.drop(columns="id").reset_index(drop=True)

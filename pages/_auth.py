@@ -49,7 +49,7 @@ MIN_SECRET_LENGTH = 32
 #: Callbacks that need more than viewing, by the prefix of an output's component id (a pattern id's "type"); besides,
 #: every callback with an output whose id contains "download" (a dcc.Download: a file leaves the app) is an export.
 OUTPUT_PERMISSIONS = (("admin-", "administer"), ("cs-export-", "export"), ("deck-", "export"), ("data-", "import"),
-                      ("nca-choice-revision", "save settings"))
+                      ("nca-choice-revision", "save settings"), ("settings-save", "save settings"))
 
 
 def permissions_needed(output_ids: list[str]) -> set[str]:

@@ -35,7 +35,8 @@ from components.kinetics import (
 from components.layout import card, page_header, page_root, simple_table
 from components.text import patient_href
 from data_access.catalogue import DEFAULT, specimen_label
-from data_access.choices import current_table, history, settings_document
+from data_access.choices import ChoiceError, current_table, history, named_settings, save_settings, settings_document
+from pages._auth import client_address, current_user
 from pages._context import (
     PageContext,
     choices_digest,
@@ -81,10 +82,19 @@ class ID:
     EXPORT_XPT = "kinetics-export-xpt"
     SETTINGS_DOWNLOAD = "kinetics-settings-download"
     REPRODUCE = "kinetics-reproduce"
+    # named settings: saving needs the analyst's role (pages/_auth: ids starting settings-save)
+    SETTINGS_NAME = "settings-save-name"
+    SAVE_SETTINGS = "settings-save-button"
+    SAVED_MESSAGE = "settings-save-message"
+    SETTINGS_LIST = "kinetics-settings-list"
+    LOAD_SETTINGS = "kinetics-settings-load"
+    LOADED_MESSAGE = "kinetics-settings-loaded"
     EXPORT_SETTINGS = "kinetics-export-settings"
     LOCATION = "kinetics-location"
 
 
+#: The state keys named settings set (the others: display, scale, statistic, stay as they are).
+LOADED = ("analyte", "specimen", "group", "start", "end", "method", "blq")
 #: The controls in the order the update callback takes them, and the state key of each.
 CONTROLS = (("analyte", ID.ANALYTE), ("specimen", ID.SPECIMEN), ("group", ID.GROUP), ("display", ID.DISPLAY),
             ("scale", ID.SCALE), ("stat", ID.STAT), ("start", ID.START), ("end", ID.END), ("method", ID.METHOD),
@@ -268,7 +278,73 @@ def choices_block(context: PageContext, state: dict) -> html.Div:
         in_force,
         html.Details([html.Summary(f"History ({len(changes)} changes)"),
                       simple_table(history_frame(changes), "kinetics-choices-history")]) if len(changes) else None,
+        html.H3("Named settings", className="cs-table-title"),
+        html.Div(className="cs-form-row", children=[
+            html.Label(["Load ", dcc.Dropdown(id=ID.SETTINGS_LIST, options=settings_options(context),
+                                              placeholder="saved settings of this study", clearable=True,
+                                              searchable=True, className="cs-select-wide")]),
+            html.Button("Load", id=ID.LOAD_SETTINGS, className="cs-button cs-button-secondary"),
+            html.Span(id=ID.LOADED_MESSAGE, className="cs-muted", role="status"),
+        ]),
+        html.Div(className="cs-form-row cs-nca-choices", children=[
+            dcc.Input(id=ID.SETTINGS_NAME, type="text", placeholder="Name, e.g. 'primary analysis'", maxLength=100,
+                      className="cs-input"),
+            html.Button("Save these settings", id=ID.SAVE_SETTINGS, className="cs-button cs-button-secondary",
+                        title="the analyte, specimen, grouping, AUC window, method and BLQ rule of this page, and "
+                              "the choices in force; shared with everyone who may see this study"),
+            html.Span(id=ID.SAVED_MESSAGE, className="cs-error", role="status"),
+        ]),
     ])
+
+
+def settings_options(context: PageContext) -> list[dict]:
+    saved = named_settings(context.name)
+    return [{"label": f"{n} (saved by {who}, {at:%Y-%m-%d})", "value": n}
+            for n, who, at in zip(saved["name"], saved["saved_by"], saved["saved_at"], strict=True)]
+
+
+def page_settings(context: PageContext, state: dict) -> dict:
+    """This page's settings as a settings document: the options the command line reads (intervals, AUC method, BLQ
+    rule), the page's own (analyte, specimen, grouping), and the analyst's choices in force."""
+    s = settings_of(state)
+    return settings_document(study_choices(context), study=context.name, version=context.version, options={
+        "intervals": [[s.start, s.end]], "auc_method": s.auc_method, "blq": s.blq, "analyte": s.analyte,
+        "specimen": s.specimen, "grouping": s.grouping})
+
+
+@callback(Output(ID.SAVED_MESSAGE, "children"), Output(ID.SETTINGS_LIST, "options"),
+          Input(ID.SAVE_SETTINGS, "n_clicks"), State(ID.SETTINGS_NAME, "value"), State(page_state_id(PAGE), "data"),
+          prevent_initial_call=True)
+def save_named_settings(_clicks, name, state):
+    context = context_from_state(state)
+    try:
+        save_settings(context.name, name, page_settings(context, state), user=current_user().name,
+                      client=client_address())
+    except ChoiceError as error:
+        return str(error), dash.no_update
+    return f"Saved as '{name.strip()}'.", settings_options(context)
+
+
+@callback(*[Output(control, "value", allow_duplicate=True) for key, control in CONTROLS if key in LOADED],
+          Output(ID.LOADED_MESSAGE, "children"), Input(ID.LOAD_SETTINGS, "n_clicks"), State(ID.SETTINGS_LIST, "value"),
+          State(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def load_named_settings(_clicks, name, state):
+    """Put a saved setting's analyte, specimen, grouping, window, method and BLQ rule into the controls (the page
+    then updates as for any change). Its choices are the study version's own, already in force."""
+    context = context_from_state(state)
+    saved = named_settings(context.name)
+    row = saved[saved["name"] == name]
+    if row.empty:
+        return (*[dash.no_update] * len(LOADED), "Choose saved settings first.")
+    options = row["document"].iloc[0].get("options", {})
+    (start, end), = options.get("intervals", [[state["start"], state["end"]]])[:1]
+    wanted = {"analyte": options.get("analyte"), "specimen": options.get("specimen"), "group": options.get("grouping"),
+              "start": float(start), "end": float(end), "method": options.get("auc_method"), "blq": options.get("blq")}
+    clean, _ = clean_state({k: str(v) if k in ("start", "end") else v for k, v in wanted.items() if v is not None},
+                           context.data.profiles, context.study.catalogue.kind, context.data.groupings)
+    values = [float(clean[key]) if key in ("start", "end") else clean[key]
+              for key, _ in CONTROLS if key in LOADED]
+    return (*values, f"Loaded '{name}' (saved by {row['saved_by'].iloc[0]}).")
 
 
 def reproduce_block(context: PageContext, state: dict) -> html.Details:
@@ -295,9 +371,7 @@ def counted(n: int, noun: str) -> str:
           State(page_state_id(PAGE), "data"), prevent_initial_call=True)
 def download_settings(_clicks, state):
     context = context_from_state(state)
-    s = settings_of(state)
-    document = settings_document(study_choices(context), study=context.name, version=context.version,
-                                 options={"intervals": [[s.start, s.end]], "auc_method": s.auc_method, "blq": s.blq})
+    document = page_settings(context, state)
     return dcc.send_string(json.dumps(document, indent=1), f"settings_{context.name}_v{context.version}.json",
                            type="application/json")
 

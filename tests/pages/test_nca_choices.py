@@ -119,3 +119,34 @@ def test_a_viewer_may_not_make_choices(site):
     before = len(choices.history("demo", 1, site[1]))
     assert choose(vic, "nca-choice-exclude", selection, "trying", state).status_code == 403
     assert len(choices.history("demo", 1, site[1])) == before
+
+
+def test_named_settings_are_saved_by_an_analyst_shared_and_loaded_into_the_controls(site):
+    ana = signed_in(site, "ana")
+    key = pattern_id(page="kinetics", type="cs-page-state") + ".data"
+    kinetics = page_state(ana.page("/kinetics", "?study=demo&start=0&end=14&blq=zero&group=cov:sex").json(),
+                          "kinetics")
+    saved = ana.callback("settings-save-message.children", {"settings-save-button.n_clicks": 1,
+                                                            "settings-save-name.value": " primary analysis ",
+                                                            key: kinetics}, "settings-save-button.n_clicks")
+    assert saved.status_code == 200 and "Saved as 'primary analysis'" in saved.text
+    named = choices.named_settings("demo", site[1])
+    assert named["name"].tolist() == ["primary analysis"] and named["saved_by"].tolist() == ["ana"]
+    assert named["document"].iloc[0]["options"] == {"intervals": [[0.0, 14.0]], "auc_method": "linuplogdown",
+                                                    "blq": "zero", "analyte": "car_copies", "specimen": "PB",
+                                                    "grouping": "cov:sex"}
+    assert not accounts.audit_events(user_name="ana", action="settings saved", engine=site[1]).empty
+
+    vic = signed_in(site, "vic")
+    fresh = page_state(vic.page("/kinetics", "?study=demo").json(), "kinetics")
+    assert vic.callback("settings-save-message.children", {"settings-save-button.n_clicks": 1,
+                                                           "settings-save-name.value": "mine", key: fresh},
+                        "settings-save-button.n_clicks").status_code == 403
+    loaded = vic.callback("kinetics-settings-loaded.children", {"kinetics-settings-load.n_clicks": 1,
+                                                                "kinetics-settings-list.value": "primary analysis",
+                                                                key: fresh}, "kinetics-settings-load.n_clicks")
+    assert loaded.status_code == 200, loaded.text
+    values = {k: v[next(iter(v))] for k, v in loaded.json()["response"].items()}
+    assert values["kinetics-group"] == "cov:sex" and values["kinetics-blq"] == "zero"
+    assert (values["kinetics-start"], values["kinetics-end"]) == (0.0, 14.0)
+    assert "Loaded 'primary analysis' (saved by ana)" in values["kinetics-settings-loaded"]

@@ -1,5 +1,5 @@
 """The analyst's NCA choices: samples left out and hand-chosen lambda-z points, per study version, as an
-append-only history (data_access/choices.py).
+append-only history; and named analysis settings per study (data_access/choices.py).
 
 Revision ID: 0003_nca_choices
 Revises: 0002_widen_specimen
@@ -31,8 +31,20 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_nca_choices_study_version", "nca_choices", ["study", "version"])
+    op.create_table(
+        "named_settings",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("study", sa.String(100), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("document", sa.Text, nullable=False),
+        sa.Column("saved_by", sa.String(200), nullable=False),
+        sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_named_settings_study_name", "named_settings", ["study", "name"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_named_settings_study_name", table_name="named_settings")
+    op.drop_table("named_settings")
     op.drop_index("ix_nca_choices_study_version", table_name="nca_choices")
     op.drop_table("nca_choices")
