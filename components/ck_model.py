@@ -187,7 +187,7 @@ def diagnostics_title(view: ModelView) -> str:
 def diagnostics_figure(view: ModelView, note: str, canvas: Canvas) -> dict:
     """Observed against predicted (log-log, with the line of identity), and standardised residuals against day
     and against the prediction (lines at 0 and ±2), quantifiable samples of every fitted patient."""
-    obs = view.observations[~view.observations["blq"]]
+    obs = view.observations[~view.observations["blq"].astype(bool)]
     colors = group_colors(view.settings.grouping, view.groups)
     gap = 0.08
     width = (1 - 2 * gap) / 3

@@ -303,7 +303,8 @@ def save_choice(_lambda_z, _automatic, _exclude, _include, selection, reason, re
     action = {ID.LAMBDA_Z: "lambda_z", ID.AUTOMATIC: "lambda_z_auto", ID.EXCLUDE: "exclude",
               ID.INCLUDE: "include"}[dash.ctx.triggered_id]
     try:
-        said = record_selection(context, state.get("_subject"), selection or {}, action, reason)
+        said = record_selection(context, state.get("_subject"), clean_selection(selection),
+                                action, reason if isinstance(reason, str) else "")
     except ChoiceError as error:
         return dash.no_update, str(error), dash.no_update, dash.no_update
     return {"n": (revision or {}).get("n", 0) + 1}, said, {}, "Click samples in the figure to select them."
@@ -332,11 +333,16 @@ def download_report(_clicks, state):
 def toggle_sample(selection: dict | None, click: dict | None) -> dict:
     """The selection after a click on the figure: {analyte, specimen, days}. Only samples (points whose trace
     carries the analyte and specimen) count."""
-    selection = dict(selection or {})
-    point = (click or {}).get("points", [{}])[0]
+    selection = dict(selection) if isinstance(selection, dict) else {}
+    points = click.get("points") if isinstance(click, dict) else None
+    point = points[0] if isinstance(points, list) and points and isinstance(points[0], dict) else {}
     data = point.get("customdata")
-    if not (isinstance(data, list) and len(data) >= 4 and isinstance(point.get("x"), (int, float))):
+    day = point.get("x")
+    if not (isinstance(data, list) and len(data) >= 4 and isinstance(day, int | float) and not isinstance(day, bool)
+            and all(isinstance(v, str) for v in data[2:4])):
         return selection
+    if not isinstance(selection.get("days"), list):
+        selection = {}
     analyte, specimen, day = str(data[2]), str(data[3]), float(point["x"])
     if (selection.get("analyte"), selection.get("specimen")) != (analyte, specimen):
         selection = {"analyte": analyte, "specimen": specimen, "days": []}
@@ -344,6 +350,17 @@ def toggle_sample(selection: dict | None, click: dict | None) -> dict:
     days ^= {day}
     selection["days"] = sorted(days)
     return selection
+
+
+def clean_selection(selection) -> dict:
+    """A selection as the page keeps it ({analyte, specimen, days}), or {} for anything else a request sends."""
+    if not isinstance(selection, dict):
+        return {}
+    analyte, specimen, days = selection.get("analyte"), selection.get("specimen"), selection.get("days")
+    if not (isinstance(analyte, str) and isinstance(specimen, str) and isinstance(days, list)
+            and all(isinstance(d, int | float) and not isinstance(d, bool) for d in days)):
+        return {}
+    return {"analyte": analyte, "specimen": specimen, "days": sorted({float(d) for d in days})}
 
 
 def selection_text(selection: dict) -> str:

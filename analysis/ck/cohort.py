@@ -138,8 +138,11 @@ def observations(cohort: CohortFit) -> pd.DataFrame:
         residual = np.where(fit.blq, np.nan, np.log(fit.observed / predicted) / cohort.residual_sd)
         frames.append(pd.DataFrame({"subject_id": subject_id, "day": fit.days, "observed": fit.observed,
                                     "blq": fit.blq, "predicted": predicted, "residual": residual}))
-    columns = ["subject_id", "day", "observed", "blq", "predicted", "residual"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({"subject_id": pd.Series(dtype=object), "day": pd.Series(dtype=float),
+                         "observed": pd.Series(dtype=float), "blq": pd.Series(dtype=bool),
+                         "predicted": pd.Series(dtype=float), "residual": pd.Series(dtype=float)})
 
 
 @dataclass

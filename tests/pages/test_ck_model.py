@@ -111,3 +111,20 @@ def test_the_cohort_pages_group_by_a_covariate(demo, cohort):
     model = model_view(demo, cohort, ModelSettings(grouping="cov:age"))
     assert model.groups == ["<65 years", "≥65 years"] and model.grouping_label == "Age group"
     assert model.summary["group"].isin(model.groups).all()
+
+
+def test_a_study_too_small_for_any_fit_still_draws_every_figure_and_table():
+    from components.ck_model import comparison_figure, status_frame
+    from data_access.importer import read_study_files
+    from tests.conftest import make_files
+
+    study, _ = validate(read_study_files(make_files()), "tiny")
+    study.version = 1
+    data = StudyData.of(study)
+    cohort = fit_cohort(study.measurements)
+    assert not any(f.fitted for f in cohort.fits.values())
+    for grouping in data.groupings:
+        view = model_view(data, cohort, ModelSettings(grouping=grouping))
+        for build in (fits_figure, comparison_figure, diagnostics_figure):
+            assert build(view, "note", screen())["layout"]
+        assert len(summary_frame(view)) and status_frame(view)["Profiles"].sum() == len(cohort.fits)
