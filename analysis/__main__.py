@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     nca.add_argument("--analyte", help="only this analyte (a catalogue code, e.g. car_copies, il6, crp; "
                      "docs/data-format.md)")
     nca.add_argument("--specimen", help="only this specimen (PB, BM, serum, plasma, or one the study declared)")
+    nca.add_argument("--subject", help="only this patient (a subject_id of the study)")
     nca.add_argument("--interval", action="append", type=parse_interval, metavar="START,END",
                      help="partial AUC interval in days (repeatable; default 0,28 and 0,90)")
     nca.add_argument("--auc-method", default="linuplogdown", choices=AUC_METHODS)
@@ -209,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.specimen:
         specimen = specimen_code(args.specimen) or args.specimen
         measurements = measurements[measurements["specimen"] == pick(specimen, measurements["specimen"], "specimen")]
+    if args.subject is not None:
+        if args.subject not in set(measurements["subject_id"].astype(str)):
+            raise SystemExit(f"error: the study has no patient '{args.subject}' with these measurements")
+        measurements = measurements[measurements["subject_id"].astype(str) == args.subject]
     result = run_nca(measurements, options)
     if args.cdisc_out:
         from analysis.nca.cdisc_export import analyte_units, write_pp_adpp

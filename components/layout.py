@@ -126,3 +126,14 @@ def export_jobs() -> html.Aside:
         dcc.Download(id="cs-export-file"),
         job_progress("deck-job", "deck-cancel", "Cancel"),
     ])
+
+
+def reproduce_panel(command: str, python: str, panel_id: str, what: str = "this table") -> html.Details:
+    """'Reproduce …': the command line (when there is one) and the Python that give what the page shows."""
+    parts = [html.Summary(f"Reproduce {what}: " + ("command line and Python" if command else "Python"))]
+    if command:
+        parts += [html.P("Command line:", className="cs-muted"), html.Pre(command, className="cs-code",
+                                                                            id=f"{panel_id}-cli")]
+    parts += [html.P("Python (on the database the app uses: CARTSCOPE_DATABASE_URL):", className="cs-muted"),
+              html.Pre(python, className="cs-code", id=f"{panel_id}-python")]
+    return html.Details(parts, className="cs-reproduce", id=panel_id)

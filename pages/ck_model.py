@@ -7,6 +7,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
 from analysis.views.ck_model import ModelSettings, model_view
+from analysis.views.reproduce import ck_fits
 from components.ck_model import (
     METHOD_NOTE,
     POPULATION_NOTE,
@@ -28,7 +29,7 @@ from components.deck import DeckTable
 from components.exports import csv_bytes
 from components.figures import graph, graph_id, loading
 from components.frame import on_screen
-from components.layout import card, notice, page_header, page_root
+from components.layout import card, notice, page_header, page_root, reproduce_panel
 from data_access.catalogue import specimen_label
 from pages._context import PageContext, cohort_ck, context_from_state, one_of, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
@@ -49,6 +50,7 @@ class ID:
     GRID = "model-grid"
     DOWNLOAD = "model-download"
     EXPORT_CSV = "model-export-csv"
+    REPRODUCE = "model-reproduce"
 
 
 def cell_kinetic_profiles(context: PageContext) -> dict[str, list[str]]:
@@ -127,7 +129,19 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
                                dashGridOptions={"tooltipShowDelay": 300, "pagination": True,
                                                 "paginationPageSize": 20, "domLayout": "autoHeight"},
                                style={"width": "100%"}))),
+        card("Reproduce", html.Div(reproduce_block(context, state), id=ID.REPRODUCE)),
     ], context.slide, context.notes)
+
+
+def reproduce_block(context: PageContext, state: dict) -> html.Details:
+    return reproduce_panel(*ck_fits(context.name, context.version, state["analyte"], state["specimen"],
+                                    state["group"]), "model-reproduce-panel", "these fits")
+
+
+@callback(Output(ID.REPRODUCE, "children"), Input(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def update_reproduce(state):
+    context = context_from_state(state)
+    return reproduce_block(context, clean_state(context, state))
 
 
 def group_tables(view) -> list:

@@ -7,6 +7,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from analysis.views.efficacy import efficacy_view
+from analysis.views.reproduce import endpoint_tables
 from components.deck import DeckTable
 from components.efficacy import (
     BEST_TITLE,
@@ -20,7 +21,7 @@ from components.efficacy import (
 )
 from components.figures import graph, graph_id
 from components.frame import on_screen
-from components.layout import card, page_header, page_root
+from components.layout import card, page_header, page_root, reproduce_panel
 from components.text import patient_href
 from pages._context import PageContext, clicked_subject, context_from_state, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
@@ -62,6 +63,8 @@ def layout(study: str | None = None, version: str | None = None, sort: str = "du
             html.Span("Click a lane to open that patient.", className="cs-muted"),
         ]), html.Div(graph(PAGE, "swimmer", swimmer_figure(view.swimmer, context.note, context.canvas()),
                            context.canvas(), SWIMMER_TITLE), id=ID.SWIMMER)),
+        card("Reproduce", reproduce_panel(*endpoint_tables(context.name, context.version, "efficacy"),
+                                          "efficacy-reproduce", "these tables")),
     ], context.slide, context.notes)
 
 

@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis.ck.population import expansion_rates
 from analysis.exposure_response import AUC_WINDOW, METRICS, OUTCOME_NOUNS, OUTCOMES
 from analysis.views.exposure_response import ERSettings, exposure_analytes, exposure_response_view
+from analysis.views.reproduce import exposure_response
 from components.deck import DeckTable
 from components.exports import csv_bytes
 from components.exposure_response import (
@@ -31,7 +32,7 @@ from components.exposure_response import (
 )
 from components.figures import graph, graph_id, loading
 from components.frame import on_screen
-from components.layout import card, page_header, page_root, simple_table
+from components.layout import card, page_header, page_root, reproduce_panel, simple_table
 from components.text import patient_href
 from data_access.catalogue import specimen_label
 from pages._context import (
@@ -69,6 +70,7 @@ class ID:
     DOWNLOAD = "exposure-download"
     EXPORT_CSV = "exposure-export-csv"
     LOCATION = "exposure-location"
+    REPRODUCE = "exposure-reproduce"
 
 
 #: The controls in the order the update callback takes them, and the state key of each.
@@ -93,6 +95,19 @@ def view_of(context: PageContext, state: dict):
     settings = ERSettings(state["analyte"], state["specimen"], state["metric"], state["outcome"])
     return exposure_response_view(context.data, cohort_nca(context, *AUC_WINDOW), settings,
                                   model_metrics(context, settings))
+
+
+def reproduce_block(context: PageContext, state: dict):
+    metric = METRICS[state["metric"]]
+    return reproduce_panel(*exposure_response(context.name, context.version, state["analyte"], state["specimen"],
+                                              state["metric"], state["outcome"], metric.log),
+                           "exposure-reproduce-panel", "the quartiles and the regression")
+
+
+@callback(Output(ID.REPRODUCE, "children"), Input(page_state_id(PAGE), "data"), prevent_initial_call=True)
+def update_reproduce(state):
+    context = context_from_state(state)
+    return reproduce_block(context, clean_state(state, exposure_analytes(context.data)))
 
 
 def model_metrics(context: PageContext, settings) -> pd.DataFrame | None:
@@ -179,6 +194,7 @@ def layout(study: str | None = None, version: str | None = None, slide: str | No
         card("Subgroups", _graph("forest", forest_figure(view.subgroups, context.note, canvas), canvas, FOREST_TITLE,
                                 ID.FOREST_FIGURE),
              simple_table(subgroups, ID.SUBGROUPS, ("n", "PFS events"))),
+        card("Reproduce", html.Div(reproduce_block(context, state), id=ID.REPRODUCE)),
     ], context.slide, context.notes)
 
 

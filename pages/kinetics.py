@@ -32,7 +32,7 @@ from components.kinetics import (
     spaghetti_title,
     summary_frame,
 )
-from components.layout import card, page_header, page_root, simple_table
+from components.layout import card, page_header, page_root, reproduce_panel, simple_table
 from components.text import patient_href
 from data_access.catalogue import DEFAULT, specimen_label
 from data_access.choices import ChoiceError, current_table, history, named_settings, save_settings, settings_document
@@ -350,12 +350,7 @@ def load_named_settings(_clicks, name, state):
 def reproduce_block(context: PageContext, state: dict) -> html.Details:
     """The command line and the Python that give this table (with the analyst's choices, from the settings file)."""
     command, python = reproduce(context.name, context.version, settings_of(state), bool(study_choices(context)))
-    return html.Details([html.Summary("Reproduce this table: command line and Python"),
-                         html.P("Command line (the settings file: 'Download settings' below):", className="cs-muted"),
-                         html.Pre(command, className="cs-code", id="kinetics-reproduce-cli"),
-                         html.P("Python:", className="cs-muted"),
-                         html.Pre(python, className="cs-code", id="kinetics-reproduce-python")],
-                        className="cs-reproduce")
+    return reproduce_panel(command, python, "kinetics-reproduce-panel")
 
 
 @callback(Output(ID.REPRODUCE, "children"), Input(page_state_id(PAGE), "data"), prevent_initial_call=True)

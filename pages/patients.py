@@ -13,11 +13,12 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis.nca import NCAOptions
 from analysis.nca.options import AUC_METHOD_LABELS, AUC_METHODS, BLQ_RULE_LABELS, BLQ_RULES
 from analysis.views.patients import LIST_WINDOW, patient_list, patient_view
+from analysis.views.reproduce import nca_table
 from components.deck import DeckTable
 from components.figures import graph, graph_id, loading
 from components.frame import on_screen, screen
 from components.kinetics import nca_method_note
-from components.layout import card, notice, page_header, page_root
+from components.layout import card, notice, page_header, page_root, reproduce_panel
 from components.patient import (
     DAY_RANGES,
     adverse_events_frame,
@@ -84,6 +85,7 @@ class ID:
     INCLUDE = "nca-choice-include"
     MESSAGE = "nca-choice-message"
     REVISION = "nca-choice-revision"
+    REPRODUCE = "patient-reproduce"
     ERROR = "patient-options-error"
     SUMMARY = "patient-summary"
     SUMMARY_TABLE = "patient-summary-table"
@@ -200,7 +202,25 @@ def layout(subject_id: str | None = None, study: str | None = None, version: str
             html.Div(graph(PAGE, "kinetics", kinetics_figure(view, context.note, canvas, state["days"]), canvas,
                            kinetics_title(view)), id=ID.FIGURE),
             card_id="patient-kinetics-card"),
+        card("Reproduce", html.Div(reproduce_block(context, state), id=ID.REPRODUCE)),
     ], context.slide, context.notes)
+
+
+def reproduce_block(context: PageContext, state: dict) -> html.Details:
+    """The blood transgene NCA of this patient, as the summary's first table shows it."""
+    analyte, specimen = MODEL_PROFILE
+    return reproduce_panel(*nca_table(context.name, context.version, analyte, specimen, float(state["start"]),
+                                      float(state["end"]), state["method"], state["blq"],
+                                      bool(study_choices(context)), subject_id=state["_subject"]),
+                           "patient-reproduce-panel", "this patient's blood transgene NCA")
+
+
+@callback(Output(ID.REPRODUCE, "children"), Input(page_state_id(PAGE), "data"),
+          Input(ID.REVISION, "data"), prevent_initial_call=True)
+def update_reproduce(state, _revision):
+    if not state.get("_subject"):
+        return dash.no_update
+    return reproduce_block(context_from_state(state), {**state, **clean_state(state)[0]})
 
 
 def choices_controls() -> html.Div:

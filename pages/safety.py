@@ -6,11 +6,12 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from analysis.safety import term_patients
+from analysis.views.reproduce import endpoint_tables
 from analysis.views.safety import safety_view
 from components.deck import DeckTable
 from components.exports import csv_bytes, excel_bytes
 from components.figures import graph, loading
-from components.layout import card, page_header, page_root, simple_table
+from components.layout import card, page_header, page_root, reproduce_panel, simple_table
 from components.safety import (
     CRS_TITLE,
     TREATMENT_NOTE,
@@ -77,6 +78,8 @@ def layout(study: str | None = None, version: str | None = None, attribution: st
         card("CRS and ICANS treatment",
              simple_table(frame := treatment_frame(view), ID.TREATMENTS, frame.columns[1:]),
              html.P(TREATMENT_NOTE, className="cs-muted")) if view.treatments is not None else None,
+        card("Reproduce", reproduce_panel(*endpoint_tables(context.name, context.version, "safety"),
+                                          "safety-reproduce", "these tables")),
     ], context.slide, context.notes)
 
 

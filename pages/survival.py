@@ -5,11 +5,12 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from analysis.survival import DEFINITIONS, ENDPOINTS
+from analysis.views.reproduce import endpoint_tables
 from analysis.views.survival import survival_view
 from components.deck import DeckTable
 from components.figures import graph, graph_id, loading
 from components.frame import on_screen
-from components.layout import card, page_header, page_root
+from components.layout import card, page_header, page_root, reproduce_panel
 from components.survival import TABLE_NOTE, km_figure, km_table, km_table_frame, km_title
 from pages._context import PageContext, context_from_state, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
@@ -48,6 +49,8 @@ def layout(study: str | None = None, version: str | None = None, endpoint: str =
         ]), html.Div(graph(PAGE, "km", km_figure(view, context.note, context.canvas()), context.canvas(),
                            km_title(view)), id=ID.FIGURE),
             loading(html.Div(km_table(view), id=ID.SUMMARY))),
+        card("Reproduce", reproduce_panel(*endpoint_tables(context.name, context.version, "survival"),
+                                          "survival-reproduce", "these tables")),
     ], context.slide, context.notes)
 
 

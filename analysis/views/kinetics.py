@@ -2,7 +2,6 @@
 by group, and exposure against best response, CRS and IL-6."""
 from __future__ import annotations
 
-import shlex
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from analysis.kinetics import (
 )
 from analysis.nca.parameters import BY_NAME, interval_name, interval_parameter
 from analysis.views.common import StudyData
+from analysis.views.reproduce import nca_table
 from data_access.catalogue import Catalogue, specimen_label
 
 STATISTICS = {"median": "median and interquartile range", "geomean": "geometric mean and 90% interval"}
@@ -188,21 +188,4 @@ def exposure_figures(nca: pd.DataFrame, patients: pd.DataFrame, s: CohortSetting
 def reproduce(study: str, version: int, s: CohortSettings, with_settings: bool) -> tuple[str, str]:
     """The command line and a short Python snippet (analysis.nca.nca) that give the NCA table this page shows for
     `s`; `with_settings`: the study has analyst's choices, in the page's settings file."""
-    settings_file = f"settings_{study}_v{version}.json"
-    command = (f"python -m analysis nca {shlex.quote(study)} --analyte {shlex.quote(s.analyte)} "
-               f"--specimen {shlex.quote(s.specimen)} --interval {s.start:g},{s.end:g} --auc-method {s.auc_method} "
-               f"--blq {s.blq}" + (f" --settings {settings_file}" if with_settings else "") + " --out nca.csv")
-    lines = ["from analysis.nca import nca",
-             "from data_access import store",
-             *(["from data_access.choices import current_choices"] if with_settings else []),
-             "",
-             f"study = store.load_study({study!r}, version={version})",
-             "m = study.measurements",
-             f"m = m[(m['analyte'] == {s.analyte!r}) & (m['specimen'] == {s.specimen!r})]",
-             *([f"chosen = current_choices({study!r}, {version})  # or the settings file: "
-                "data_access.choices.choices_from_document"] if with_settings else []),
-             f"result = nca(m, intervals=[({s.start:g}, {s.end:g})], auc_method={s.auc_method!r}, blq={s.blq!r},",
-             "             kinds=dict(study.nca_kinds)" + (", exclusions=chosen.exclusions, "
-                                                          "lambda_z_points=chosen.lambda_z_points)" if with_settings
-                                                          else ")")]
-    return command, "\n".join(lines)
+    return nca_table(study, version, s.analyte, s.specimen, s.start, s.end, s.auc_method, s.blq, with_settings)
