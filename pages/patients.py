@@ -218,9 +218,10 @@ def reproduce_block(context: PageContext, state: dict) -> html.Details:
 @callback(Output(ID.REPRODUCE, "children"), Input(page_state_id(PAGE), "data"),
           Input(ID.REVISION, "data"), prevent_initial_call=True)
 def update_reproduce(state, _revision):
+    context = context_from_state(state)
     if not state.get("_subject"):
         return dash.no_update
-    return reproduce_block(context_from_state(state), {**state, **clean_state(state)[0]})
+    return reproduce_block(context, {**state, **clean_state(state)[0]})
 
 
 def choices_controls() -> html.Div:
