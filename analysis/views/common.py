@@ -47,6 +47,17 @@ class StudyData:
         return out
 
     @cached_property
+    def subgroups(self):
+        """ORR, CRS >= 2 and the PFS hazard ratio by every covariate (analysis.subgroups; the Exposure-response page's
+        forest plots): they depend on the study only, so once per loaded study (~0.5 s on the demo)."""
+        from analysis.subgroups import subgroup_analysis
+        from analysis.survival import study_time_to_event
+
+        study = self.study
+        tte, _ = study_time_to_event(study.subjects, study.responses, study.time_to_event)
+        return subgroup_analysis(self.patients, tte)
+
+    @cached_property
     def groupings(self) -> dict[str, str]:
         """How the cohort pages can split this study's patients (analysis.kinetics.study_groupings)."""
         from analysis.kinetics import study_groupings

@@ -3,7 +3,6 @@ exposure, exposure by dose level, and subgroup forest plots of ORR, CRS >= 2 and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import pandas as pd
 
@@ -21,8 +20,7 @@ from analysis.exposure_response import (
 from analysis.groups import ordered_dose_levels
 from analysis.kinetics import GroupValues, group_values, group_values_table
 from analysis.nca.parameters import parameter
-from analysis.subgroups import Subgroups, subgroup_analysis
-from analysis.survival import study_time_to_event
+from analysis.subgroups import Subgroups
 from analysis.views.common import StudyData
 from analysis.views.kinetics import where
 from data_access.catalogue import specimen_label
@@ -62,12 +60,11 @@ class ExposureResponseView:
     metrics: dict[str, str]           # metric key -> header, the metrics this study's exposure table has
     data: StudyData = field(repr=False)
 
-    @cached_property
+    @property
     def subgroups(self) -> Subgroups:
-        """The forest plots' rows (they do not depend on the exposure settings: computed when first asked)."""
-        study = self.data.study
-        tte, _ = study_time_to_event(study.subjects, study.responses, study.time_to_event)
-        return subgroup_analysis(self.data.patients, tte)
+        """The forest plots' rows: they depend on the study only, so they are computed once per loaded study
+        (StudyData.subgroups) and shared by every view of it."""
+        return self.data.subgroups
 
 
 def metric_unit(metric: Metric, unit: str) -> str:
