@@ -21,7 +21,7 @@ from components.frame import Canvas, frame
 from components.number_format import BLANK, fmt_count, fmt_day, fmt_dose, fmt_range, fmt_sig
 from components.text import markdown_link, patient_href, plain, plain_short
 from components.theme import INK, MUTED, OKABE_ITO, group_colors, hex_to_rgba
-from data_access.catalogue import DEFAULT, specimen_label
+from data_access.catalogue import Catalogue, specimen_label
 
 ZERO_LABEL = "0 (all BLQ)"
 FLOW_TITLE = "Flow cytometry against qPCR (same-day blood samples)"
@@ -360,25 +360,21 @@ CHOICE_WORDS = {"exclude": "left out", "include": "put back", "lambda_z": "λz p
                 "lambda_z_auto": "automatic λz again"}
 
 
-def choices_frame(table: pd.DataFrame, query: str) -> pd.DataFrame:
+def choices_frame(table: pd.DataFrame, query: str, catalogue: Catalogue) -> pd.DataFrame:
     """The choices in force (data_access.choices.current_table) as the page lists them."""
     links = [dcc.Link(plain_short(s), href=patient_href(s, query)) for s in table["subject_id"]]
     return pd.DataFrame({"Patient": links,
-                         "Profile": [f"{_analyte_label(a)}, {specimen_label(p).lower()}"
+                         "Profile": [f"{catalogue.label(a)}, {specimen_label(p).lower()}"
                                      for a, p in zip(table["analyte"], table["specimen"], strict=True)],
                          "Choice": table["choice"], "Day(s)": table["days"], "Reason": table["reason"]})
 
 
-def history_frame(changes: pd.DataFrame) -> pd.DataFrame:
+def history_frame(changes: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     """Every change, oldest first: when, who, patient, profile, what, day(s), why."""
     days = [", ".join(f"{d:g}" for d in ds) if isinstance(ds, list) else ("" if d != d else f"{d:g}")
             for d, ds in zip(changes["day"], changes["days"], strict=True)]
     return pd.DataFrame({"When (UTC)": changes["at"].dt.strftime("%Y-%m-%d %H:%M:%S"), "Who": changes["user_name"],
                          "Patient": changes["subject_id"],
-                         "Profile": [f"{_analyte_label(a)}, {specimen_label(p).lower()}"
+                         "Profile": [f"{catalogue.label(a)}, {specimen_label(p).lower()}"
                                      for a, p in zip(changes["analyte"], changes["specimen"], strict=True)],
                          "Change": changes["action"].map(CHOICE_WORDS), "Day(s)": days, "Reason": changes["reason"]})
-
-
-def _analyte_label(code: str) -> str:
-    return DEFAULT.label(code) if code in DEFAULT else code

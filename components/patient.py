@@ -31,7 +31,7 @@ from components.theme import (
     SPECIMEN_COLORS,
     hex_to_rgba,
 )
-from data_access.catalogue import DEFAULT, Analyte, specimen_label
+from data_access.catalogue import DEFAULT, Analyte, Catalogue, specimen_label
 from data_access.schema import CRS_TERM, ICANS_TERM
 
 #: Titles of the first version's panels, kept (people know them): panel key -> (y-axis title, short title).
@@ -225,7 +225,7 @@ def kinetics_figure(view: PatientView, note: str, canvas: Canvas, days: str = "a
         footnote.append("Crosses: samples the analyst left out of the NCA (day "
                         + ", ".join(f"{e[3]:g}" for e in left_out) + ").")
     if view.model_fit is not None:
-        footnote.append(model_fit_note(view.model_fit))
+        footnote.append(model_fit_note(view.model_fit, view.catalogue))
     left = max(110, 24 + 6.2 * max(len(r) for r in clinical_rows))  # the clinical rows' labels fit in the margin
     # On a slide the legend goes to the right margin: the panels get the whole height.
     return frame({"data": traces, "layout": layout}, title=kinetics_title(view), canvas=canvas,
@@ -363,10 +363,9 @@ def _model_fit_trace(fit: PatientModelFit, xname: str, yname: str, canvas: Canva
             "line": {"color": MODEL_FIT_COLOR, "width": canvas.scale(3)}}
 
 
-def model_fit_note(fit: PatientModelFit) -> str:
+def model_fit_note(fit: PatientModelFit, catalogue: Catalogue) -> str:
     """The figure's footnote sentence on the model fit."""
-    where = f"{DEFAULT.label(fit.analyte) if fit.analyte in DEFAULT else fit.analyte}, " \
-            f"{specimen_label(fit.specimen).lower()}"
+    where = f"{catalogue.label(fit.analyte)}, {specimen_label(fit.specimen).lower()}"
     if not fit.fit.fitted:
         return f"Model fit ({where}): not fitted: {fit.fit.reason}."
     status = fit.fit.status + (f" ({fit.fit.reason})" if fit.fit.reason else "")

@@ -263,7 +263,9 @@ def choices_block(context: PageContext, state: dict) -> html.Div:
     chosen = study_choices(context)
     table = current_table(chosen)
     changes = history(context.name, context.version)
-    in_force = (simple_table(choices_frame(table, context.query()), "kinetics-choices-table") if len(table) else
+    catalogue = context.study.catalogue
+    in_force = (simple_table(choices_frame(table, context.query(), catalogue), "kinetics-choices-table")
+                if len(table) else
                 html.P("None: every NCA uses every sample and PKNCA's automatic lambda-z. Make choices on a patient's "
                        "page (click samples in the figure).", className="cs-muted"))
     return html.Div([
@@ -277,7 +279,8 @@ def choices_block(context: PageContext, state: dict) -> html.Div:
             dcc.Download(id=ID.SETTINGS_DOWNLOAD)]),
         in_force,
         html.Details([html.Summary(f"History ({len(changes)} changes)"),
-                      simple_table(history_frame(changes), "kinetics-choices-history")]) if len(changes) else None,
+                      simple_table(history_frame(changes, catalogue), "kinetics-choices-history")])
+        if len(changes) else None,
         html.H3("Named settings", className="cs-table-title"),
         html.Div(className="cs-form-row", children=[
             html.Label(["Load ", dcc.Dropdown(id=ID.SETTINGS_LIST, options=settings_options(context),

@@ -387,7 +387,7 @@ def clean_selection(selection) -> dict:
 def selection_text(selection: dict) -> str:
     if not selection.get("days"):
         return "Click samples in the figure to select them."
-    label = DEFAULT.label(selection["analyte"]) if selection["analyte"] in DEFAULT else selection["analyte"]
+    label = DEFAULT.label(selection["analyte"])
     return (f"Selected: {label}, {specimen_label(selection['specimen']).lower()}, day "
             + ", ".join(f"{d:g}" for d in selection["days"]))
 
@@ -455,7 +455,7 @@ def tables(context: PageContext, state: dict) -> list[DeckTable]:
     if view.model_fit is not None and view.model_fit.fit.fitted:
         fit = view.model_fit
         out.append(DeckTable(f"Patient {view.subject_id}: model fit", model_fit_frame(
-            fit, view.catalogue.unit(fit.analyte)), [model_fit_note(fit), context.note]))
+            fit, view.catalogue.unit(fit.analyte)), [model_fit_note(fit, view.catalogue), context.note]))
     if len(view.adverse_events):
         out.append(DeckTable(f"Patient {view.subject_id}: adverse events", adverse_events_frame(view),
                              ["CTCAE v5; CRS and ICANS by ASTCT; days since CAR-T infusion.", context.note]))
