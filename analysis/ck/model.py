@@ -103,7 +103,9 @@ def log_curve(theta: np.ndarray, days: np.ndarray, jacobian: bool = False):
 
 def log_curve_batch(thetas: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`log_curve` with its Jacobian for several θ at once: thetas (S, 6) -> ln C (S, n) and d ln C / dθ (S, n, 6)
-    (the multi-start's screening steps every start together)."""
+    (the multi-start's screening steps every start together). The same formulas as `log_curve`, kept apart because
+    scipy calls the one-θ form thousands of times per cohort and the batched form costs it ~20 % more
+    (bench/ck.py); tests/analysis/ck/test_model.py checks the two agree."""
     p = natural(thetas)
     cmax, tmax, rho, alpha, fb, beta = (p[k][:, None] for k in ("cmax", "tmax", "rho", "alpha", "fb", "beta"))
     days = np.asarray(days, dtype=float)[None, :]

@@ -85,3 +85,14 @@ def test_docs_list_every_parameter_as_declared():
     from tests.conftest import REPO
 
     assert markdown_table() in (REPO / "docs" / "ck-model.md").read_text(encoding="utf-8")
+
+
+def test_the_batched_curve_is_the_one_theta_curve():
+    from analysis.ck.model import log_curve_batch
+
+    thetas = np.vstack([THETA, to_theta(5e3, 14.0, 0.4, 0.3, 0.002, 0.02), to_theta(1e5, 6.0, 1.5, 0.05, 0.4, 1e-4)])
+    days = np.array([0.5, 4.0, 6.0, 9.99, 10.01, 14.0, 60.0, 400.0])
+    log_c, jac = log_curve_batch(thetas, days)
+    for k, theta in enumerate(thetas):
+        one, one_jac = log_curve(theta, days, jacobian=True)
+        assert log_c[k] == pytest.approx(one, rel=1e-12) and jac[k] == pytest.approx(one_jac, rel=1e-10, abs=1e-14)
