@@ -21,19 +21,11 @@ import pandas as pd
 
 from analysis.ck.cohort import fit_cohort, profiles
 from analysis.ck.fit import fit_profile
-from data_access.demo import simulate
-from data_access.importer import read_study_files
-from data_access.readers import SourceFile
-from data_access.validate import validate
+from bench.ck_validation import simulated_cohort
 
 
 def simulated_measurements(patients: int, seed: int = 7) -> pd.DataFrame:
-    tables = simulate(seed, patients)
-    files = [SourceFile(f"{name}.csv", frame.to_csv(index=False).encode()) for name, frame in tables.items()]
-    loaded, report = validate(read_study_files(files), "bench-ck")
-    if loaded is None:
-        raise SystemExit(report.to_text())
-    return loaded.measurements
+    return simulated_cohort(seed, patients)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

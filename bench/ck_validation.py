@@ -27,8 +27,9 @@ from data_access.validate import validate
 PRIMARY = ("cmax", "tmax", "rho", "alpha", "fb", "beta")
 
 
-def simulated_cohort(seed: int):
-    tables, truth = simulate_with_truth(seed)
+def simulated_cohort(seed: int, n_subjects: int | None = None):
+    """A demo-design study of the simulator (validated as an import is) and each patient's true parameters."""
+    tables, truth = simulate_with_truth(seed, n_subjects)
     files = [SourceFile(f"{name}.csv", frame.to_csv(index=False).encode()) for name, frame in tables.items()]
     loaded, report = validate(read_study_files(files), f"simulated-{seed}")
     if loaded is None:
