@@ -346,4 +346,9 @@ def cohort_nca(ctx: PageContext, start: float = 0.0, end: float = 28.0, auc_meth
                blq: str = "pknca") -> pd.DataFrame:
     """NCA of every profile of the context's study for one AUC window, method and BLQ rule, with the analyst's
     choices; computed once per choices, then cached in this process and in the flask cache shared by all workers."""
-    return _cohort_nca(settings.database_url(), ctx.name, ctx.version, nca_options(ctx, start, end, auc_method, blq))
+    return nca_with(ctx, nca_options(ctx, start, end, auc_method, blq))
+
+
+def nca_with(ctx: PageContext, options: NCAOptions) -> pd.DataFrame:
+    """`cohort_nca` for options already made (nca_options), so the choices are read once."""
+    return _cohort_nca(settings.database_url(), ctx.name, ctx.version, options)

@@ -41,9 +41,9 @@ from pages._context import (
     PageContext,
     choices_digest,
     clicked_subject,
-    cohort_nca,
     context_from_state,
     nca_options,
+    nca_with,
     one_of,
     page_context,
     parse_window,
@@ -138,7 +138,7 @@ def view_of(context: PageContext, state: dict):
     options = nca_options(context, s.start, s.end, s.auc_method, s.blq)
     nca_key = (settings.database_url(), context.name, context.version, s.start, s.end, s.auc_method, s.blq,
                choices_digest(options))
-    return cohort_view(context.data, cohort_nca(context, s.start, s.end, s.auc_method, s.blq), s, nca_key)
+    return cohort_view(context.data, nca_with(context, options), s, nca_key)
 
 
 def page_figures(context: PageContext, state: dict, view, canvas, half) -> dict[str, dict]:
@@ -430,9 +430,9 @@ def cdisc_download(context: PageContext, state: dict) -> tuple[bytes, str]:
     """The NCA of the selected analyte and specimen (every patient, the page's window, method and BLQ rule) as CDISC
     PP and ADPP transport files in a zip, and its file name; STUDYID is the study's name."""
     s = settings_of(state)
-    result = cohort_nca(context, s.start, s.end, s.auc_method, s.blq)
-    result = result[(result["analyte"] == s.analyte) & (result["specimen"] == s.specimen)]
     options = nca_options(context, s.start, s.end, s.auc_method, s.blq)
+    result = nca_with(context, options)
+    result = result[(result["analyte"] == s.analyte) & (result["specimen"] == s.specimen)]
     catalogue = context.study.catalogue
     data = pp_adpp_zip(result, context.name, {s.analyte: catalogue.unit(s.analyte)}, context.study.subjects,
                        options=options, analyte_names={s.analyte: catalogue.label(s.analyte)})
