@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from dash import html
 
 from analysis.ck import model
 from analysis.ck.fit import CONVERGED
@@ -322,14 +321,6 @@ def parameters_export_frame(view: ModelView) -> pd.DataFrame:
     table.insert(2, "specimen", view.settings.specimen)
     table.insert(3, view.settings.grouping, view.parameters["group"])
     return table
-
-
-def html_table(frame_: pd.DataFrame, table_id: str) -> html.Table:
-    columns = list(frame_.columns)
-    head = html.Thead(html.Tr([html.Th(c) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(row[c], className="num" if i and not isinstance(row[c], str) else None)
-                                for i, c in enumerate(columns)]) for _, row in frame_.iterrows()])
-    return html.Table([head, body], className="cs-table", id=table_id)
 
 
 def status_sentence(view: ModelView) -> str:

@@ -19,7 +19,6 @@ from components.ck_model import (
     fits_title,
     grid_columns,
     grid_rows,
-    html_table,
     parameters_export_frame,
     status_frame,
     status_sentence,
@@ -29,7 +28,7 @@ from components.deck import DeckTable
 from components.exports import csv_bytes
 from components.figures import graph, graph_id, loading
 from components.frame import on_screen
-from components.layout import card, notice, page_header, page_root, reproduce_panel
+from components.layout import card, notice, page_header, page_root, reproduce_panel, simple_table
 from data_access.catalogue import specimen_label
 from pages._context import PageContext, cohort_ck, context_from_state, one_of, page_context
 from pages._exports import ExportFigure, changed_state, page_state, page_state_id, register_exports
@@ -146,10 +145,10 @@ def update_reproduce(state):
 
 def group_tables(view) -> list:
     return [html.H3("Typical parameters by group", className="cs-table-title"),
-            html_table(summary_frame(view), "model-summary-table"),
+            simple_table(summary_frame(view), "model-summary-table"),
             html.P(f"{POPULATION_NOTE}. {METHOD_NOTE}.", className="cs-muted"),
             html.H3("Profiles by fit status", className="cs-table-title"),
-            html_table(status_frame(view), "model-status-table")]
+            simple_table(status := status_frame(view), "model-status-table", status.columns[1:])]
 
 
 @callback(
